@@ -556,13 +556,17 @@ type AuditSummary struct {
 // it is read is skipped as if pruned before, and when the active segment
 // no longer follows the sealed ones read (it was sealed meanwhile), the
 // segments sealed since are read and the active one again, up to ten
-// times.
+// times over about a second; a log still rotating then (audit.log gone,
+// audit.log.next there, or sealed again) is ErrUnavailable, to retry.
 func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 	var all AuditSummary
 	for try := 1; ; try++ {
 		segs, err := auditSegments(path)
 		if err != nil {
 			return all, err
+		}
+		if afterSegmentsListed != nil {
+			afterSegmentsListed()
 		}
 		for _, s := range segs {
 			if all.Segments > 0 && s.first <= all.Seq {
@@ -580,8 +584,15 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 			}
 		}
 		sum, err := verifyActive(path, at)
-		rotated := errors.Is(err, fs.ErrNotExist) || err == nil && all.Segments > 0 && sum.First > all.Seq+1
-		if rotated && try < 10 {
+		rotated := errors.Is(err, fs.ErrNotExist) && AuditLogExists(path) ||
+			err == nil && sum.First > all.Seq+1 && sealedPast(path, all.Seq)
+		if rotated && try == 10 {
+			return all, fmt.Errorf("%w: audit log: a rotation of %s is in progress (or was cut short: the node's next start finishes it): retry", ErrUnavailable, path)
+		}
+		if rotated {
+			// The node may be stopped between a rotation's two renames:
+			// wait for it, longer each time (about a second in all).
+			time.Sleep(time.Millisecond << try)
 			continue
 		}
 		if err != nil {
@@ -593,6 +604,22 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 		all.TornBytes = sum.TornBytes
 		return all, nil
 	}
+}
+
+// afterSegmentsListed, when set (by tests), runs where VerifyAuditLog has
+// listed the sealed segments: the steps of a rotation or a pruning are
+// driven from there.
+var afterSegmentsListed func()
+
+// sealedPast reports whether the log at path has a sealed segment past
+// entry seq, one VerifyAuditLog has not read (seq 0: any). The active
+// segment read beginning past seq+1 was then sealed meanwhile: its
+// predecessor, sealed before it took its name, is listed now. None is
+// listed when the segments between were pruned (or lost: join names the
+// gap). A listing that fails is retried.
+func sealedPast(path string, seq uint64) bool {
+	segs, err := auditSegments(path)
+	return err != nil || len(segs) > 0 && segs[len(segs)-1].last > seq
 }
 
 // verifyActive verifies the active segment at path.

@@ -417,6 +417,105 @@ func TestAuditLogCrashMidRotation(t *testing.T) {
 	})
 }
 
+// TestAuditLogVerifyDuringFirstRotation: VerifyAuditLog beside a node
+// making its first rotation (no sealed segment yet when it lists them)
+// reports the log from entry 1 whichever steps of the rotation happen
+// between its listing of the segments and its reading of audit.log:
+// audit.log.next written, audit.log sealed, audit.log.next renamed.
+func TestAuditLogVerifyDuringFirstRotation(t *testing.T) {
+	dir, a, c, _, _ := segmentedLog(t)
+	fillAndAnchor(t, dir, a, c)
+	a.Close()
+	got := files(t, dir)
+	if len(got) != 2 {
+		t.Fatalf("files after the rotation: %v", got)
+	}
+	sealedName := got[1]
+	sealed, err := os.ReadFile(filepath.Join(dir, sealedName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := os.ReadFile(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := ledger.VerifyAuditLog(filepath.Join(dir, "audit.log"), 0)
+	if err != nil || whole.First != 1 || whole.Segments != 2 {
+		t.Fatalf("rotated log: %+v, %v", whole, err)
+	}
+	for from := 0; from <= 3; from++ {
+		for to := from; to <= 3; to++ {
+			d := t.TempDir()
+			path := filepath.Join(d, "audit.log")
+			steps := []func() error{
+				func() error { return os.WriteFile(path, sealed, 0o600) },
+				func() error { return os.WriteFile(path+".next", next, 0o600) },
+				func() error { return os.Rename(path, filepath.Join(d, sealedName)) },
+				func() error { return os.Rename(path+".next", path) },
+			}
+			done := -1
+			stepTo := func(n int) {
+				for ; done < n; done++ {
+					if err := steps[done+1](); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			stepTo(from)
+			calls := 0
+			restore := ledger.SetAfterSegmentsListed(func() {
+				if calls++; calls == 1 {
+					stepTo(to)
+				} else {
+					stepTo(3)
+				}
+			})
+			sum, err := ledger.VerifyAuditLog(path, 0)
+			restore()
+			// Read before it was sealed, audit.log is the whole log;
+			// after, the sealed segment and audit.log are.
+			wantSeq, wantSegments := whole.Seq-1, 1
+			if to >= 2 {
+				wantSeq, wantSegments = whole.Seq, 2
+			}
+			if err != nil || sum.First != 1 || sum.Seq != wantSeq || sum.Segments != wantSegments {
+				t.Errorf("listed at step %d, audit.log read at step %d: %+v, %v; want entries 1 to %d in %d files", from, to, sum, err, wantSeq, wantSegments)
+			}
+		}
+	}
+}
+
+// TestAuditLogVerifyRotatingOnEveryReading: a log caught mid-rotation
+// (audit.log sealed, audit.log.next not renamed yet) on every one of
+// VerifyAuditLog's readings is refused as a rotation in progress, to
+// retry, not as corrupt or missing; audit.log gone without a rotation is
+// refused as missing.
+func TestAuditLogVerifyRotatingOnEveryReading(t *testing.T) {
+	dir, a, _, _, _ := segmentedLog(t)
+	appendN(t, a, 3)
+	a.Close()
+	path := filepath.Join(dir, "audit.log")
+	for _, away := range []string{path + ".next", path + ".held"} {
+		restore := ledger.SetAfterSegmentsListed(func() {
+			if err := os.Rename(path, away); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		})
+		_, err := ledger.VerifyAuditLog(path, 0)
+		restore()
+		rotating := errors.Is(err, ledger.ErrUnavailable) && strings.Contains(err.Error(), "rotation") && strings.Contains(err.Error(), "retry")
+		if missing := errors.Is(err, os.ErrNotExist); rotating == missing || rotating != (away == path+".next") {
+			t.Fatalf("audit.log renamed %s on every reading: %v", filepath.Base(away), err)
+		}
+		if err := os.Rename(away, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sum, err := ledger.VerifyAuditLog(path, 0); err != nil || sum.Seq != 4 {
+		t.Fatalf("audit.log back: %+v, %v", sum, err)
+	}
+}
+
 // TestAuditLogRestoredRotatedCopyNotAnchored: a copy of a rotated log
 // (its segments and audit.log) put back after the log moved on and
 // rotated again is refused by the anchor check once grown past the

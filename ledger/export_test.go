@@ -31,3 +31,10 @@ func ViewState(v *View) string {
 	defer v.mu.RUnlock()
 	return fmt.Sprint(v.regions, v.issuers, v.rps, v.terminals, v.heads, v.statuses, v.applied)
 }
+
+// SetAfterSegmentsListed runs f where VerifyAuditLog has listed the
+// sealed segments, on every pass; restore undoes it.
+func SetAfterSegmentsListed(f func()) (restore func()) {
+	afterSegmentsListed = f
+	return func() { afterSegmentsListed = nil }
+}

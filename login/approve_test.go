@@ -123,21 +123,38 @@ func TestApprovalAtL3AsksForPIN(t *testing.T) {
 	}
 }
 
+// extensionQuery is an authorization request as another protocol
+// passes it to AuthorizeFor: goodQuery's OAuth members alone.
+func extensionQuery() url.Values {
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	return q
+}
+
+// startExtension starts on p an OID4VCI authorization's login for q
+// whose check grants g.
+func startExtension(t *testing.T, p *Provider, q url.Values, g ExtensionGrant) *Started {
+	t.Helper()
+	st, err := p.AuthorizeFor(context.Background(), q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) {
+			grant := g
+			return &grant, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // TestGuardianRefusedForExtension: a guardian cannot approve another
 // protocol's login (a credential issued to the principal's wallet).
 func TestGuardianRefusedForExtension(t *testing.T) {
 	a := newAnswering(t, newTestProvider(t))
 	a.cfg.Delegations = acceptedDelegation{[]byte("principal")}
 	ctx := context.Background()
-	q := url.Values{}
-	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
-		q.Set(k, goodQuery().Get(k))
-	}
-	st, err := a.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := startExtension(t, a.Provider, extensionQuery(), ExtensionGrant{})
 	ap := a.holder(t, st.ID)
 	ap.Delegation = []byte("delegation")
 	if err := a.Approve(ctx, st.ID, ap); !refusedSaying(err, "guardian cannot approve") {
@@ -262,17 +279,8 @@ func TestRestartExtensionLogin(t *testing.T) {
 	now := time.Now()
 	p.cfg.Now = func() time.Time { return now }
 	ctx := context.Background()
-	q := url.Values{}
-	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
-		q.Set(k, goodQuery().Get(k))
-	}
-	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) {
-			return &ExtensionGrant{Data: []byte("offer data"), RequiredSub: "pairwise-1"}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := extensionQuery()
+	st := startExtension(t, p, q, ExtensionGrant{Data: []byte("offer data"), RequiredSub: "pairwise-1"})
 	if !st.Restartable {
 		t.Fatal("an extension's login is not restartable")
 	}
@@ -300,11 +308,7 @@ func TestRestartExtensionLogin(t *testing.T) {
 	if _, err := p.Restart(ctx, st.ID, st.Browser); !isCode(err, CodeSessionNotFound) {
 		t.Errorf("a second restart of one session: %v, want %s", err, CodeSessionNotFound)
 	}
-	answered, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	answered := startExtension(t, p, q, ExtensionGrant{})
 	if err := a.Approve(ctx, answered.ID, a.holder(t, answered.ID)); err != nil {
 		t.Fatal(err)
 	}
@@ -326,17 +330,7 @@ func TestRestartKeepsFirstLife(t *testing.T) {
 	now := time.Now()
 	p.cfg.Now = func() time.Time { return now }
 	ctx := context.Background()
-	q := url.Values{}
-	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
-		q.Set(k, goodQuery().Get(k))
-	}
-	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) {
-			return &ExtensionGrant{Data: []byte("offer data")}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := startExtension(t, p, extensionQuery(), ExtensionGrant{Data: []byte("offer data")})
 	first, _, err := p.readSession(ctx, st.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -391,15 +385,7 @@ func testRestartRacingApproval(t *testing.T, redis bool) {
 		useRedis(t, p)
 	}
 	ctx := context.Background()
-	q := url.Values{}
-	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
-		q.Set(k, goodQuery().Get(k))
-	}
-	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := startExtension(t, p, extensionQuery(), ExtensionGrant{})
 	racing := &approveOnRestart{Store: p.cfg.Store}
 	racing.approve = func() {
 		if err := a.Approve(ctx, st.ID, a.holder(t, st.ID)); err != nil {
@@ -434,15 +420,7 @@ func TestResumeRestartableAsStarted(t *testing.T) {
 	p := newTestProvider(t)
 	p.cfg.Store = noRestartCopy{p.cfg.Store}
 	ctx := context.Background()
-	q := url.Values{}
-	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
-		q.Set(k, goodQuery().Get(k))
-	}
-	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := startExtension(t, p, extensionQuery(), ExtensionGrant{})
 	again, err := p.Resume(ctx, st.ID, st.Browser)
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,7 @@ func BenchmarkRefresh(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-bench",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	resp, err := shopTokens(ctx, p, shop, "family-bench")
 	if err != nil {
 		b.Fatal(err)
 	}

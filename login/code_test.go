@@ -42,10 +42,7 @@ func newCodeFixture(t *testing.T) (*Provider, func() string, func(code string) (
 	t.Helper()
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	issue := func() string {
 		t.Helper()
 		c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: goodQuery().Get("code_challenge"),
@@ -62,6 +59,28 @@ func newCodeFixture(t *testing.T) (*Provider, func() string, func(code string) (
 	return p, issue, redeem
 }
 
+// shopClient is the client "shop" of p's registry.
+func shopClient(t *testing.T, p *Provider) auth.Client {
+	t.Helper()
+	shop, err := p.cfg.Clients.Get(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shop
+}
+
+// shopTokens issues tokens to shop for its login family: the scope
+// openid offline_access, pairwise-1 approved at L2 by hwk.
+func shopTokens(ctx context.Context, p *Provider, shop auth.Client, family string) (*TokenResponse, error) {
+	return p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: family,
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+}
+
+// shopRefresh is shop's refresh token request with the refresh token rt.
+func shopRefresh(ctx context.Context, p *Provider, shop auth.Client, rt string) (*TokenResponse, error) {
+	return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": rt})
+}
+
 // isCode reports whether err is an *Error with code.
 func isCode(err error, code string) bool {
 	var e *Error
@@ -72,12 +91,9 @@ func isCode(err error, code string) bool {
 func loginEnded(t *testing.T, p *Provider, resp *TokenResponse) bool {
 	t.Helper()
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	_, uerr := p.UserInfo(ctx, resp.AccessToken)
-	_, rerr := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken})
+	_, rerr := shopRefresh(ctx, p, shop, resp.RefreshToken)
 	return uerr != nil && rerr != nil
 }
 
@@ -107,10 +123,7 @@ func TestCodeReplay(t *testing.T) {
 		t.Errorf("replay of a code an older node redeemed: %v, revoked %v", err, p.familyRevoked(ctx, "family-old"))
 	}
 
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	code = issue()
 	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": code,
 		"redirect_uri": testRedirect, "code_verifier": strings.Repeat("x", 43)}); !isCode(err, CodeInvalidGrant) {
@@ -283,10 +296,7 @@ func TestExtensionCodeReplayRace(t *testing.T) {
 func TestVerifierCharset(t *testing.T) {
 	p, _, _ := newCodeFixture(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	challenge := func(v string) string {
 		sum := sha256.Sum256([]byte(v))
 		return base64.RawURLEncoding.EncodeToString(sum[:])
@@ -465,10 +475,7 @@ func TestCodeBoundToClientAndRedirect(t *testing.T) {
 				"redirect_uri": testRedirect, "code_verifier": rfcVerifier})
 		},
 		"redirect_uri": func(code string) (*TokenResponse, error) {
-			shop, err := p.cfg.Clients.Get(ctx, "shop")
-			if err != nil {
-				t.Fatal(err)
-			}
+			shop := shopClient(t, p)
 			return p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": code,
 				"redirect_uri": testRedirect + "/other", "code_verifier": rfcVerifier})
 		},

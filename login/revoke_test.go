@@ -40,17 +40,13 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		}
 		return c
 	}
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	other := add("other", auth.ScopeQRRedeem)
 	admin := add("ops", auth.ScopeRegistryAdmin)
 	n := 0
 	login := func() *TokenResponse {
 		n++
-		resp, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: "family-" + string(rune('a'+n)),
-			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		resp, err := shopTokens(ctx, p, shop, "family-"+string(rune('a'+n)))
 		if err != nil || resp.RefreshToken == "" {
 			t.Fatalf("tokens: %+v %v", resp, err)
 		}
@@ -65,7 +61,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		return res
 	}
 	refreshes := func(tok string) bool {
-		_, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		_, err := shopRefresh(ctx, p, shop, tok)
 		return err == nil
 	}
 	works := func(tok string) bool { _, err := p.UserInfo(ctx, tok); return err == nil }
@@ -152,10 +148,7 @@ func TestRefreshTokenStoredOnce(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
 	mem := p.cfg.Store.(*store.Memory)
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	g := grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}
 	before := mem.Len()
 	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-new", Grant: g}, "")
@@ -189,7 +182,7 @@ func TestRefreshTokenStoredOnce(t *testing.T) {
 	}
 
 	// A rotated refresh token is found no more, the new one is.
-	next, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken})
+	next, err := shopRefresh(ctx, p, shop, resp.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,10 +281,7 @@ func TestDiscoveryKeepsMetadata(t *testing.T) {
 func TestRevokeRacingRotation(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	other, _, err := auth.NewClient(auth.Registration{ID: "other", Name: "other", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
 		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{testRedirect}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
 	if err != nil {
@@ -299,13 +289,12 @@ func TestRevokeRacingRotation(t *testing.T) {
 	}
 	rotated := func(family string) (old, next *TokenResponse) {
 		t.Helper()
-		old, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: family,
-			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		old, err := shopTokens(ctx, p, shop, family)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The rotation's Spend comes first; the revocation reads after it.
-		if next, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": old.RefreshToken}); err != nil {
+		if next, err = shopRefresh(ctx, p, shop, old.RefreshToken); err != nil {
 			t.Fatal(err)
 		}
 		return old, next
@@ -323,14 +312,13 @@ func TestRevokeRacingRotation(t *testing.T) {
 	if alive(next) {
 		t.Error("revoking a refresh token that a racing rotation spent left the rotation's tokens good")
 	}
-	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": next.RefreshToken}); err == nil {
+	if _, err := shopRefresh(ctx, p, shop, next.RefreshToken); err == nil {
 		t.Error("the rotation's refresh token still refreshes")
 	}
 
 	// The same, racing: whichever comes first, nothing stays good.
 	for i := range 50 {
-		tok, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: fmt.Sprintf("family-race-%d", i),
-			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		tok, err := shopTokens(ctx, p, shop, fmt.Sprintf("family-race-%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -340,7 +328,7 @@ func TestRevokeRacingRotation(t *testing.T) {
 			rerr error
 		)
 		wg.Go(func() {
-			next, _ = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken})
+			next, _ = shopRefresh(ctx, p, shop, tok.RefreshToken)
 		})
 		wg.Go(func() { rerr = p.Revoke(ctx, shop, tok.RefreshToken) })
 		wg.Wait()
@@ -380,10 +368,7 @@ func TestRevokedLoginRecordDeleted(t *testing.T) {
 
 func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	tok, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-logout",
 		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Claims: map[string]string{"age_over_18": "true"}}}, "")
 	if err != nil {
@@ -400,7 +385,7 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 		t.Error("the login is not revoked")
 	}
 	var e *Error
-	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+	if _, err := shopRefresh(ctx, p, shop, tok.RefreshToken); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
 		t.Errorf("a refresh after the logout: %v, want %s", err, CodeInvalidGrant)
 	}
 	if in, err := p.Introspect(ctx, shop, tok.AccessToken); err != nil || in.Active {
@@ -415,13 +400,12 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 	}
 	other.ID = "other"
 	for _, ending := range []string{"reuse", "another client"} {
-		first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-" + ending,
-			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		first, err := shopTokens(ctx, p, shop, "family-"+ending)
 		if err != nil {
 			t.Fatal(err)
 		}
 		handle, _ := tokenHandle(first.RefreshToken)
-		next, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
+		next, err := shopRefresh(ctx, p, shop, first.RefreshToken)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,6 +425,34 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 	}
 }
 
+// refreshedLogin is a login of shop begun with an authorization code
+// (newCodeFixture): first is the code's tokens, second the first
+// refresh's; redeem redeems a code again.
+type refreshedLogin struct {
+	p             *Provider
+	code          string
+	redeem        func(code string) (*TokenResponse, error)
+	first, second *TokenResponse
+}
+
+// newRefreshedLogin makes a refreshedLogin, on Redis if redis.
+func newRefreshedLogin(t *testing.T, redis bool) refreshedLogin {
+	t.Helper()
+	p, issue, redeem := newCodeFixture(t)
+	if redis {
+		useRedis(t, p)
+	}
+	l := refreshedLogin{p: p, code: issue(), redeem: redeem}
+	var err error
+	if l.first, err = redeem(l.code); err != nil {
+		t.Fatal(err)
+	}
+	if l.second, err = shopRefresh(context.Background(), p, shopClient(t, p), l.first.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // TestEndedBySidLoginRecordDeleted: a login ended by its sid alone, an
 // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, with
 // the ID token of a refresh) or a replay of its code (RFC 6749 §4.1.2),
@@ -458,24 +470,9 @@ func TestEndedBySidLoginRecordDeleted(t *testing.T) {
 }
 
 func testEndedBySidLoginRecordDeleted(t *testing.T, ending string, redis bool) {
-	p, issue, redeem := newCodeFixture(t)
-	if redis {
-		useRedis(t, p)
-	}
+	l := newRefreshedLogin(t, redis)
+	p, code, redeem, resp := l.p, l.code, l.redeem, l.second
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := issue()
-	first, err := redeem(code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
-	if err != nil {
-		t.Fatal(err)
-	}
 	handle, _ := tokenHandle(resp.RefreshToken)
 	family := codeFamily(code)
 	if _, err := p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
@@ -517,14 +514,10 @@ func TestFailedFamilyLeavesNoHandle(t *testing.T) {
 				useRedis(t, p)
 			}
 			ctx := context.Background()
-			shop, err := p.cfg.Clients.Get(ctx, "shop")
-			if err != nil {
-				t.Fatal(err)
-			}
+			shop := shopClient(t, p)
 			healthy := p.cfg.Store
 			p.cfg.Store = &failOnce{Store: healthy, prefix: "login-rtf:"}
-			_, err = p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-failed",
-				Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+			_, err := shopTokens(ctx, p, shop, "family-failed")
 			if !isCode(err, CodeTemporarilyUnavailable) {
 				t.Fatalf("a family record the store cannot write: %v, want %s", err, CodeTemporarilyUnavailable)
 			}
@@ -550,12 +543,8 @@ func (s revokedUnreadable) Get(ctx context.Context, key string) ([]byte, error) 
 func TestRevocationUnreadableFailsClosed(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-a",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +555,7 @@ func TestRevocationUnreadableFailsClosed(t *testing.T) {
 	if res, err := p.Introspect(ctx, shop, resp.AccessToken); err != nil || res.Active {
 		t.Errorf("introspection: %+v %v", res, err)
 	}
-	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); err == nil {
+	if _, err := shopRefresh(ctx, p, shop, resp.RefreshToken); err == nil {
 		t.Error("the refresh token refreshed")
 	}
 }
@@ -588,24 +577,11 @@ func TestEndedLoginAccessTokensDeleted(t *testing.T) {
 }
 
 func testEndedLoginAccessTokensDeleted(t *testing.T, ending string, redis bool) {
-	p, issue, redeem := newCodeFixture(t)
-	if redis {
-		useRedis(t, p)
-	}
+	l := newRefreshedLogin(t, redis)
+	p, code, redeem, first, second := l.p, l.code, l.redeem, l.first, l.second
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := issue()
-	first, err := redeem(code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
+	var err error
 	family := codeFamily(code)
 	var keys []string
 	for _, resp := range []*TokenResponse{first, second} {
@@ -631,7 +607,7 @@ func testEndedLoginAccessTokensDeleted(t *testing.T, ending string, redis bool) 
 	case "refresh token revoked":
 		err = p.Revoke(ctx, shop, second.RefreshToken)
 	case "refresh token reused":
-		if _, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken}); isCode(err, CodeInvalidGrant) {
+		if _, err = shopRefresh(ctx, p, shop, first.RefreshToken); isCode(err, CodeInvalidGrant) {
 			err = nil
 		}
 	}
@@ -661,10 +637,7 @@ func testEndedLoginAccessTokensDeleted(t *testing.T, ending string, redis bool) 
 func TestAccessTokensOfALoginBounded(t *testing.T) {
 	p, issue, redeem := newCodeFixture(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	code := issue()
 	resp, err := redeem(code)
 	if err != nil {
@@ -672,7 +645,7 @@ func TestAccessTokensOfALoginBounded(t *testing.T) {
 	}
 	given := []*TokenResponse{resp}
 	for range 2 * maxLiveAccess {
-		if resp, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); err != nil {
+		if resp, err = shopRefresh(ctx, p, shop, resp.RefreshToken); err != nil {
 			t.Fatal(err)
 		}
 		given = append(given, resp)
@@ -713,10 +686,7 @@ func TestAccessTokensOfALoginBounded(t *testing.T) {
 func TestAccessTokenOfNoLoginNotIndexed(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	if _, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid", Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -733,10 +703,7 @@ func TestAccessTokenOfNoLoginNotIndexed(t *testing.T) {
 func TestAccessTokenHandleAloneRefused(t *testing.T) {
 	p, issue, redeem := newCodeFixture(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	resp, err := redeem(issue())
 	if err != nil {
 		t.Fatal(err)

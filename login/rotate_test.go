@@ -54,12 +54,8 @@ func testRefreshRace(t *testing.T, p *Provider) {
 	ctx := context.Background()
 	hold := &holdFirstRotation{Store: p.cfg.Store, release: make(chan struct{})}
 	p.cfg.Store = hold
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-race",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	shop := shopClient(t, p)
+	first, err := shopTokens(ctx, p, shop, "family-race")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +67,7 @@ func testRefreshRace(t *testing.T, p *Provider) {
 	results := make(chan result, n)
 	for range n {
 		go func() {
-			resp, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
+			resp, err := shopRefresh(ctx, p, shop, first.RefreshToken)
 			results <- result{resp, err}
 		}()
 	}
@@ -99,7 +95,7 @@ func testRefreshRace(t *testing.T, p *Provider) {
 		if _, err := p.UserInfo(ctx, resp.AccessToken); err == nil {
 			t.Error("the winner's access token works after the reuse")
 		}
-		if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); err == nil {
+		if _, err := shopRefresh(ctx, p, shop, resp.RefreshToken); err == nil {
 			t.Error("the winner's refresh token refreshes after the reuse")
 		}
 	}
@@ -112,15 +108,11 @@ func testRefreshRace(t *testing.T, p *Provider) {
 func TestRefreshReuse(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	refreshWith := func(tok string) (*TokenResponse, error) {
-		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		return shopRefresh(ctx, p, shop, tok)
 	}
-	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-reuse",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	first, err := shopTokens(ctx, p, shop, "family-reuse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +144,7 @@ func TestRefreshReuse(t *testing.T) {
 	// A reuse whose revocation cannot be written is
 	// temporarily_unavailable, not invalid_grant as if the login were
 	// ended; the spent record stays, so the retry ends it.
-	down, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-down",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	down, err := shopTokens(ctx, p, shop, "family-down")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,20 +198,16 @@ func TestRefreshStoreBounded(t *testing.T) {
 func testRefreshStoreBounded(t *testing.T, p *Provider, entries func() int) {
 	ctx := context.Background()
 	p.cfg.AccessTokenTTL = 50 * time.Millisecond
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	before := entries()
-	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-bounded",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	first, err := shopTokens(ctx, p, shop, "family-bounded")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := first.RefreshToken
 	for i := range 30 {
 		time.Sleep(60 * time.Millisecond) // the access token expires, as between a relying party's refreshes
-		resp, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		resp, err := shopRefresh(ctx, p, shop, tok)
 		if err != nil {
 			t.Fatalf("refresh %d: %v", i+1, err)
 		}
@@ -231,7 +218,7 @@ func testRefreshStoreBounded(t *testing.T, p *Provider, entries func() int) {
 	}
 	// Reuse detection holds for every rotated token.
 	var e *Error
-	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+	if _, err := shopRefresh(ctx, p, shop, first.RefreshToken); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
 		t.Fatalf("reuse of the first refresh token: %v, want invalid_grant", err)
 	}
 	if !p.familyRevoked(ctx, "family-bounded") {
@@ -248,12 +235,9 @@ func testRefreshStoreBounded(t *testing.T, p *Provider, entries func() int) {
 func TestOlderNodeRefreshToken(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	refreshWith := func(tok string) (*TokenResponse, error) {
-		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		return shopRefresh(ctx, p, shop, tok)
 	}
 	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // 32 random bytes, as older nodes issued
 	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
@@ -299,12 +283,8 @@ func useRedis(t *testing.T, p *Provider) *goredis.Client {
 func TestRefreshAfterStoreFailure(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-retry",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	shop := shopClient(t, p)
+	first, err := shopTokens(ctx, p, shop, "family-retry")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,14 +308,10 @@ func TestRefreshAfterStoreFailure(t *testing.T) {
 func TestRefreshByAnotherClient(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	other := shop
 	other.ID = "other"
-	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-a",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	resp, err := shopTokens(ctx, p, shop, "family-a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,10 +336,7 @@ func TestRefreshByAnotherClient(t *testing.T) {
 func TestOlderNodeRefreshTokenEnded(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	if err := p.revokeFamily(ctx, "family-ended"); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +347,7 @@ func TestOlderNodeRefreshTokenEnded(t *testing.T) {
 		if err := p.cfg.Store.Put(ctx, refreshKey(tok), []byte(rec), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok}); !isCode(err, CodeInvalidGrant) {
+		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidGrant) {
 			t.Errorf("%.8s: %v, want invalid_grant", tok, err)
 		}
 	}
@@ -389,12 +362,9 @@ func TestOlderNodeRefreshTokenEnded(t *testing.T) {
 func TestOlderRefreshMarkerUnreadable(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	refreshWith := func(tok string) (*TokenResponse, error) {
-		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		return shopRefresh(ctx, p, shop, tok)
 	}
 	if err := p.cfg.Store.Set(ctx, refreshSpentKey("rotated-by-an-older-node"), []byte("family-old"), time.Hour); err != nil {
 		t.Fatal(err)
@@ -436,12 +406,8 @@ func (k keysDown) Active(alg string) (keystore.Key, error) {
 func TestRefreshSigningFailureKeepsLogin(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-sign",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-sign")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,12 +474,9 @@ func TestOlderRefreshRotatedKeepsFamilyOnly(t *testing.T) {
 // store's spent records past olderSpentTTL expire() ends.
 func testOlderRefreshRotatedKeepsFamilyOnly(t *testing.T, p *Provider, expire func()) {
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	refreshWith := func(tok string) (*TokenResponse, error) {
-		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		return shopRefresh(ctx, p, shop, tok)
 	}
 	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB"
 	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
@@ -574,10 +537,7 @@ func TestRevokeOlderRotatedRefreshToken(t *testing.T) {
 				useRedis(t, p)
 			}
 			ctx := context.Background()
-			shop, err := p.cfg.Clients.Get(ctx, "shop")
-			if err != nil {
-				t.Fatal(err)
-			}
+			shop := shopClient(t, p)
 			if err := p.cfg.Store.Set(ctx, refreshSpentKey("rotated-by-an-older-node"), []byte("family-old"), time.Hour); err != nil {
 				t.Fatal(err)
 			}
@@ -612,10 +572,7 @@ func (f failingSpentMarker) Set(ctx context.Context, key string, v []byte, ttl t
 func TestOlderRefreshMarkerUnwritable(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	shop := shopClient(t, p)
 	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB"
 	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
 	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
@@ -654,12 +611,8 @@ func (s *accessWrites) Set(ctx context.Context, key string, value []byte, ttl ti
 func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-sign",
-		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-sign")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,7 +620,7 @@ func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
 	p.cfg.Store = writes
 	down := true
 	p.cfg.Keys = keysDown{p.cfg.Keys, &down}
-	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); !isCode(err, CodeTemporarilyUnavailable) {
+	if _, err := shopRefresh(ctx, p, shop, resp.RefreshToken); !isCode(err, CodeTemporarilyUnavailable) {
 		t.Fatalf("a refresh that cannot be signed: %v, want %s", err, CodeTemporarilyUnavailable)
 	}
 	if len(writes.keys) == 0 {

@@ -69,7 +69,7 @@ func TestLoginEndsWithItsBinding(t *testing.T) {
 	}
 	refresh := func(tok string) (*TokenResponse, string) {
 		t.Helper()
-		resp, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		resp, err := shopRefresh(ctx, p, shop, tok)
 		if err != nil {
 			return nil, asError(err).Code
 		}
@@ -253,11 +253,11 @@ func TestLoginEndsWithItsBindingExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken}); err != nil {
+	if tok, err = shopRefresh(ctx, p, shop, tok.RefreshToken); err != nil {
 		t.Fatalf("before the binding's expiry: %v", err)
 	}
 	now = now.Add(time.Hour)
-	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken}); asError(err).Code != CodeInvalidGrant {
+	if _, err := shopRefresh(ctx, p, shop, tok.RefreshToken); asError(err).Code != CodeInvalidGrant {
 		t.Errorf("refresh at the binding's expiry: %v, want %s", err, CodeInvalidGrant)
 	}
 	if _, err := p.UserInfo(ctx, tok.AccessToken); asError(err).Code != CodeInvalidToken {

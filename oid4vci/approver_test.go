@@ -8,7 +8,6 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // aliceUntil is alice whose device binding expires at until.
@@ -26,11 +25,7 @@ func (a aliceUntil) CheckHolder(context.Context, *qrcode.HolderRequest, string) 
 // the device binding that approved it has expired, the credential
 // endpoint refuses the token, before any credential is signed.
 func TestApproverEndsItsToken(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	lp := approvingLoginWith(t, m, aliceUntil{until: now.Add(time.Minute)}, func() time.Time { return now })

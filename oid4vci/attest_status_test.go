@@ -19,7 +19,6 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // listServer is a wallet provider's status list endpoint over TLS: each
@@ -100,11 +99,7 @@ func statusListJWT(t *testing.T, k crypto.Signer, kid string, values map[int]uin
 // with a status claim is refused.
 func TestAttestationStatus(t *testing.T) {
 	ctx := context.Background()
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	const wp = "https://wp.example"
 	provider, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	forger, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)

@@ -10,7 +10,6 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // TestPARWalletAttestation: a pushed authorization request with a wallet
@@ -21,11 +20,7 @@ import (
 // request not pushed is refused.
 func TestPARWalletAttestation(t *testing.T) {
 	ctx := context.Background()
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	provider, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	instance, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	pj, _ := gm.NewJWK(provider.Public(), "k1")
@@ -80,11 +75,7 @@ func TestPARWalletAttestation(t *testing.T) {
 // node did not give is still refused.
 func TestAttestationWithoutChallenge(t *testing.T) {
 	ctx := context.Background()
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	provider, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
 	instance, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
 	pj, _ := gm.NewJWK(provider.Public(), "")

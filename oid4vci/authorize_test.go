@@ -140,11 +140,7 @@ func authorizationRequestAt(t testing.TB, s *Service, level identity.Level) url.
 // the wallet's retry with the same issuer_state starts the login, and
 // once it has, the state is spent.
 func TestIssuerStateSpentAfterSession(t *testing.T) {
-	mem, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
+	mem := memoryStore(t)
 	st := &faultyStore{Memory: mem}
 	s := newServiceWith(t, Config{Store: st, Login: newLogin(t, st)})
 	ctx := context.Background()
@@ -189,11 +185,7 @@ func TestIssuerStateSpentAfterSession(t *testing.T) {
 // TestIssuerStateOneWinner: of concurrent authorization requests with one
 // issuer_state exactly one starts a login.
 func TestIssuerStateOneWinner(t *testing.T) {
-	mem, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
+	mem := memoryStore(t)
 	s := newServiceWith(t, Config{Store: mem, Login: newLogin(t, mem)})
 	ctx := context.Background()
 	q := authorizationRequest(t, s)
@@ -228,11 +220,7 @@ func TestIssuerStateOneWinner(t *testing.T) {
 // L4 (the holder's PIN); its login session asks for that level. Levels
 // out of range, or with the pre-authorized grant, are refused.
 func TestAuthorizationLevel(t *testing.T) {
-	mem, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
+	mem := memoryStore(t)
 	s := newServiceWith(t, Config{Store: mem, Login: newLogin(t, mem)})
 	ctx := context.Background()
 	for _, lvl := range []identity.Level{0, identity.L2, identity.L3, identity.L4} {

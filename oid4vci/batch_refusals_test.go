@@ -6,8 +6,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/trustid-cn/trustid/store"
 )
 
 // TestCredentialRequestRefusals: the proofs of one batch share one
@@ -15,16 +13,9 @@ import (
 // configuration once; each refusal leaves the nonce and the token unspent
 // for a request that gets it right.
 func TestCredentialRequestRefusals(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
-	o, _ := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
-	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := Access{Scheme: "Bearer", Token: tok.AccessToken}
+	access := preAuthAccess(t, s, sdJWT)
 	request := func(proofs ...string) ([]byte, error) {
 		return json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": proofs}})
 	}
@@ -74,9 +65,7 @@ func TestCredentialRequestRefusals(t *testing.T) {
 // verifiers shown different copies could link them by), and an SD-JWT VC
 // configuration could never issue it.
 func TestOfferStatusEntryRefused(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
 	for _, cfg := range []string{"ResidenceCredential_jwt_vc_json", "ResidenceCredential_sd_jwt"} {
 		cred := residence()

@@ -278,8 +278,7 @@ func TestClaimsMetadata(t *testing.T) {
 			t.Errorf("%s claims %+v, want %v mandatory first", id, cl, first)
 		}
 	}
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
+	m := memoryStore(t)
 	if _, err := New(Config{Issuer: issuerURL, Signer: &recordingSigner{}, Store: m,
 		Types: []CredentialType{{Type: "ResidenceCredential", Claims: []Claim{{Path: []string{}}}}}}); err == nil {
 		t.Error("a claim with an empty path was accepted")

@@ -20,7 +20,6 @@ import (
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // alice authenticates every holder request as Alice at L2.
@@ -118,11 +117,7 @@ func codeRequest(code string) TokenRequest {
 // pushed request without an attestation, is dropped, so the code is
 // bound to no instance key and redeemed without an attestation.
 func TestAttestedKeyParameterIgnored(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	lp := approvingLogin(t, m)
 	s := newServiceWith(t, Config{Store: m, Login: lp, NonceKey: bytes.Repeat([]byte{1}, 32)})
@@ -151,11 +146,7 @@ func TestAttestedKeyParameterIgnored(t *testing.T) {
 // the DPoP key"); a request without one, or with another key's, is
 // invalid_grant.
 func TestCodeBoundToDPoPKey(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	lp := approvingLogin(t, m)
@@ -192,11 +183,7 @@ func TestCodeBoundToDPoPKey(t *testing.T) {
 // attestation is redeemed only with an attestation of that instance's
 // key; a token request without one is invalid_grant.
 func TestCodeBoundToAttestedInstance(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	provider, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)

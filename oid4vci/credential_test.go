@@ -35,13 +35,12 @@ func (f *failingSigner) Sign(ctx context.Context, req SignRequest) (string, erro
 	return f.next.Sign(ctx, req)
 }
 
-// vciSession is an access token for a fresh pre-authorized offer of the
-// SD-JWT configuration on s, and a credential request body with n key
-// proofs under a fresh c_nonce each time it is called.
-func vciSession(t *testing.T, s *Service) (Access, func(n int) []byte) {
+// preAuthAccess is a Bearer access token for a fresh pre-authorized
+// offer of the configurations ids on s.
+func preAuthAccess(t *testing.T, s *Service, ids ...string) Access {
 	t.Helper()
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: ids, Credential: residence()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +48,16 @@ func vciSession(t *testing.T, s *Service) (Access, func(n int) []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Access{Scheme: "Bearer", Token: tok.AccessToken}, func(n int) []byte {
+	return Access{Scheme: "Bearer", Token: tok.AccessToken}
+}
+
+// vciSession is an access token for a fresh pre-authorized offer of the
+// SD-JWT configuration on s, and a credential request body with n key
+// proofs under a fresh c_nonce each time it is called.
+func vciSession(t *testing.T, s *Service) (Access, func(n int) []byte) {
+	t.Helper()
+	ctx := context.Background()
+	return preAuthAccess(t, s, sdJWT), func(n int) []byte {
 		c, err := s.Nonce(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -115,9 +123,7 @@ func TestTransientSignFailureLeavesTheConfiguration(t *testing.T) {
 // spends the configuration under the token (its only one: the token is
 // then invalid_token at the credential endpoint).
 func TestSignRefusalSpendsTheConfiguration(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	s.cfg.Signer = &failingSigner{next: s.cfg.Signer, err: vc.ErrNotAccredited, fail: func(n int64) bool { return n == 1 }}
 	access, request := vciSession(t, s)
 	ctx := context.Background()
@@ -174,9 +180,7 @@ func TestRetriesIssueOnce(t *testing.T) {
 // Credential Issuer MUST ignore any unrecognized parameters"; a repeated
 // member is still refused.
 func TestCredentialRequestIgnoresUnknownMembers(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	access, request := vciSession(t, s)
 	ctx := context.Background()
 	n, _ := s.Nonce(ctx)
@@ -212,9 +216,7 @@ func TestCredentialRequestIgnoresUnknownMembers(t *testing.T) {
 // notification_id value received": a repeated notification and a later
 // event for the same ID are taken; the ID stays bound to its token.
 func TestNotificationIdempotent(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	access, request := vciSession(t, s)
 	ctx := context.Background()
 	resp, err := s.Credential(ctx, access, request(1))
@@ -243,18 +245,9 @@ func TestNotificationIdempotent(t *testing.T) {
 // present"); the c_nonce is
 // not spent, and the same request with a good proof is served.
 func TestProofHeaderRefusals(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	access := preAuthAccess(t, s, sdJWT)
 	n, err := s.Nonce(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -281,11 +274,11 @@ func TestProofHeaderRefusals(t *testing.T) {
 		// RFC 7515 §4.1.11: the issuer understands no JWS extension.
 		"crit": func(t *jwt.Token) { t.Header["crit"], t.Header["urn:example:x"] = []string{"urn:example:x"}, true },
 	} {
-		if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, signed(change)); code(err) != CodeInvalidProof {
+		if _, err := s.Credential(ctx, access, signed(change)); code(err) != CodeInvalidProof {
 			t.Errorf("%s: %v; want invalid_proof", name, err)
 		}
 	}
-	if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, signed(func(*jwt.Token) {})); err != nil {
+	if _, err := s.Credential(ctx, access, signed(func(*jwt.Token) {})); err != nil {
 		t.Fatalf("a good proof after the refusals: %v", err)
 	}
 }
@@ -303,19 +296,11 @@ func TestIssuedTokenKeepsNoGrant(t *testing.T) {
 	stores(t, func(t *testing.T, st Store) {
 		s := newService(t, st, nil)
 		ctx := context.Background()
-		o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{sdJWT, jwtVC}, Credential: residence()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		access := Access{Scheme: "Bearer", Token: tok.AccessToken}
+		access := preAuthAccess(t, s, sdJWT, jwtVC)
 		stored := func() grant {
 			t.Helper()
 			var g grant
-			if err := s.get(ctx, "token", tok.AccessToken, &g); err != nil {
+			if err := s.get(ctx, "token", access.Token, &g); err != nil {
 				t.Fatalf("the token's record: %v", err)
 			}
 			return g
@@ -373,43 +358,30 @@ func (s *restoreOnPeek) Peek(ctx context.Context, key string) ([]byte, error) {
 // puts its configuration back is whole again: the configuration put
 // back is issued under the token, not refused as invalid_token.
 func TestRetireRacingRestore(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{sdJWT, jwtVC}, Credential: residence()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := Access{Scheme: "Bearer", Token: tok.AccessToken}
+	access := preAuthAccess(t, s, sdJWT, jwtVC)
 	if err := credentialAs(t, s, access, "credential_configuration_id", sdJWT); err != nil {
 		t.Fatal(err)
 	}
 	var g grant
-	if err := s.get(ctx, "token", tok.AccessToken, &g); err != nil {
+	if err := s.get(ctx, "token", access.Token, &g); err != nil {
 		t.Fatal(err)
 	}
 	// A request for jwtVC takes its entry; its issue will fail.
-	if _, err := s.cfg.Store.Consume(ctx, issueKey(jwtVC, tok.AccessToken)); err != nil {
+	if _, err := s.cfg.Store.Consume(ctx, issueKey(jwtVC, access.Token)); err != nil {
 		t.Fatal(err)
 	}
 	plain := s.cfg.Store
-	s.cfg.Store = &restoreOnPeek{Store: plain, key: issueKey(jwtVC, tok.AccessToken), restore: func() {
-		if err := plain.Put(ctx, issueKey(jwtVC, tok.AccessToken), []byte{1}, s.cfg.TokenTTL); err != nil {
+	s.cfg.Store = &restoreOnPeek{Store: plain, key: issueKey(jwtVC, access.Token), restore: func() {
+		if err := plain.Put(ctx, issueKey(jwtVC, access.Token), []byte{1}, s.cfg.TokenTTL); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.put(ctx, "token", tok.AccessToken, g, s.tokenLeft(&g)); err != nil {
+		if err := s.put(ctx, "token", access.Token, g, s.tokenLeft(&g)); err != nil {
 			t.Fatal(err)
 		}
 	}}
-	s.retire(ctx, &g, tok.AccessToken) // the request for sdJWT, finishing
+	s.retire(ctx, &g, access.Token) // the request for sdJWT, finishing
 	s.cfg.Store = plain
 	if err := credentialAs(t, s, access, "credential_configuration_id", jwtVC); err != nil {
 		t.Errorf("the configuration put back, asked for again: %v, want its credential", err)

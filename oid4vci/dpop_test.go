@@ -15,7 +15,6 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // writeCounter counts the writes to a real store.
@@ -201,11 +200,7 @@ func TestCNoncesStateless(t *testing.T) {
 // rate limit let them. A proof with a live code is still marked: used
 // again it is refused.
 func TestDPoPProofsOfRefusedRequestsWriteNothing(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})
@@ -275,11 +270,7 @@ func TestDPoPProofsOfRefusedRequestsWriteNothing(t *testing.T) {
 // matches the JWK SHA-256 Thumbprint ... of the DPoP proof's key"); with
 // the proof's own thumbprint it is kept.
 func TestPushedDPoPJKTOfAnotherKey(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})

@@ -13,7 +13,6 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // markerTTLs records the ttl of every replay marker written to a real
@@ -38,11 +37,7 @@ func (m *markerTTLs) MarkUsed(ctx context.Context, key string, ttl time.Duration
 // (ProofMaxAge and a minute of leeway on either side).
 func TestMarkerLifetimes(t *testing.T) {
 	ctx := context.Background()
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	rec := &markerTTLs{Store: m, ttls: map[string]time.Duration{}}
 	now := time.Now()
 	provider, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)

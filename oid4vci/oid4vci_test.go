@@ -53,14 +53,7 @@ func (s nodeSigner) Sign(ctx context.Context, req SignRequest) (string, error) {
 
 // stores runs f against the memory store and a real Redis.
 func stores(t *testing.T, f func(t *testing.T, st Store)) {
-	t.Run("memory", func(t *testing.T) {
-		m, err := store.NewMemory(store.MemoryOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		f(t, m)
-	})
+	t.Run("memory", func(t *testing.T) { f(t, memoryStore(t)) })
 	t.Run("redis", func(t *testing.T) {
 		r, err := redisstore.New(testredis.StartClient(t), redisstore.Options{})
 		if err != nil {
@@ -72,6 +65,17 @@ func stores(t *testing.T, f func(t *testing.T, st Store)) {
 		}
 		f(t, r)
 	})
+}
+
+// memoryStore is a memory store closed when the test ends.
+func memoryStore(t testing.TB) *store.Memory {
+	t.Helper()
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 func newService(t testing.TB, st Store, now func() time.Time) *Service {
@@ -212,8 +216,7 @@ func TestNonceSpentOnce(t *testing.T) {
 // TestProofClock: a proof from the future (beyond a minute's leeway) or
 // older than ProofMaxAge is refused with invalid_proof.
 func TestProofClock(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
+	m := memoryStore(t)
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	s := newService(t, m, func() time.Time { return now })
 	ctx := context.Background()
@@ -324,9 +327,7 @@ func FuzzCredentialRequest(f *testing.F) {
 // TestNumbersKeptExact: a claim number beyond float64's exact range
 // reaches the signed credential unchanged through the sealed offer.
 func TestNumbersKeptExact(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
 	cred, err := vc.ParseJSONObject([]byte(`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"household":9007199254740993}}`))
 	if err != nil {
@@ -442,8 +443,7 @@ func TestLDPConfigurations(t *testing.T) {
 // the issuer and in credential_metadata) and no batch_credential_issuance
 // for a batch of one (batch_size "MUST be 2 or greater").
 func TestMetadataArrays(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
+	m := memoryStore(t)
 	for _, c := range []struct {
 		batch int
 		want  bool

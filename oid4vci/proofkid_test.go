@@ -17,7 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // TestProofClaimRefusals: a key proof for another audience is
@@ -26,12 +25,7 @@ import (
 // proof lacks the nonce the issuer's nonce endpoint makes it carry);
 // the same key's proof with both is then served.
 func TestProofClaimRefusals(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
 	acc, _ := vciSession(t, s)
 	n, err := s.Nonce(ctx)
@@ -72,22 +66,9 @@ func TestProofClaimRefusals(t *testing.T) {
 // proof's alg is refused for that, each as invalid_proof with its
 // reason.
 func TestProofKeyInKid(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_jwt_vc_json"}, Credential: residence()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc := Access{Scheme: "Bearer", Token: tok.AccessToken}
+	acc := preAuthAccess(t, s, jwtVC)
 	didJWKOf := func(pub crypto.PublicKey) string {
 		j, err := gm.NewJWK(pub, "")
 		if err != nil {
@@ -135,12 +116,7 @@ func TestProofKeyInKid(t *testing.T) {
 // is invalid_encryption_parameters (OID4VCI 1.0 §8.3.1.2), never served
 // in the clear. The token is still good after.
 func TestCredentialRequestRefusalReasons(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
 	acc, good := vciSession(t, s)
 	n, err := s.Nonce(ctx)

@@ -32,11 +32,7 @@ func (s *interleavingStore) Get(ctx context.Context, key string) ([]byte, error)
 // gets the token; the first, which read a grant that is now spent, gets
 // invalid_grant (the single-use redemption marker), not a second token.
 func TestRedeemedOnceInterleaved(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	st := &interleavingStore{Memory: m, prefix: "oid4vci:code:"}
 	s := newService(t, st, nil)
 	ctx := context.Background()

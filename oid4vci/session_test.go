@@ -11,7 +11,6 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
-	"github.com/trustid-cn/trustid/store"
 )
 
 // TestAccessTokenSchemes: the credential endpoint takes an access token
@@ -21,11 +20,7 @@ import (
 // with its own error code, and the token still good for the right
 // request after.
 func TestAccessTokenSchemes(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	s := newServiceWith(t, Config{Store: m, Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})
@@ -89,11 +84,7 @@ func TestAccessTokenSchemes(t *testing.T) {
 // 6749 §4.1.2, "SHOULD revoke ... all tokens previously issued based on
 // that authorization code"): the credential endpoint then refuses it.
 func TestReplayedCodeRevokesItsToken(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	lp := approvingLogin(t, m)
 	s := newServiceWith(t, Config{Store: m, Login: lp})
@@ -115,11 +106,7 @@ func TestReplayedCodeRevokesItsToken(t *testing.T) {
 // authorization code without redirect_uri or client_id is invalid_request
 // and leaves the code to the complete request.
 func TestAuthorizationCodeRequestIncomplete(t *testing.T) {
-	m, err := store.NewMemory(store.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := memoryStore(t)
 	ctx := context.Background()
 	lp := approvingLogin(t, m)
 	s := newServiceWith(t, Config{Store: m, Login: lp})

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/login"
-	"github.com/trustid-cn/trustid/store"
 )
 
 const (
@@ -42,9 +41,7 @@ func credentialAs(t *testing.T, s *Service, access Access, member, id string) er
 // never credential_configuration_id. Refused details (RFC 9396 §5:
 // invalid_authorization_details) leave the code unspent.
 func TestPreAuthorizedAuthorizationDetails(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
-	s := newService(t, m, nil)
+	s := newService(t, memoryStore(t), nil)
 	ctx := context.Background()
 	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{sdJWT, jwtVC}, Credential: residence()})
 	if err != nil {
@@ -132,8 +129,7 @@ func (codeLogin) Revoked(context.Context, string) bool { return false }
 // credential_identifiers also when the authorization named scope only; it
 // may not ask for more.
 func TestAuthorizationCodeTokenDetails(t *testing.T) {
-	m, _ := store.NewMemory(store.MemoryOptions{})
-	defer m.Close()
+	m := memoryStore(t)
 	ctx := context.Background()
 	for _, c := range []struct {
 		name    string

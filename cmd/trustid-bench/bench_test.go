@@ -416,6 +416,32 @@ func TestSmokeRunRedis(t *testing.T) {
 	}
 }
 
+// TestPprofAddressFromNode: with -pprof, the node (a trustid built with
+// -tags benchpprof) binds its pprof listener on a port it picks and
+// prints it; the run reads it from the node's log and saves the CPU
+// profile of a route's window from there.
+func TestPprofAddressFromNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "trustid")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-tags", "benchpprof", "-o", bin, "github.com/trustid-cn/trustid/cmd/trustid").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags benchpprof: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	var log strings.Builder
+	_, err := run(ctx, options{trustid: bin, pprof: true, duration: 1100 * time.Millisecond, concurrency: []int{1}, paths: []string{baselineName}, out: out}, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "the node serves pprof at http://127.0.0.1:") {
+		t.Errorf("run log without the pprof address:\n%s", log.String())
+	}
+	profile, err := os.ReadFile(filepath.Join(out, "cpu-"+baselineName+"-c1.pb.gz"))
+	if err != nil || len(profile) < 2 || profile[0] != 0x1f || profile[1] != 0x8b {
+		t.Fatalf("CPU profile of the baseline's window: %v (%d bytes)", err, len(profile))
+	}
+}
+
 // TestMissingFabricProfile: a -fabric-profile that names no file stops the
 // run before it starts a node.
 func TestMissingFabricProfile(t *testing.T) {

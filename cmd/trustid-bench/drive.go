@@ -302,13 +302,13 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 func (b *bench) startProfile(ctx context.Context, d time.Duration) <-chan error {
 	done := make(chan error, 1)
 	secs := int(d / time.Second)
-	if b.o.pprofAddr == "" || b.profile == "" || secs < 1 {
+	if b.node.pprofAddr == "" || b.profile == "" || secs < 1 {
 		done <- nil
 		return done
 	}
 	go func() {
 		done <- func() error {
-			req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.o.pprofAddr, secs), nil)
+			req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.node.pprofAddr, secs), nil)
 			if err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/internal/testredis"
 )
 
@@ -73,12 +74,13 @@ func trustidBinary(t *testing.T) string {
 }
 
 // startFaultNode starts and provisions a node in a test directory with
-// config (the raised limits are always there) and accredits the relying
-// party as an issuer.
+// config (the raised limits are always there), on a port held for the
+// test (a restart binds it again), and accredits the relying party as an
+// issuer.
 func startFaultNode(t *testing.T, ctx context.Context, extraConfig string) *bench {
 	t.Helper()
 	dir := t.TempDir()
-	b := &bench{node: &node{bin: trustidBinary(t), dir: dir, data: filepath.Join(dir, "data"), env: childEnv(), config: serveConfig + extraConfig}}
+	b := &bench{node: &node{bin: trustidBinary(t), dir: dir, data: filepath.Join(dir, "data"), addr: testport.Reserve(t), env: childEnv(), config: serveConfig + extraConfig}}
 	if err := b.node.start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -309,12 +311,13 @@ func TestFaultRedisRestartUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rdir := t.TempDir()
-	addr, _, stopRedis, err := startRedis(ctx, rdir)
+	addr := testport.Reserve(t) // held across the restart
+	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
+	_, _, stopRedis, err := startRedisOn(ctx, rdir, port)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { stopRedis() }()
-	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
 	b := startFaultNode(t, ctx, "redis-url: redis://"+addr+"/0\n")
 	if err := b.ensureHolders(4); err != nil {
 		t.Fatal(err)
@@ -534,7 +537,7 @@ func TestFaultDiskFull(t *testing.T) {
 			t.Errorf("umount %s: %v %s", mnt, err, out)
 		}
 	})
-	b := &bench{node: &node{bin: trustidBinary(t), dir: t.TempDir(), data: filepath.Join(mnt, "data"), env: childEnv(), config: serveConfig}}
+	b := &bench{node: &node{bin: trustidBinary(t), dir: t.TempDir(), data: filepath.Join(mnt, "data"), addr: testport.Reserve(t), env: childEnv(), config: serveConfig}}
 	if err := b.node.start(ctx); err != nil {
 		t.Fatal(err)
 	}

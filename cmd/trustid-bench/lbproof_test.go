@@ -230,12 +230,13 @@ func TestFabricLBProof(t *testing.T) {
 	// One Redis for the region.
 	rdir := filepath.Join(root, "redis")
 	os.MkdirAll(rdir, 0o700)
-	raddr, _, stopRedis, err := startRedis(ctx, rdir)
+	raddr := testport.Reserve(t) // held across the restart
+	rport, _ := strconv.Atoi(raddr[strings.LastIndexByte(raddr, ':')+1:])
+	_, _, stopRedis, err := startRedisOn(ctx, rdir, rport)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { stopRedis() }()
-	rport, _ := strconv.Atoi(raddr[strings.LastIndexByte(raddr, ':')+1:])
 
 	// The public address (HAProxy) and the instances' own addresses.
 	front := testport.Reserve(t)

@@ -83,7 +83,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -120,10 +119,9 @@ type options struct {
 	rate   float64
 	sample time.Duration
 	// pprof: the trustid is built with -tags benchpprof; its profiling
-	// listener gets a free loopback address (pprofAddr) and the soak
-	// saves heap profiles from it (soak.go).
-	pprof     bool
-	pprofAddr string
+	// listener binds a loopback port of its own choosing (node.pprofAddr)
+	// and the soak saves heap profiles from it (soak.go).
+	pprof bool
 	// gobench are files of Go benchmark output holding the library
 	// comparisons (compare.go).
 	gobench []string
@@ -172,7 +170,7 @@ func main() {
 	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: the node's routes in a fixed mix (soakMix) at -rate, the node sampled and held to bounds (see soak.go)")
 	flag.Float64Var(&o.rate, "rate", 0, "soak rate in requests per second (default: half the capacity a ramp over -concurrency measures first)")
 	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, heap, goroutines and open files (each holds the load for a fraction of a second)")
-	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); each route's timed window saves the node's CPU profile in -out (cpu-ROUTE-cCONC.pb.gz), and a soak its heap profiles at the end of the warm-up and of the soak")
+	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener binds a loopback port it picks (printed); each route's timed window saves the node's CPU profile in -out (cpu-ROUTE-cCONC.pb.gz), and a soak its heap profiles at the end of the warm-up and of the soak")
 	var gobench string
 	flag.StringVar(&gobench, "gobench", "", "comma-separated files of Go benchmark output with api's BenchmarkCompare*, ValidateToken and SM2VerifyBaseline: their ratios go into the table")
 	flag.StringVar(&o.fabricProfile, "fabric-profile", "", "run the node on the Fabric network of this connection profile (region "+region+", e.g. $TRUSTID_FABRIC_PROFILE_"+region+" after scripts/fabric/up.sh) instead of the embedded ledger")
@@ -335,12 +333,8 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		rep.Ledger = "Fabric (" + filepath.Base(profile) + ")"
 	}
 	if o.pprof {
-		if b.o.pprofAddr, err = freeLoopbackAddr(); err != nil {
-			return nil, err
-		}
-		b.node.serveEnv = append(b.node.serveEnv, "TRUSTID_PPROF_ADDR="+b.o.pprofAddr)
+		b.node.serveEnv = append(b.node.serveEnv, "TRUSTID_PPROF_ADDR=127.0.0.1:0")
 		b.node.serveEnv = append(b.node.serveEnv, contentionEnv(os.LookupEnv)...)
-		fmt.Fprintf(log, "the node serves pprof at http://%s/debug/pprof/\n", b.o.pprofAddr)
 	}
 	if o.redis {
 		addr, pid, stop, err := startRedis(ctx, dir)
@@ -377,6 +371,13 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(log, "node %s (pid %s)\n", b.node.base, b.node.pid)
+	if o.pprof {
+		if b.node.pprofAddr == "" {
+			b.node.stop()
+			return nil, fmt.Errorf("-pprof: %s serves no pprof listener (build it with -tags benchpprof)", b.node.bin)
+		}
+		fmt.Fprintf(log, "the node serves pprof at http://%s/debug/pprof/\n", b.node.pprofAddr)
+	}
 	var runErr error
 	if o.soak > 0 {
 		rep.Soak, runErr = b.soak(ctx, log)
@@ -558,16 +559,6 @@ func (b *bench) accessToken() (string, error) {
 		return "", fmt.Errorf("access token: %.200s", out)
 	}
 	return resp.AccessToken, nil
-}
-
-// freeLoopbackAddr returns a loopback address with a port free right now.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // contentionEnv is what the node gets of this process's contention

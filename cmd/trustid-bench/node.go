@@ -72,9 +72,13 @@ type node struct {
 	exited   chan error
 	logPath  string
 	base     string // http://127.0.0.1:PORT
-	// addr is where start listens; empty: a free loopback port. A restart
-	// reuses the first start's address (credentials name the node's URL).
-	addr      string
+	// addr is where start listens; empty: a loopback port the node binds
+	// and logs (port 0). A restart reuses the first start's address
+	// (credentials name the node's URL).
+	addr string
+	// pprofAddr is where the node's pprof listener bound (a trustid built
+	// with -tags benchpprof, given TRUSTID_PPROF_ADDR): from its log.
+	pprofAddr string
 	args      []string // more `trustid serve` flags
 	pid       string
 	clientKey *gm.PrivateKey
@@ -84,6 +88,11 @@ type node struct {
 	// server's.
 	loginSecret, rsSecret string
 }
+
+// pprofListening begins the line a trustid built with -tags benchpprof
+// prints on stderr with the address its pprof listener bound
+// (cmd/trustid/pprof_benchpprof.go).
+const pprofListening = "trustid: pprof listening on "
 
 // buildTrustID builds cmd/trustid into dir with the go command (the run
 // must be inside the module).
@@ -229,7 +238,8 @@ func (n *node) waitRegion(ctx context.Context) error {
 	}
 }
 
-// start runs `trustid serve` on a free loopback port with the config file
+// start runs `trustid serve` on addr (or a loopback port it picks and
+// logs: the address is read from its log) with the config file
 // and waits until it answers /readyz. Its log (the access log included)
 // goes to serve.log in the run directory.
 func (n *node) start(ctx context.Context) error {
@@ -259,6 +269,7 @@ func (n *node) start(ctx context.Context) error {
 	go func() { n.exited <- n.cmd.Wait() }()
 
 	serving := regexp.MustCompile(`msg=serving .*addr=(127\.0\.0\.1:\d+)`)
+	pprof := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(pprofListening) + `(127\.0\.0\.1:\d+)$`)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-n.exited:
@@ -274,6 +285,10 @@ func (n *node) start(ctx context.Context) error {
 		b, _ := os.ReadFile(n.logPath)
 		if m := serving.FindSubmatch(b); m != nil {
 			n.base, n.addr = "http://"+string(m[1]), string(m[1])
+			n.pprofAddr = ""
+			if m := pprof.FindSubmatch(b); m != nil {
+				n.pprofAddr = string(m[1]) // printed before serving
+			}
 			break
 		}
 	}

@@ -8,21 +8,32 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
-// startRedis runs redis-server on a free loopback port, without
-// persistence, with its files in dir, until stop is called.
+// startRedis runs redis-server on a loopback port, without persistence,
+// with its files in dir, until stop is called. redis-server cannot bind
+// port 0 and report the port, so the port is held (testport.Hold) from
+// before redis-server starts until it is stopped: no other socket takes
+// it in between.
 func startRedis(ctx context.Context, dir string) (addr, pid string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	held, release, err := testport.Hold()
 	if err != nil {
 		return "", "", nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return startRedisOn(ctx, dir, port)
+	_, portText, _ := net.SplitHostPort(held)
+	port, _ := strconv.Atoi(portText)
+	addr, pid, stopRedis, err := startRedisOn(ctx, dir, port)
+	if err != nil {
+		release()
+		return "", "", nil, err
+	}
+	return addr, pid, func() { stopRedis(); release() }, nil
 }
 
-// startRedisOn is startRedis on a given port (a restart reuses the port).
+// startRedisOn is startRedis on a given port, held by the caller (a
+// restart reuses the port).
 func startRedisOn(ctx context.Context, dir string, port int) (addr, pid string, stop func(), err error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {

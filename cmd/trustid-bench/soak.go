@@ -825,7 +825,7 @@ func quietMetrics(base string, names ...string) (gauges []float64, live float64,
 // heapProfile saves the node's heap profile, after a garbage collection,
 // in the -out directory as name (-pprof); under load, in a pause.
 func (s *soakState) heapProfile(name string, saved *[]string) error {
-	resp, err := http.Get("http://" + s.b.o.pprofAddr + "/debug/pprof/heap?gc=1")
+	resp, err := http.Get("http://" + s.b.node.pprofAddr + "/debug/pprof/heap?gc=1")
 	if err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}

@@ -15,7 +15,9 @@ import (
 
 // A trustid built with -tags benchpprof serves net/http/pprof on the
 // loopback address in TRUSTID_PPROF_ADDR, on a listener of its own (the
-// node's routes use their own mux, which never carries these handlers).
+// node's routes use their own mux, which never carries these handlers),
+// and prints the address it bound on stderr ("trustid: pprof listening
+// on 127.0.0.1:PORT": port 0 picks one; cmd/trustid-bench reads it).
 // scripts/soak.sh builds it so (SOAK_PPROF=1) to take heap profiles of
 // the node during a soak; the trustid users run is built without the tag
 // and has no such listener. TRUSTID_PPROF_BLOCK_RATE and
@@ -36,6 +38,7 @@ func init() {
 		fmt.Fprintln(os.Stderr, "trustid: TRUSTID_PPROF_ADDR must be a loopback address")
 		os.Exit(1)
 	}
+	fmt.Fprintln(os.Stderr, "trustid: pprof listening on", ln.Addr())
 	// Sample an allocation every 4 KiB on average (the default, 512 KiB,
 	// misses most of a heap of a few MiB), unless GODEBUG=memprofilerate=N
 	// chose a rate: CPU profiles want the default, since recording every

@@ -7,8 +7,9 @@
 // before the server binds leaves a window in which another process (a
 // parallel test package binding port 0, an outgoing connection's
 // ephemeral port) takes the port and the test fails without a defect;
-// the same window opens at every restart. Instead, Reserve keeps a socket
-// bound to the port, with SO_REUSEADDR, that never listens. On Linux the
+// the same window opens at every restart. Instead, Reserve (and Hold, for
+// the load tool's servers, outside tests) keeps a socket bound to the
+// port, with SO_REUSEADDR, that never listens. On Linux the
 // kernel then hands the port to no bind to port 0 and to no connect (both
 // skip a port in use), while a server that binds the address itself with
 // SO_REUSEADDR (Go's net.Listen, redis-server and HAProxy set it) may,
@@ -17,8 +18,10 @@
 package testport
 
 import (
+	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -28,6 +31,19 @@ import (
 // listen there again.
 func Reserve(t testing.TB) string {
 	t.Helper()
+	addr, release, err := Hold()
+	if err != nil {
+		t.Fatalf("testport: %v", err)
+	}
+	t.Cleanup(release)
+	return addr
+}
+
+// Hold is Reserve outside a test: the port is held until release is
+// called. The load tool (cmd/trustid-bench) holds the port of a server
+// it starts that cannot bind port 0 itself and report the port
+// (redis-server).
+func Hold() (addr string, release func(), err error) {
 	// The socket is made close-on-exec under the fork lock, as the net
 	// package makes its own, so a child process started meanwhile does
 	// not inherit it.
@@ -38,18 +54,21 @@ func Reserve(t testing.TB) string {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		t.Fatalf("testport: socket: %v", err)
+		return "", nil, fmt.Errorf("socket: %w", err)
 	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
-		t.Fatalf("testport: SO_REUSEADDR: %v", err)
+	var sa syscall.Sockaddr
+	if err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		err = fmt.Errorf("SO_REUSEADDR: %w", err)
+	} else if err = syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		err = fmt.Errorf("bind: %w", err)
+	} else if sa, err = syscall.Getsockname(fd); err != nil {
+		err = fmt.Errorf("getsockname: %w", err)
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatalf("testport: bind: %v", err)
-	}
-	sa, err := syscall.Getsockname(fd)
 	if err != nil {
-		t.Fatalf("testport: getsockname: %v", err)
+		syscall.Close(fd)
+		return "", nil, err
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	var once sync.Once
+	release = func() { once.Do(func() { syscall.Close(fd) }) }
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)), release, nil
 }
