@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -388,7 +389,8 @@ func (r Region) claim(id, owner string) string {
 }
 
 // sameURL compares two endpoint URLs with scheme and host in lower case,
-// the scheme's default port and trailing slashes removed.
+// the port in its one spelling (canonicalPort: the scheme's default
+// removed) and trailing slashes removed.
 func sameURL(a, b string) bool {
 	na, oka := normURL(a)
 	nb, okb := normURL(b)
@@ -400,13 +402,15 @@ func normURL(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Host), ":")
 	scheme := strings.ToLower(u.Scheme)
-	switch {
-	case scheme == "https" && strings.HasSuffix(host, ":443"):
-		host = strings.TrimSuffix(host, ":443")
-	case scheme == "http" && strings.HasSuffix(host, ":80"):
-		host = strings.TrimSuffix(host, ":80")
+	port, ok := canonicalPort(scheme, u.Port())
+	if !ok {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if port != "" || strings.Contains(host, ":") {
+		host = net.JoinHostPort(host, port) // brackets an IPv6 address
+		host = strings.TrimSuffix(host, ":")
 	}
 	v := url.URL{Scheme: scheme, Host: host, Path: strings.TrimRight(u.Path, "/"),
 		RawPath: strings.TrimRight(u.RawPath, "/"), RawQuery: u.RawQuery}

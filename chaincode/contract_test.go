@@ -925,6 +925,7 @@ func TestRegionMayNotTakeAnotherRegionsHost(t *testing.T) {
 		"another path":     {{Type: "api", URL: "https://320000.trustid.example"}, {Type: "mirror", URL: "https://310000.trustid.example/mirror/320000"}},
 		"host case":        {{Type: "api", URL: "https://310000.TrustID.example./320000"}},
 		"the default port": {{Type: "api", URL: "https://310000.trustid.example:443/320000"}},
+		"a leading zero":   {{Type: "api", URL: "https://310000.trustid.example:0443/320000"}},
 	} {
 		_, err := l.call(msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Endpoints: eps}))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "host 310000.trustid.example of region 310000") {
@@ -967,7 +968,7 @@ func TestIssuerHostsFirstCome(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"did:web:university.example:b", "did:web:university.example", "did:web:University.Example:a",
-		"did:web:university.example.%3A443:c", "https://UNIVERSITY.example/d"} {
+		"did:web:university.example.%3A443:c", "https://UNIVERSITY.example/d", "https://university.example:0443/e"} {
 		if err := put(msp32, id); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 310000") {
 			t.Errorf("320000 wrote issuer %s on the host of 310000's issuer: %v", id, err)
 		}
@@ -1003,6 +1004,8 @@ func TestIssuerIDsOfRegions(t *testing.T) {
 		"did:web:310000.trustid.example:issuers:squat",
 		"did:web:310000.TrustID.example.%3A443:issuers:squat",
 		"did:web:evil%40310000.trustid.example:x",
+		"https://310000.trustid.example:0443/issuers/squat",
+		"did:web:310000.trustid.example%3A00443:issuers:squat",
 		"HTTPS://310000.trustid.example/issuers/squat",
 		"did:web:440000.trustid.example:issuers:squat",
 	} {
@@ -1015,7 +1018,7 @@ func TestIssuerIDsOfRegions(t *testing.T) {
 			t.Errorf("an issuer record for an ID with no host, %s: %v", id, err)
 		}
 	}
-	for _, id := range []string{"did:web:310000.trustid.example", "https://310000.trustid.example/"} {
+	for _, id := range []string{"did:web:310000.trustid.example", "https://310000.trustid.example/", "https://310000.trustid.example:0443"} {
 		if err := put(msp31, id); !errors.Is(err, ErrForbidden) {
 			t.Errorf("310000 wrote an issuer named as its own node, %s: %v", id, err)
 		}
@@ -1072,6 +1075,13 @@ func TestIDHost(t *testing.T) {
 		"https://[::1]:8443/":                "[::1]:8443",
 		"https://[0:0::1]:8443/":             "[::1]:8443",
 		"https://[::ffff:10.0.0.1]/":         "10.0.0.1",
+		"https://a.example:0443/x":           "a.example", // dialled as 443
+		"http://a.example:0080":              "a.example",
+		"did:web:a.example%3A000443":         "a.example",
+		"did:web:a.example%3A08443:issuers":  "a.example:8443",
+		"https://[::1]:08443/":               "[::1]:8443",
+		"https://a.example:65536/":           "",
+		"did:web:a.example%3A99999":          "",
 		"did:web:%E4%BE%8B%E5%AD%90.cn":      "",
 		"https://%E4%BE%8B%E5%AD%90.cn/":     "",
 		"did:key:z6Mk":                       "",
@@ -1175,7 +1185,8 @@ func TestRegionDIDSyntax(t *testing.T) {
 	}
 	const okURL = "https://310000.trustid.example"
 	for _, did := range []string{"did::x", "did:web:", "did:web:x:", "did:WEB:x", "did:web:x#key-1",
-		"did:web:x/path", "did:web:x?versionId=1", "did:web:x;p=1", "did:web:%zz", "did:web:x%2", "did:web:a~b"} {
+		"did:web:x/path", "did:web:x?versionId=1", "did:web:x;p=1", "did:web:%zz", "did:web:x%2", "did:web:a~b",
+		"did:web:310000.trustid.example%3A65536", "did:web:%E4%BE%8B%E5%AD%90.cn"} {
 		l := newLedger()
 		if _, err := l.call(msp31, "RequestRegion", in(did, okURL)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("RequestRegion with DID %q: %v, want invalid", did, err)
@@ -1184,7 +1195,7 @@ func TestRegionDIDSyntax(t *testing.T) {
 			t.Errorf("RequestRegion with DID %q wrote %d keys", did, len(l.st.KV))
 		}
 	}
-	for _, u := range []string{"https://:443", "http://:80/path"} {
+	for _, u := range []string{"https://:443", "http://:80/path", "https://310000.trustid.example:65536", "https://%E4%BE%8B%E5%AD%90.cn/"} {
 		l := newLedger()
 		if _, err := l.call(msp31, "RequestRegion", in("did:web:310000.trustid.example", u)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("RequestRegion with endpoint %q: %v, want invalid", u, err)
