@@ -289,7 +289,11 @@ func (c *call) emit(name string, v any) error {
 func (c *call) arg(i int) string { return string(c.args[i]) }
 
 // activeCaller returns the caller's region record, which must be active.
-func (c *call) activeCaller() (Region, error) {
+func (c *call) activeCaller() (Region, error) { return c.callerIn(RegionActive) }
+
+// callerIn returns the caller's region record, whose status must be one
+// of statuses.
+func (c *call) callerIn(statuses ...string) (Region, error) {
 	var r Region
 	if err := c.load(&r, objRegion, c.caller); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -297,7 +301,7 @@ func (c *call) activeCaller() (Region, error) {
 		}
 		return r, err
 	}
-	if r.Status != RegionActive {
+	if !slices.Contains(statuses, r.Status) {
 		return r, fmt.Errorf("%w: region %s is %s", ErrForbidden, c.caller, r.Status)
 	}
 	return r, nil
@@ -620,9 +624,17 @@ var keyTransitions = map[string][]string{
 	KeyRetired:  {KeyRevoked},
 }
 
+// setRegionKeyState: args kid, state. A suspended region may still
+// retire or revoke a key (which then verifies nothing), so that a key
+// stolen from it is withdrawn before the consortium reinstates it; it
+// may make no other change.
 func setRegionKeyState(c *call) (any, error) {
 	kid, state := c.arg(0), c.arg(1)
-	r, err := c.activeCaller()
+	statuses := []string{RegionActive}
+	if state == KeyRetired || state == KeyRevoked {
+		statuses = append(statuses, RegionSuspended)
+	}
+	r, err := c.callerIn(statuses...)
 	if err != nil {
 		return nil, err
 	}

@@ -260,6 +260,39 @@ func TestRegionKeysHistory(t *testing.T) {
 	}
 }
 
+// TestSuspendedRegionWithdrawsKeys: a suspended region may retire or
+// revoke its keys, so that a key stolen from it verifies nothing once the
+// consortium reinstates it; it may not add a key or move one to retiring,
+// and a pending region changes none of its requested keys.
+func TestSuspendedRegionWithdrawsKeys(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp32, "AddRegionKey", js(t, sm2JWK(t, 7, "320000-k2")))
+	l.must(t, msp32, "AddRegionKey", js(t, sm2JWK(t, 8, "320000-k3")))
+	l.must(t, msp31, "Vote", ActionSuspend, "320000")
+	l.must(t, msp32, "SetRegionKeyState", "320000-k1", KeyRevoked)
+	l.must(t, msp32, "SetRegionKeyState", "320000-k2", KeyRetired)
+	for _, w := range [][]string{
+		{"SetRegionKeyState", "320000-k3", KeyRetiring},
+		{"AddRegionKey", js(t, sm2JWK(t, 9, "320000-k4"))},
+	} {
+		if _, err := l.call(msp32, w[0], w[1:]...); !errors.Is(err, ErrForbidden) {
+			t.Errorf("suspended region: %s %v: %v", w[0], w[1:], err)
+		}
+	}
+	if _, err := l.call(msp32, "SetRegionKeyState", "320000-k1", KeyActive); !errors.Is(err, ErrForbidden) {
+		t.Errorf("suspended region brought a revoked key back: %v", err)
+	}
+	l.must(t, msp31, "Vote", ActionReinstate, "320000")
+	r := region(t, l, "320000")
+	if r.Status != RegionActive || len(r.Keys) != 3 || r.Keys[0].State != KeyRevoked || r.Keys[1].State != KeyRetired || r.Keys[2].State != KeyActive {
+		t.Fatalf("reinstated region: %s %+v", r.Status, r.Keys)
+	}
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	if _, err := l.call(msp44, "SetRegionKeyState", "440000-k1", KeyRevoked); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region revoked a requested key: %v", err)
+	}
+}
+
 func TestRegistryOwnership(t *testing.T) {
 	l := consortium(t)
 	iss := Issuer{ID: "did:web:310000.trustid.example:issuer", Name: "Shanghai issuer", Types: []string{"ResidenceCredential", "AgeOver18"},
