@@ -545,9 +545,7 @@ func vote(c *call) (any, error) {
 			yes++
 		}
 	}
-	if len(voters) == 0 {
-		return nil, ErrNoQuorum
-	}
+	// voters holds the caller at least (active, not the subject).
 	if yes*2 <= len(voters) { // not yet a strict majority
 		if again {
 			return nil, fmt.Errorf("%w: %s on %s %s", ErrAlreadyVoted, c.caller, action, code)
