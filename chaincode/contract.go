@@ -726,6 +726,9 @@ func putIssuer(c *call) (any, error) {
 			return nil, fmt.Errorf("%w: region %s may not write issuer %q: host %s is claimed by issuer %q of region %s", ErrForbidden, c.caller, in.ID, host, x.ID, x.Region)
 		}
 	}
+	if err := c.typeHostsFree(in.Types, regions, issuers); err != nil {
+		return nil, err
+	}
 	var old Issuer
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -736,6 +739,34 @@ func putIssuer(c *call) (any, error) {
 	}
 	in.Keys = keys
 	return putOwned(c, &in, "issuer", objIssuer, in.ID, false)
+}
+
+// typeHostsFree refuses, with ErrForbidden, a credential type that is a
+// URL (an SD-JWT VC vct) or a did:web on a host another region claims:
+// a host of its record (Region.Hosts) or of one of its issuer records.
+// Such a type is that region's to define (its node serves the type's
+// metadata there), and relying parties ask for one region's credentials
+// by it (a vct per region's domain, docs/credentials.md), so an issuer of
+// the caller's accredited for it could issue what they take for the other
+// region's.
+func (c *call) typeHostsFree(types []string, regions []Region, issuers []Issuer) error {
+	for _, t := range types {
+		host, ok := IDHost(t)
+		if !ok {
+			continue
+		}
+		for _, r := range regions {
+			if r.Code != c.caller && slices.Contains(r.Hosts(), host) {
+				return fmt.Errorf("%w: credential type %q is on host %s of region %s", ErrForbidden, t, host, r.Code)
+			}
+		}
+		for _, x := range issuers {
+			if h, _ := IDHost(x.ID); h == host && x.Region != c.caller {
+				return fmt.Errorf("%w: credential type %q is on host %s of issuer %q of region %s", ErrForbidden, t, host, x.ID, x.Region)
+			}
+		}
+	}
+	return nil
 }
 
 // issuerKeys merges the keys of a PutIssuer with the stored ones: a stored

@@ -986,6 +986,43 @@ func TestRegionMayNotTakeAnotherRegionsHost(t *testing.T) {
 		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
 }
 
+// TestIssuerTypesOnAnotherRegionsHost: a credential type that is a URL
+// (an SD-JWT VC vct) or a did:web on a host of another region's record,
+// or of another region's issuer, is that region's type: no issuer of the
+// caller's is accredited for it (a relying party asking for a region's
+// credentials by its vct would take them for that region's). Type names,
+// URNs and URLs on hosts no other region claims are free.
+func TestIssuerTypesOnAnotherRegionsHost(t *testing.T) {
+	l := consortium(t)
+	put := func(msp, id string, types ...string) error {
+		_, err := l.call(msp, "PutIssuer", js(t, Issuer{ID: id, Types: types,
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+		return err
+	}
+	if err := put(msp31, "did:web:university.example:a", "https://310000.trustid.example/vct/ResidenceCredential", "https://university.example/vct/Degree"); err != nil {
+		t.Fatal(err)
+	}
+	const id32 = "did:web:320000.trustid.example:issuers:x"
+	for _, typ := range []string{
+		"https://310000.trustid.example/vct/ResidenceCredential",
+		"https://310000.TrustID.example.:0443/vct/ResidenceCredential",
+		"http://310000.trustid.example/vct/ResidenceCredential",
+		"did:web:310000.trustid.example:types:Residence",
+		"https://university.example/vct/Degree",
+	} {
+		if err := put(msp32, id32, "ResidenceCredential", typ); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 310000") {
+			t.Errorf("320000 accredited its issuer for %s: %v", typ, err)
+		}
+	}
+	if _, err := l.call("", "GetIssuer", id32); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused issuer was written: %v", err)
+	}
+	if err := put(msp32, id32, "ResidenceCredential", "https://320000.trustid.example/vct/ResidenceCredential",
+		"https://schemas.example.org/vct/Diploma", "urn:example:type:diploma", "https://310000.trustid.example:8443/vct/X"); err != nil {
+		t.Errorf("types on 320000's own host, no region's host, or with no host: %v", err)
+	}
+}
+
 // An issuer record's host is first come between regions: once one
 // region's issuer is on a host, another region writes no issuer there,
 // under another path, the bare host, or the host in another case (did:web
