@@ -750,20 +750,25 @@ func putIssuer(c *call) (any, error) {
 // the caller's accredited for it could issue what they take for the other
 // region's.
 func (c *call) typeHostsFree(types []string, regions []Region, issuers []Issuer) error {
+	hosts := map[string]string{} // host → a type on it
 	for _, t := range types {
-		host, ok := IDHost(t)
-		if !ok {
-			continue
+		if h, ok := IDHost(t); ok {
+			hosts[h] = t
 		}
-		for _, r := range regions {
-			if r.Code != c.caller && slices.Contains(r.Hosts(), host) {
-				return fmt.Errorf("%w: credential type %q is on host %s of region %s", ErrForbidden, t, host, r.Code)
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	for _, r := range regions {
+		for _, h := range r.Hosts() {
+			if t, ok := hosts[h]; ok && r.Code != c.caller {
+				return fmt.Errorf("%w: credential type %q is on host %s of region %s", ErrForbidden, t, h, r.Code)
 			}
 		}
-		for _, x := range issuers {
-			if h, _ := IDHost(x.ID); h == host && x.Region != c.caller {
-				return fmt.Errorf("%w: credential type %q is on host %s of issuer %q of region %s", ErrForbidden, t, host, x.ID, x.Region)
-			}
+	}
+	for _, x := range issuers {
+		if h, _ := IDHost(x.ID); x.Region != c.caller && hosts[h] != "" {
+			return fmt.Errorf("%w: credential type %q is on host %s of issuer %q of region %s", ErrForbidden, hosts[h], h, x.ID, x.Region)
 		}
 	}
 	return nil
