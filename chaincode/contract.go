@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
@@ -131,38 +132,43 @@ type function struct {
 }
 
 var functions = map[string]function{
-	"RequestRegion":        {1, false, requestRegion},
-	"Vote":                 {2, false, vote},
-	"UpdateRegion":         {1, false, updateRegion},
-	"AddRegionKey":         {1, false, addRegionKey},
-	"SetRegionKeyState":    {2, false, setRegionKeyState},
-	"GetRegion":            {1, true, getRegion},
-	"ListRegions":          {0, true, listRegions},
-	"GetProposal":          {2, true, getProposal},
-	"ListProposals":        {0, true, listProposals},
-	"PutIssuer":            {1, false, putIssuer},
-	"GetIssuer":            {1, true, getIssuer},
-	"ListIssuers":          {0, true, listIssuers},
-	"AddRelyingParty":      {1, false, addRP},
-	"PutRelyingParty":      {1, false, putRP},
-	"GetRelyingParty":      {1, true, getRP},
-	"ListRelyingParties":   {0, true, listRPs},
-	"ClaimSector":          {1, false, claimSector},
-	"GetSector":            {2, true, getSector},
-	"AddTerminal":          {1, false, addTerminal},
-	"PutTerminal":          {1, false, putTerminal},
-	"GetTerminal":          {1, true, getTerminal},
-	"ListTerminals":        {0, true, listTerminals},
-	"AnchorBatch":          {1, false, anchorBatch},
-	"GetBatch":             {2, true, getBatch},
-	"PutStatusHeads":       {1, false, putStatusHeads},
-	"GetStatusHead":        {2, true, getStatusHead},
-	"ListStatusHeads":      {1, true, listStatusHeads},
-	"AnchorAudit":          {1, false, anchorAudit},
-	"GetAuditAnchor":       {2, true, getAuditAnchor},
-	"ListAuditAnchors":     {1, true, listAuditAnchors},
-	"BindCredentialIDs":    {1, false, bindCredentialIDs},
-	"GetCredentialBinding": {2, true, getCredentialBinding},
+	"RequestRegion":          {1, false, requestRegion},
+	"Vote":                   {2, false, vote},
+	"UpdateRegion":           {1, false, updateRegion},
+	"AddRegionKey":           {1, false, addRegionKey},
+	"SetRegionKeyState":      {2, false, setRegionKeyState},
+	"GetRegion":              {1, true, getRegion},
+	"ListRegions":            {0, true, listRegions},
+	"ListRegionsPage":        {1, true, func(c *call) (any, error) { return listPage[Region](c, c.arg(0), objRegion) }},
+	"GetProposal":            {2, true, getProposal},
+	"ListProposals":          {0, true, listProposals},
+	"PutIssuer":              {1, false, putIssuer},
+	"GetIssuer":              {1, true, getIssuer},
+	"ListIssuers":            {0, true, listIssuers},
+	"ListIssuersPage":        {1, true, func(c *call) (any, error) { return listPage[Issuer](c, c.arg(0), objIssuer) }},
+	"AddRelyingParty":        {1, false, addRP},
+	"PutRelyingParty":        {1, false, putRP},
+	"GetRelyingParty":        {1, true, getRP},
+	"ListRelyingParties":     {0, true, listRPs},
+	"ListRelyingPartiesPage": {1, true, func(c *call) (any, error) { return listPage[RelyingParty](c, c.arg(0), objRP) }},
+	"ClaimSector":            {1, false, claimSector},
+	"GetSector":              {2, true, getSector},
+	"AddTerminal":            {1, false, addTerminal},
+	"PutTerminal":            {1, false, putTerminal},
+	"GetTerminal":            {1, true, getTerminal},
+	"ListTerminals":          {0, true, listTerminals},
+	"ListTerminalsPage":      {1, true, func(c *call) (any, error) { return listPage[Terminal](c, c.arg(0), objTerminal) }},
+	"AnchorBatch":            {1, false, anchorBatch},
+	"GetBatch":               {2, true, getBatch},
+	"PutStatusHeads":         {1, false, putStatusHeads},
+	"GetStatusHead":          {2, true, getStatusHead},
+	"ListStatusHeads":        {1, true, listStatusHeads},
+	"ListStatusHeadsPage":    {2, true, func(c *call) (any, error) { return listPage[StatusHead](c, c.arg(1), objHead, c.arg(0)) }},
+	"AnchorAudit":            {1, false, anchorAudit},
+	"GetAuditAnchor":         {2, true, getAuditAnchor},
+	"ListAuditAnchors":       {1, true, listAuditAnchors},
+	"BindCredentialIDs":      {1, false, bindCredentialIDs},
+	"GetCredentialBinding":   {2, true, getCredentialBinding},
 }
 
 // ReadOnly reports whether fn is a query that writes nothing.
@@ -276,6 +282,42 @@ func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
 		return nil
 	})
 	return out, err
+}
+
+// PageSize bounds the records of a page of a List…Page function: 256
+// records of at most about 60 KB (a relying party's largest) make an
+// answer of some 16 MB, well under the 100 MiB Fabric passes, however
+// many records a region writes. (A List function answers with all its
+// records at once.)
+const PageSize = 256
+
+// Page is the answer of a List…Page function: up to PageSize records,
+// and the bookmark to ask for the next page with, "" after the last.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// listPage reads a page of the records of objectType with attrs from
+// bookmark on ("" for the first page; else a Page.Next of this list).
+func listPage[T any](c *call, bookmark, objectType string, attrs ...string) (Page[T], error) {
+	start, end, err := PrefixRange(objectType, attrs)
+	if err != nil {
+		return Page[T]{}, invalid("%v", err)
+	}
+	if bookmark != "" && (bookmark < start || bookmark >= end || !utf8.ValidString(bookmark)) {
+		return Page[T]{}, invalid("bookmark %.64q is not one of this list's", bookmark)
+	}
+	p := Page[T]{Items: []T{}}
+	p.Next, err = c.st.ScanPage(objectType, attrs, bookmark, PageSize, func(_ string, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		p.Items = append(p.Items, x)
+		return nil
+	})
+	return p, err
 }
 
 func (c *call) emit(name string, v any) error {
