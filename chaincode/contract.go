@@ -105,6 +105,7 @@ type AuditInput struct {
 // Object types of the composite keys.
 const (
 	objRegion   = "region"
+	objMembers  = "consortium"
 	objProposal = "proposal"
 	objIssuer   = "issuer"
 	objRP       = "rp"
@@ -119,10 +120,11 @@ const (
 const MaxHeads = 1000
 
 type call struct {
-	st     State
-	args   [][]byte
-	caller string // region code, "" if the caller names none
-	now    time.Time
+	st       State
+	args     [][]byte
+	caller   string // region code, "" if the caller names none
+	now      time.Time
+	readOnly bool
 }
 
 type function struct {
@@ -139,7 +141,7 @@ var functions = map[string]function{
 	"SetRegionKeyState":      {2, false, setRegionKeyState},
 	"GetRegion":              {1, true, getRegion},
 	"ListRegions":            {0, true, listRegions},
-	"ListRegionsPage":        {1, true, func(c *call) (any, error) { return listPage[Region](c, c.arg(0), objRegion) }},
+	"ListRegionsPage":        {1, true, listRegionsPage},
 	"GetProposal":            {2, true, getProposal},
 	"ListProposals":          {0, true, listProposals},
 	"PutIssuer":              {1, false, putIssuer},
@@ -198,7 +200,7 @@ func Invoke(st State, fn string, args [][]byte) ([]byte, error) {
 	if len(args) != f.nargs {
 		return nil, fmt.Errorf("%w: %s takes %d, got %d", ErrArgumentsCount, fn, f.nargs, len(args))
 	}
-	c := &call{st: st, args: args}
+	c := &call{st: st, args: args, readOnly: f.readOnly}
 	var err error
 	if c.now, err = st.Time(); err != nil {
 		return nil, err
@@ -336,17 +338,62 @@ func (c *call) activeCaller() (Region, error) { return c.callerIn(RegionActive) 
 // callerIn returns the caller's region record, whose status must be one
 // of statuses.
 func (c *call) callerIn(statuses ...string) (Region, error) {
+	members, err := c.members()
+	if err != nil {
+		return Region{}, err
+	}
+	s, ok := members[c.caller]
+	if !ok {
+		return Region{}, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
+	}
+	if !slices.Contains(statuses, s.Status) {
+		return Region{}, fmt.Errorf("%w: region %s is %s", ErrForbidden, c.caller, s.Status)
+	}
+	return c.region(c.caller, members)
+}
+
+// members returns every region's standing: the consortium record, or on
+// a chain older than it the standings the region records held, which it
+// writes as the consortium record (a read-only call writes nothing).
+func (c *call) members() (map[string]Standing, error) {
+	var m membership
+	err := c.load(&m, objMembers)
+	if err == nil {
+		return m.Regions, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	m.Regions = map[string]Standing{}
+	for _, r := range regions {
+		m.Regions[r.Code] = Standing{Status: r.Status, History: nonNil(r.StatusHistory)}
+	}
+	if len(regions) > 0 && !c.readOnly {
+		return m.Regions, c.save(m, objMembers)
+	}
+	return m.Regions, nil
+}
+
+// region returns region code's record with its standing among members.
+func (c *call) region(code string, members map[string]Standing) (Region, error) {
 	var r Region
-	if err := c.load(&r, objRegion, c.caller); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return r, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
-		}
+	if err := c.load(&r, objRegion, code); err != nil {
 		return r, err
 	}
-	if !slices.Contains(statuses, r.Status) {
-		return r, fmt.Errorf("%w: region %s is %s", ErrForbidden, c.caller, r.Status)
-	}
+	s := members[code]
+	r.Status, r.StatusHistory = s.Status, s.History
 	return r, nil
+}
+
+// saveRegion stores a region's record without its standing, which the
+// consortium record holds.
+func (c *call) saveRegion(r Region) error {
+	r.Status, r.StatusHistory = "", nil
+	return c.save(r, objRegion, r.Code)
 }
 
 func (c *call) change(state string) StateChange {
@@ -493,11 +540,14 @@ func requestRegion(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	regions, err := list[Region](c, objRegion)
+	members, err := c.members()
 	if err != nil {
 		return nil, err
 	}
-	genesis := !slices.ContainsFunc(regions, func(x Region) bool { return x.Status == RegionActive })
+	genesis := true
+	for _, s := range members {
+		genesis = genesis && s.Status != RegionActive
+	}
 	action := "requested"
 	if genesis {
 		r.Status, action = RegionActive, "genesis"
@@ -509,7 +559,11 @@ func requestRegion(c *call) (any, error) {
 		}
 	}
 	r.StatusHistory = []StateChange{c.change(r.Status)}
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	members[r.Code] = Standing{Status: r.Status, History: r.StatusHistory}
+	if err := c.save(membership{Regions: members}, objMembers); err != nil {
+		return nil, err
+	}
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: action})
@@ -550,9 +604,15 @@ func vote(c *call) (any, error) {
 	if code == c.caller {
 		return nil, fmt.Errorf("%w: a region does not vote on its own membership", ErrForbidden)
 	}
-	var subject Region
-	if err := c.load(&subject, objRegion, code); err != nil {
+	// The standings only: a vote reads nothing its subject writes (see
+	// Standing).
+	members, err := c.members()
+	if err != nil {
 		return nil, err
+	}
+	subject, ok := members[code]
+	if !ok {
+		return nil, fmt.Errorf("%w: region %s", ErrNotFound, code)
 	}
 	if subject.Status != from {
 		return nil, fmt.Errorf("%w: cannot %s region %s while it is %s", ErrRegionState, action, code, subject.Status)
@@ -571,14 +631,10 @@ func vote(c *call) (any, error) {
 		p.Votes = append(p.Votes, c.caller)
 	}
 
-	regions, err := list[Region](c, objRegion)
-	if err != nil {
-		return nil, err
-	}
 	voters := map[string]bool{}
-	for _, r := range regions {
-		if r.Status == RegionActive && r.Code != code {
-			voters[r.Code] = true
+	for m, s := range members {
+		if s.Status == RegionActive && m != code {
+			voters[m] = true
 		}
 	}
 	yes := 0
@@ -598,9 +654,9 @@ func vote(c *call) (any, error) {
 		return p, c.emit(EventRegistry, RegistryEvent{Kind: "proposal", ID: action + ":" + code, Region: c.caller, Action: "voted"})
 	}
 	to := map[string]string{ActionAdmit: RegionActive, ActionSuspend: RegionSuspended, ActionReinstate: RegionActive}[action]
-	subject.Status, subject.Updated = to, c.now
-	subject.StatusHistory = append(subject.StatusHistory, c.change(to))
-	if err := c.save(subject, objRegion, code); err != nil {
+	subject.Status, subject.History = to, append(slices.Clone(subject.History), c.change(to))
+	members[code] = subject
+	if err := c.save(membership{Regions: members}, objMembers); err != nil {
 		return nil, err
 	}
 	if err := c.del(objProposal, action, code); err != nil {
@@ -632,7 +688,7 @@ func updateRegion(c *call) (any, error) {
 		return nil, err
 	}
 	r.DID, r.Name, r.Endpoints, r.Updated = in.DID, in.Name, nonNil(in.Endpoints), c.now
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "updated"})
@@ -651,7 +707,7 @@ func addRegionKey(c *call) (any, error) {
 		return nil, err
 	}
 	r.Updated = c.now
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "key_added"})
@@ -689,18 +745,51 @@ func setRegionKeyState(c *call) (any, error) {
 	k.State = state
 	k.History = append(k.History, c.change(state))
 	r.Updated = c.now
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "key_" + state})
 }
 
 func getRegion(c *call) (any, error) {
-	var r Region
-	return r, c.load(&r, objRegion, c.arg(0))
+	if _, err := CompositeKey(objRegion, c.arg(0)); err != nil {
+		return nil, invalid("%v", err)
+	}
+	members, err := c.members()
+	if err != nil {
+		return nil, err
+	}
+	return c.region(c.arg(0), members)
 }
 
-func listRegions(c *call) (any, error) { return list[Region](c, objRegion) }
+func listRegions(c *call) (any, error) {
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	return regions, c.withStandings(regions)
+}
+
+func listRegionsPage(c *call) (any, error) {
+	p, err := listPage[Region](c, c.arg(0), objRegion)
+	if err != nil {
+		return nil, err
+	}
+	return p, c.withStandings(p.Items)
+}
+
+// withStandings sets the standing of each region of regions.
+func (c *call) withStandings(regions []Region) error {
+	members, err := c.members()
+	if err != nil {
+		return err
+	}
+	for i, r := range regions {
+		s := members[r.Code]
+		regions[i].Status, regions[i].StatusHistory = s.Status, s.History
+	}
+	return nil
+}
 
 func getProposal(c *call) (any, error) {
 	var p Proposal

@@ -260,6 +260,97 @@ func TestRegionKeysHistory(t *testing.T) {
 	}
 }
 
+// readLog is a MemState that records what a transaction reads: the keys
+// it gets and the key ranges it scans.
+type readLog struct {
+	*MemState
+	gets  []string
+	scans []string
+}
+
+func (r *readLog) Get(key string) ([]byte, error) {
+	r.gets = append(r.gets, key)
+	return r.MemState.Get(key)
+}
+
+func (r *readLog) Scan(objectType string, attrs []string, fn func(string, []byte) error) error {
+	r.scans = append(r.scans, objectType)
+	return r.MemState.Scan(objectType, attrs, fn)
+}
+
+// TestVoteReadsNothingItsSubjectWrites: a vote reads the standings, its
+// proposal and the voter's own record, nothing the region it is about
+// writes (its record, a scan of the regions' records). On Fabric a
+// transaction fails at commit when what it read changed meanwhile, so a
+// region writing its own record in every block (UpdateRegion has no
+// limit) made every vote to suspend it fail, for as long as it kept on.
+func TestVoteReadsNothingItsSubjectWrites(t *testing.T) {
+	const msp33 = "Region330000MSP"
+	l := consortium(t)
+	l.must(t, msp33, "RequestRegion", regionInput(t, "330000", 3))
+	l.must(t, msp31, "Vote", ActionAdmit, "330000")
+	l.must(t, msp32, "Vote", ActionAdmit, "330000")
+	subject, _ := CompositeKey(objRegion, "330000")
+	for _, voter := range []string{msp31, msp32} {
+		l.must(t, msp33, "UpdateRegion", js(t, RegionInput{Code: "330000", DID: "did:web:330000.trustid.example", Name: "busy " + voter,
+			Endpoints: []Endpoint{{Type: "api", URL: "https://330000.trustid.example"}}}))
+		rl := &readLog{MemState: l.st}
+		l.st.MSPID = voter
+		if _, err := Invoke(rl, "Vote", [][]byte{[]byte(ActionSuspend), []byte("330000")}); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(rl.gets, subject) || slices.Contains(rl.scans, objRegion) {
+			t.Errorf("the vote of %s read its subject's record: gets %q, scans %q", voter, rl.gets, rl.scans)
+		}
+	}
+	if r := region(t, l, "330000"); r.Status != RegionSuspended || len(r.StatusHistory) != 3 || r.Name != "busy "+msp32 {
+		t.Errorf("after 2 of 2 votes: %s %+v %q", r.Status, r.StatusHistory, r.Name)
+	}
+}
+
+// TestStandingsOfAnOlderChain: on a chain whose region records hold
+// their status (written before the consortium record), the records'
+// statuses are the standings; the first write makes the consortium record
+// of them, and the consortium goes on from there.
+func TestStandingsOfAnOlderChain(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	// The chain as an older contract left it.
+	members, _ := CompositeKey(objMembers)
+	var m membership
+	if err := json.Unmarshal(l.st.KV[members], &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(l.st.KV, members)
+	for code, s := range m.Regions {
+		k, _ := CompositeKey(objRegion, code)
+		var r Region
+		json.Unmarshal(l.st.KV[k], &r)
+		r.Status, r.StatusHistory = s.Status, s.History
+		l.st.KV[k] = []byte(js(t, r))
+	}
+	if r := region(t, l, "440000"); r.Status != RegionPending || len(r.StatusHistory) != 1 {
+		t.Fatalf("pending region on an older chain: %+v", r)
+	}
+	if _, ok := l.st.KV[members]; ok {
+		t.Fatal("a read wrote the consortium record")
+	}
+	l.must(t, msp32, "AnchorAudit", js(t, AuditInput{Node: "n", Seq: 1, Head: strings.Repeat("ab", 32)}))
+	if err := json.Unmarshal(l.st.KV[members], &m); err != nil || len(m.Regions) != 3 || m.Regions["310000"].Status != RegionActive {
+		t.Fatalf("consortium record after the first write: %+v, %v", m, err)
+	}
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionActive || len(r.StatusHistory) != 2 {
+		t.Errorf("admitted on an older chain: %+v", r)
+	}
+	l.must(t, msp44, "AddRegionKey", js(t, sm2JWK(t, 9, "440000-k2")))
+	k, _ := CompositeKey(objRegion, "440000")
+	if strings.Contains(string(l.st.KV[k]), `"status"`) {
+		t.Errorf("a region record written again keeps a status: %s", l.st.KV[k])
+	}
+}
+
 // TestSuspendedRegionWithdrawsKeys: a suspended region may retire or
 // revoke its keys, so that a key stolen from it verifies nothing once the
 // consortium reinstates it; it may not add a key or move one to retiring,

@@ -41,17 +41,37 @@ const (
 
 // Region is a consortium member: a province-level region running a node.
 type Region struct {
-	Code      string        `json:"code"`
-	MSPID     string        `json:"msp_id"`
-	DID       string        `json:"did"`
-	Name      string        `json:"name,omitempty"`
-	Status    string        `json:"status"`
+	Code  string `json:"code"`
+	MSPID string `json:"msp_id"`
+	DID   string `json:"did"`
+	Name  string `json:"name,omitempty"`
+	// Status and StatusHistory are the region's Standing, which the
+	// consortium record holds, not the region's stored record: GetRegion
+	// and ListRegions fill them in.
+	Status    string        `json:"status,omitempty"`
 	Keys      []RegistryKey `json:"keys"`
 	Endpoints []Endpoint    `json:"endpoints"`
 	Created   time.Time     `json:"created"`
 	Updated   time.Time     `json:"updated"`
 	// StatusHistory records each status with its time and the transaction.
-	StatusHistory []StateChange `json:"status_history"`
+	StatusHistory []StateChange `json:"status_history,omitempty"`
+}
+
+// Standing is a region's status in the consortium (RegionPending,
+// RegionActive, RegionSuspended) with the history of its statuses. The
+// standings of all regions are one record, apart from the regions' own
+// records, which RequestRegion and the votes write and nothing else: a
+// vote reads nothing its subject writes, so a region writing its own
+// record in every block cannot make the votes on it fail (on Fabric, a
+// read conflict at commit).
+type Standing struct {
+	Status  string        `json:"status"`
+	History []StateChange `json:"history"`
+}
+
+// membership is the record of every region's Standing, by region code.
+type membership struct {
+	Regions map[string]Standing `json:"regions"`
 }
 
 // API is the base URL of the region's node, its "api" endpoint without a
