@@ -119,7 +119,8 @@ func TestReadsOfMalformedKeys(t *testing.T) {
 	l := consortium(t)
 	for _, bad := range []string{"310000\x00", "\U0010FFFF", "\xff", strings.Repeat("3", 1100), strings.Repeat("3", 100000) + "\x00"} {
 		for _, q := range [][]string{{"ListStatusHeads", bad}, {"ListAuditAnchors", bad}, {"GetStatusHead", bad, "L1"},
-			{"GetAuditAnchor", "310000", bad}, {"GetRegion", bad}, {"GetBatch", bad, "b1"}} {
+			{"GetAuditAnchor", "310000", bad}, {"GetRegion", bad}, {"GetBatch", bad, "b1"},
+			{"ListStatusHeadsPage", bad, ""}, {"ListStatusHeadsPage", "310000", bad}, {"ListIssuersPage", bad}} {
 			_, err := l.call("", q[0], q[1:]...)
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("%s(%.80q): %.200v, want ErrInvalid", q[0], q[1:], err)

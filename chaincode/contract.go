@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
@@ -103,6 +105,7 @@ type AuditInput struct {
 // Object types of the composite keys.
 const (
 	objRegion   = "region"
+	objMembers  = "consortium"
 	objProposal = "proposal"
 	objIssuer   = "issuer"
 	objRP       = "rp"
@@ -117,10 +120,11 @@ const (
 const MaxHeads = 1000
 
 type call struct {
-	st     State
-	args   [][]byte
-	caller string // region code, "" if the caller names none
-	now    time.Time
+	st       State
+	args     [][]byte
+	caller   string // region code, "" if the caller names none
+	now      time.Time
+	readOnly bool
 }
 
 type function struct {
@@ -130,38 +134,43 @@ type function struct {
 }
 
 var functions = map[string]function{
-	"RequestRegion":        {1, false, requestRegion},
-	"Vote":                 {2, false, vote},
-	"UpdateRegion":         {1, false, updateRegion},
-	"AddRegionKey":         {1, false, addRegionKey},
-	"SetRegionKeyState":    {2, false, setRegionKeyState},
-	"GetRegion":            {1, true, getRegion},
-	"ListRegions":          {0, true, listRegions},
-	"GetProposal":          {2, true, getProposal},
-	"ListProposals":        {0, true, listProposals},
-	"PutIssuer":            {1, false, putIssuer},
-	"GetIssuer":            {1, true, getIssuer},
-	"ListIssuers":          {0, true, listIssuers},
-	"AddRelyingParty":      {1, false, addRP},
-	"PutRelyingParty":      {1, false, putRP},
-	"GetRelyingParty":      {1, true, getRP},
-	"ListRelyingParties":   {0, true, listRPs},
-	"ClaimSector":          {1, false, claimSector},
-	"GetSector":            {2, true, getSector},
-	"AddTerminal":          {1, false, addTerminal},
-	"PutTerminal":          {1, false, putTerminal},
-	"GetTerminal":          {1, true, getTerminal},
-	"ListTerminals":        {0, true, listTerminals},
-	"AnchorBatch":          {1, false, anchorBatch},
-	"GetBatch":             {2, true, getBatch},
-	"PutStatusHeads":       {1, false, putStatusHeads},
-	"GetStatusHead":        {2, true, getStatusHead},
-	"ListStatusHeads":      {1, true, listStatusHeads},
-	"AnchorAudit":          {1, false, anchorAudit},
-	"GetAuditAnchor":       {2, true, getAuditAnchor},
-	"ListAuditAnchors":     {1, true, listAuditAnchors},
-	"BindCredentialIDs":    {1, false, bindCredentialIDs},
-	"GetCredentialBinding": {2, true, getCredentialBinding},
+	"RequestRegion":          {1, false, requestRegion},
+	"Vote":                   {2, false, vote},
+	"UpdateRegion":           {1, false, updateRegion},
+	"AddRegionKey":           {1, false, addRegionKey},
+	"SetRegionKeyState":      {2, false, setRegionKeyState},
+	"GetRegion":              {1, true, getRegion},
+	"ListRegions":            {0, true, listRegions},
+	"ListRegionsPage":        {1, true, listRegionsPage},
+	"GetProposal":            {2, true, getProposal},
+	"ListProposals":          {0, true, listProposals},
+	"PutIssuer":              {1, false, putIssuer},
+	"GetIssuer":              {1, true, getIssuer},
+	"ListIssuers":            {0, true, listIssuers},
+	"ListIssuersPage":        {1, true, func(c *call) (any, error) { return listPage[Issuer](c, c.arg(0), objIssuer) }},
+	"AddRelyingParty":        {1, false, addRP},
+	"PutRelyingParty":        {1, false, putRP},
+	"GetRelyingParty":        {1, true, getRP},
+	"ListRelyingParties":     {0, true, listRPs},
+	"ListRelyingPartiesPage": {1, true, func(c *call) (any, error) { return listPage[RelyingParty](c, c.arg(0), objRP) }},
+	"ClaimSector":            {1, false, claimSector},
+	"GetSector":              {2, true, getSector},
+	"AddTerminal":            {1, false, addTerminal},
+	"PutTerminal":            {1, false, putTerminal},
+	"GetTerminal":            {1, true, getTerminal},
+	"ListTerminals":          {0, true, listTerminals},
+	"ListTerminalsPage":      {1, true, func(c *call) (any, error) { return listPage[Terminal](c, c.arg(0), objTerminal) }},
+	"AnchorBatch":            {1, false, anchorBatch},
+	"GetBatch":               {2, true, getBatch},
+	"PutStatusHeads":         {1, false, putStatusHeads},
+	"GetStatusHead":          {2, true, getStatusHead},
+	"ListStatusHeads":        {1, true, listStatusHeads},
+	"ListStatusHeadsPage":    {2, true, func(c *call) (any, error) { return listPage[StatusHead](c, c.arg(1), objHead, c.arg(0)) }},
+	"AnchorAudit":            {1, false, anchorAudit},
+	"GetAuditAnchor":         {2, true, getAuditAnchor},
+	"ListAuditAnchors":       {1, true, listAuditAnchors},
+	"BindCredentialIDs":      {1, false, bindCredentialIDs},
+	"GetCredentialBinding":   {2, true, getCredentialBinding},
 }
 
 // ReadOnly reports whether fn is a query that writes nothing.
@@ -191,7 +200,7 @@ func Invoke(st State, fn string, args [][]byte) ([]byte, error) {
 	if len(args) != f.nargs {
 		return nil, fmt.Errorf("%w: %s takes %d, got %d", ErrArgumentsCount, fn, f.nargs, len(args))
 	}
-	c := &call{st: st, args: args}
+	c := &call{st: st, args: args, readOnly: f.readOnly}
 	var err error
 	if c.now, err = st.Time(); err != nil {
 		return nil, err
@@ -277,6 +286,42 @@ func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
 	return out, err
 }
 
+// PageSize bounds the records of a page of a List…Page function: 256
+// records of at most about 60 KB (a relying party's largest) make an
+// answer of some 16 MB, well under the 100 MiB Fabric passes, however
+// many records a region writes. (A List function answers with all its
+// records at once.)
+const PageSize = 256
+
+// Page is the answer of a List…Page function: up to PageSize records,
+// and the bookmark to ask for the next page with, "" after the last.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// listPage reads a page of the records of objectType with attrs from
+// bookmark on ("" for the first page; else a Page.Next of this list).
+func listPage[T any](c *call, bookmark, objectType string, attrs ...string) (Page[T], error) {
+	start, end, err := PrefixRange(objectType, attrs)
+	if err != nil {
+		return Page[T]{}, invalid("%v", err)
+	}
+	if bookmark != "" && (bookmark < start || bookmark >= end || !utf8.ValidString(bookmark)) {
+		return Page[T]{}, invalid("bookmark %.64q is not one of this list's", bookmark)
+	}
+	p := Page[T]{Items: []T{}}
+	p.Next, err = c.st.ScanPage(objectType, attrs, bookmark, PageSize, func(_ string, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		p.Items = append(p.Items, x)
+		return nil
+	})
+	return p, err
+}
+
 func (c *call) emit(name string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -288,18 +333,67 @@ func (c *call) emit(name string, v any) error {
 func (c *call) arg(i int) string { return string(c.args[i]) }
 
 // activeCaller returns the caller's region record, which must be active.
-func (c *call) activeCaller() (Region, error) {
+func (c *call) activeCaller() (Region, error) { return c.callerIn(RegionActive) }
+
+// callerIn returns the caller's region record, whose status must be one
+// of statuses.
+func (c *call) callerIn(statuses ...string) (Region, error) {
+	members, err := c.members()
+	if err != nil {
+		return Region{}, err
+	}
+	s, ok := members[c.caller]
+	if !ok {
+		return Region{}, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
+	}
+	if !slices.Contains(statuses, s.Status) {
+		return Region{}, fmt.Errorf("%w: region %s is %s", ErrForbidden, c.caller, s.Status)
+	}
+	return c.region(c.caller, members)
+}
+
+// members returns every region's standing: the consortium record, or on
+// a chain older than it the standings the region records held, which it
+// writes as the consortium record (a read-only call writes nothing).
+func (c *call) members() (map[string]Standing, error) {
+	var m membership
+	err := c.load(&m, objMembers)
+	if err == nil {
+		return m.Regions, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	m.Regions = map[string]Standing{}
+	for _, r := range regions {
+		m.Regions[r.Code] = Standing{Status: r.Status, History: nonNil(r.StatusHistory)}
+	}
+	if len(regions) > 0 && !c.readOnly {
+		return m.Regions, c.save(m, objMembers)
+	}
+	return m.Regions, nil
+}
+
+// region returns region code's record with its standing among members.
+func (c *call) region(code string, members map[string]Standing) (Region, error) {
 	var r Region
-	if err := c.load(&r, objRegion, c.caller); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return r, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
-		}
+	if err := c.load(&r, objRegion, code); err != nil {
 		return r, err
 	}
-	if r.Status != RegionActive {
-		return r, fmt.Errorf("%w: region %s is %s", ErrForbidden, c.caller, r.Status)
-	}
+	s := members[code]
+	r.Status, r.StatusHistory = s.Status, s.History
 	return r, nil
+}
+
+// saveRegion stores a region's record without its standing, which the
+// consortium record holds.
+func (c *call) saveRegion(r Region) error {
+	r.Status, r.StatusHistory = "", nil
+	return c.save(r, objRegion, r.Code)
 }
 
 func (c *call) change(state string) StateChange {
@@ -388,7 +482,8 @@ func (r Region) claim(id, owner string) string {
 }
 
 // sameURL compares two endpoint URLs with scheme and host in lower case,
-// the scheme's default port and trailing slashes removed.
+// the port in its one spelling (canonicalPort: the scheme's default
+// removed) and trailing slashes removed.
 func sameURL(a, b string) bool {
 	na, oka := normURL(a)
 	nb, okb := normURL(b)
@@ -400,13 +495,15 @@ func normURL(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Host), ":")
 	scheme := strings.ToLower(u.Scheme)
-	switch {
-	case scheme == "https" && strings.HasSuffix(host, ":443"):
-		host = strings.TrimSuffix(host, ":443")
-	case scheme == "http" && strings.HasSuffix(host, ":80"):
-		host = strings.TrimSuffix(host, ":80")
+	port, ok := canonicalPort(scheme, u.Port())
+	if !ok {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if port != "" || strings.Contains(host, ":") {
+		host = net.JoinHostPort(host, port) // brackets an IPv6 address
+		host = strings.TrimSuffix(host, ":")
 	}
 	v := url.URL{Scheme: scheme, Host: host, Path: strings.TrimRight(u.Path, "/"),
 		RawPath: strings.TrimRight(u.RawPath, "/"), RawQuery: u.RawQuery}
@@ -443,11 +540,14 @@ func requestRegion(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	regions, err := list[Region](c, objRegion)
+	members, err := c.members()
 	if err != nil {
 		return nil, err
 	}
-	genesis := !slices.ContainsFunc(regions, func(x Region) bool { return x.Status == RegionActive })
+	genesis := true
+	for _, s := range members {
+		genesis = genesis && s.Status != RegionActive
+	}
 	action := "requested"
 	if genesis {
 		r.Status, action = RegionActive, "genesis"
@@ -459,7 +559,11 @@ func requestRegion(c *call) (any, error) {
 		}
 	}
 	r.StatusHistory = []StateChange{c.change(r.Status)}
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	members[r.Code] = Standing{Status: r.Status, History: r.StatusHistory}
+	if err := c.save(membership{Regions: members}, objMembers); err != nil {
+		return nil, err
+	}
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: action})
@@ -500,9 +604,15 @@ func vote(c *call) (any, error) {
 	if code == c.caller {
 		return nil, fmt.Errorf("%w: a region does not vote on its own membership", ErrForbidden)
 	}
-	var subject Region
-	if err := c.load(&subject, objRegion, code); err != nil {
+	// The standings only: a vote reads nothing its subject writes (see
+	// Standing).
+	members, err := c.members()
+	if err != nil {
 		return nil, err
+	}
+	subject, ok := members[code]
+	if !ok {
+		return nil, fmt.Errorf("%w: region %s", ErrNotFound, code)
 	}
 	if subject.Status != from {
 		return nil, fmt.Errorf("%w: cannot %s region %s while it is %s", ErrRegionState, action, code, subject.Status)
@@ -521,14 +631,10 @@ func vote(c *call) (any, error) {
 		p.Votes = append(p.Votes, c.caller)
 	}
 
-	regions, err := list[Region](c, objRegion)
-	if err != nil {
-		return nil, err
-	}
 	voters := map[string]bool{}
-	for _, r := range regions {
-		if r.Status == RegionActive && r.Code != code {
-			voters[r.Code] = true
+	for m, s := range members {
+		if s.Status == RegionActive && m != code {
+			voters[m] = true
 		}
 	}
 	yes := 0
@@ -537,9 +643,7 @@ func vote(c *call) (any, error) {
 			yes++
 		}
 	}
-	if len(voters) == 0 {
-		return nil, ErrNoQuorum
-	}
+	// voters holds the caller at least (active, not the subject).
 	if yes*2 <= len(voters) { // not yet a strict majority
 		if again {
 			return nil, fmt.Errorf("%w: %s on %s %s", ErrAlreadyVoted, c.caller, action, code)
@@ -550,9 +654,9 @@ func vote(c *call) (any, error) {
 		return p, c.emit(EventRegistry, RegistryEvent{Kind: "proposal", ID: action + ":" + code, Region: c.caller, Action: "voted"})
 	}
 	to := map[string]string{ActionAdmit: RegionActive, ActionSuspend: RegionSuspended, ActionReinstate: RegionActive}[action]
-	subject.Status, subject.Updated = to, c.now
-	subject.StatusHistory = append(subject.StatusHistory, c.change(to))
-	if err := c.save(subject, objRegion, code); err != nil {
+	subject.Status, subject.History = to, append(slices.Clone(subject.History), c.change(to))
+	members[code] = subject
+	if err := c.save(membership{Regions: members}, objMembers); err != nil {
 		return nil, err
 	}
 	if err := c.del(objProposal, action, code); err != nil {
@@ -584,7 +688,7 @@ func updateRegion(c *call) (any, error) {
 		return nil, err
 	}
 	r.DID, r.Name, r.Endpoints, r.Updated = in.DID, in.Name, nonNil(in.Endpoints), c.now
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "updated"})
@@ -603,7 +707,7 @@ func addRegionKey(c *call) (any, error) {
 		return nil, err
 	}
 	r.Updated = c.now
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "key_added"})
@@ -616,9 +720,17 @@ var keyTransitions = map[string][]string{
 	KeyRetired:  {KeyRevoked},
 }
 
+// setRegionKeyState: args kid, state. A suspended region may still
+// retire or revoke a key (which then verifies nothing), so that a key
+// stolen from it is withdrawn before the consortium reinstates it; it
+// may make no other change.
 func setRegionKeyState(c *call) (any, error) {
 	kid, state := c.arg(0), c.arg(1)
-	r, err := c.activeCaller()
+	statuses := []string{RegionActive}
+	if state == KeyRetired || state == KeyRevoked {
+		statuses = append(statuses, RegionSuspended)
+	}
+	r, err := c.callerIn(statuses...)
 	if err != nil {
 		return nil, err
 	}
@@ -633,18 +745,51 @@ func setRegionKeyState(c *call) (any, error) {
 	k.State = state
 	k.History = append(k.History, c.change(state))
 	r.Updated = c.now
-	if err := c.save(r, objRegion, r.Code); err != nil {
+	if err := c.saveRegion(r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "key_" + state})
 }
 
 func getRegion(c *call) (any, error) {
-	var r Region
-	return r, c.load(&r, objRegion, c.arg(0))
+	if _, err := CompositeKey(objRegion, c.arg(0)); err != nil {
+		return nil, invalid("%v", err)
+	}
+	members, err := c.members()
+	if err != nil {
+		return nil, err
+	}
+	return c.region(c.arg(0), members)
 }
 
-func listRegions(c *call) (any, error) { return list[Region](c, objRegion) }
+func listRegions(c *call) (any, error) {
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	return regions, c.withStandings(regions)
+}
+
+func listRegionsPage(c *call) (any, error) {
+	p, err := listPage[Region](c, c.arg(0), objRegion)
+	if err != nil {
+		return nil, err
+	}
+	return p, c.withStandings(p.Items)
+}
+
+// withStandings sets the standing of each region of regions.
+func (c *call) withStandings(regions []Region) error {
+	members, err := c.members()
+	if err != nil {
+		return err
+	}
+	for i, r := range regions {
+		s := members[r.Code]
+		regions[i].Status, regions[i].StatusHistory = s.Status, s.History
+	}
+	return nil
+}
 
 func getProposal(c *call) (any, error) {
 	var p Proposal
@@ -712,6 +857,9 @@ func putIssuer(c *call) (any, error) {
 			return nil, fmt.Errorf("%w: region %s may not write issuer %q: host %s is claimed by issuer %q of region %s", ErrForbidden, c.caller, in.ID, host, x.ID, x.Region)
 		}
 	}
+	if err := c.typeHostsFree(in.Types, regions, issuers); err != nil {
+		return nil, err
+	}
 	var old Issuer
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -722,6 +870,39 @@ func putIssuer(c *call) (any, error) {
 	}
 	in.Keys = keys
 	return putOwned(c, &in, "issuer", objIssuer, in.ID, false)
+}
+
+// typeHostsFree refuses, with ErrForbidden, a credential type that is a
+// URL (an SD-JWT VC vct) or a did:web on a host another region claims:
+// a host of its record (Region.Hosts) or of one of its issuer records.
+// Such a type is that region's to define (its node serves the type's
+// metadata there), and relying parties ask for one region's credentials
+// by it (a vct per region's domain, docs/credentials.md), so an issuer of
+// the caller's accredited for it could issue what they take for the other
+// region's.
+func (c *call) typeHostsFree(types []string, regions []Region, issuers []Issuer) error {
+	hosts := map[string]string{} // host → a type on it
+	for _, t := range types {
+		if h, ok := IDHost(t); ok {
+			hosts[h] = t
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	for _, r := range regions {
+		for _, h := range r.Hosts() {
+			if t, ok := hosts[h]; ok && r.Code != c.caller {
+				return fmt.Errorf("%w: credential type %q is on host %s of region %s", ErrForbidden, t, h, r.Code)
+			}
+		}
+	}
+	for _, x := range issuers {
+		if h, _ := IDHost(x.ID); x.Region != c.caller && hosts[h] != "" {
+			return fmt.Errorf("%w: credential type %q is on host %s of issuer %q of region %s", ErrForbidden, hosts[h], h, x.ID, x.Region)
+		}
+	}
+	return nil
 }
 
 // issuerKeys merges the keys of a PutIssuer with the stored ones: a stored

@@ -260,6 +260,194 @@ func TestRegionKeysHistory(t *testing.T) {
 	}
 }
 
+// readLog is a MemState that records what a transaction reads: the keys
+// it gets and the key ranges it scans.
+type readLog struct {
+	*MemState
+	gets  []string
+	scans []string
+}
+
+func (r *readLog) Get(key string) ([]byte, error) {
+	r.gets = append(r.gets, key)
+	return r.MemState.Get(key)
+}
+
+func (r *readLog) Scan(objectType string, attrs []string, fn func(string, []byte) error) error {
+	r.scans = append(r.scans, objectType)
+	return r.MemState.Scan(objectType, attrs, fn)
+}
+
+// TestVoteReadsNothingItsSubjectWrites: a vote reads the standings, its
+// proposal and the voter's own record, nothing the region it is about
+// writes (its record, a scan of the regions' records). On Fabric a
+// transaction fails at commit when what it read changed meanwhile, so a
+// region writing its own record in every block (UpdateRegion has no
+// limit) made every vote to suspend it fail, for as long as it kept on.
+func TestVoteReadsNothingItsSubjectWrites(t *testing.T) {
+	const msp33 = "Region330000MSP"
+	l := consortium(t)
+	l.must(t, msp33, "RequestRegion", regionInput(t, "330000", 3))
+	l.must(t, msp31, "Vote", ActionAdmit, "330000")
+	l.must(t, msp32, "Vote", ActionAdmit, "330000")
+	subject, _ := CompositeKey(objRegion, "330000")
+	for _, voter := range []string{msp31, msp32} {
+		l.must(t, msp33, "UpdateRegion", js(t, RegionInput{Code: "330000", DID: "did:web:330000.trustid.example", Name: "busy " + voter,
+			Endpoints: []Endpoint{{Type: "api", URL: "https://330000.trustid.example"}}}))
+		rl := &readLog{MemState: l.st}
+		l.st.MSPID = voter
+		if _, err := Invoke(rl, "Vote", [][]byte{[]byte(ActionSuspend), []byte("330000")}); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(rl.gets, subject) || slices.Contains(rl.scans, objRegion) {
+			t.Errorf("the vote of %s read its subject's record: gets %q, scans %q", voter, rl.gets, rl.scans)
+		}
+	}
+	if r := region(t, l, "330000"); r.Status != RegionSuspended || len(r.StatusHistory) != 3 || r.Name != "busy "+msp32 {
+		t.Errorf("after 2 of 2 votes: %s %+v %q", r.Status, r.StatusHistory, r.Name)
+	}
+}
+
+// TestStandingsOfAnOlderChain: on a chain whose region records hold
+// their status (written before the consortium record), the records'
+// statuses are the standings; the first write makes the consortium record
+// of them, and the consortium goes on from there.
+func TestStandingsOfAnOlderChain(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	// The chain as an older contract left it.
+	members, _ := CompositeKey(objMembers)
+	var m membership
+	if err := json.Unmarshal(l.st.KV[members], &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(l.st.KV, members)
+	for code, s := range m.Regions {
+		k, _ := CompositeKey(objRegion, code)
+		var r Region
+		json.Unmarshal(l.st.KV[k], &r)
+		r.Status, r.StatusHistory = s.Status, s.History
+		l.st.KV[k] = []byte(js(t, r))
+	}
+	if r := region(t, l, "440000"); r.Status != RegionPending || len(r.StatusHistory) != 1 {
+		t.Fatalf("pending region on an older chain: %+v", r)
+	}
+	if _, ok := l.st.KV[members]; ok {
+		t.Fatal("a read wrote the consortium record")
+	}
+	l.must(t, msp32, "AnchorAudit", js(t, AuditInput{Node: "n", Seq: 1, Head: strings.Repeat("ab", 32)}))
+	if err := json.Unmarshal(l.st.KV[members], &m); err != nil || len(m.Regions) != 3 || m.Regions["310000"].Status != RegionActive {
+		t.Fatalf("consortium record after the first write: %+v, %v", m, err)
+	}
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionActive || len(r.StatusHistory) != 2 {
+		t.Errorf("admitted on an older chain: %+v", r)
+	}
+	l.must(t, msp44, "AddRegionKey", js(t, sm2JWK(t, 9, "440000-k2")))
+	k, _ := CompositeKey(objRegion, "440000")
+	if strings.Contains(string(l.st.KV[k]), `"status"`) {
+		t.Errorf("a region record written again keeps a status: %s", l.st.KV[k])
+	}
+}
+
+// TestSuspendedRegionWithdrawsKeys: a suspended region may retire or
+// revoke its keys, so that a key stolen from it verifies nothing once the
+// consortium reinstates it; it may not add a key or move one to retiring,
+// and a pending region changes none of its requested keys.
+func TestSuspendedRegionWithdrawsKeys(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp32, "AddRegionKey", js(t, sm2JWK(t, 7, "320000-k2")))
+	l.must(t, msp32, "AddRegionKey", js(t, sm2JWK(t, 8, "320000-k3")))
+	l.must(t, msp31, "Vote", ActionSuspend, "320000")
+	l.must(t, msp32, "SetRegionKeyState", "320000-k1", KeyRevoked)
+	l.must(t, msp32, "SetRegionKeyState", "320000-k2", KeyRetired)
+	for _, w := range [][]string{
+		{"SetRegionKeyState", "320000-k3", KeyRetiring},
+		{"AddRegionKey", js(t, sm2JWK(t, 9, "320000-k4"))},
+	} {
+		if _, err := l.call(msp32, w[0], w[1:]...); !errors.Is(err, ErrForbidden) {
+			t.Errorf("suspended region: %s %v: %v", w[0], w[1:], err)
+		}
+	}
+	if _, err := l.call(msp32, "SetRegionKeyState", "320000-k1", KeyActive); !errors.Is(err, ErrForbidden) {
+		t.Errorf("suspended region brought a revoked key back: %v", err)
+	}
+	l.must(t, msp31, "Vote", ActionReinstate, "320000")
+	r := region(t, l, "320000")
+	if r.Status != RegionActive || len(r.Keys) != 3 || r.Keys[0].State != KeyRevoked || r.Keys[1].State != KeyRetired || r.Keys[2].State != KeyActive {
+		t.Fatalf("reinstated region: %s %+v", r.Status, r.Keys)
+	}
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	if _, err := l.call(msp44, "SetRegionKeyState", "440000-k1", KeyRevoked); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region revoked a requested key: %v", err)
+	}
+}
+
+// TestListPages: the List…Page functions answer every record once, in
+// pages of at most PageSize records, so an answer stays bounded however
+// many records a region writes (a List answer of relying parties of about
+// 60 KB each passes Fabric's 100 MiB at some 1,700 of them); a bookmark
+// that is not one of the list's is invalid.
+func TestListPages(t *testing.T) {
+	l := consortium(t)
+	var keys []gm.JWK
+	for i := range 2 {
+		keys = append(keys, sm2JWK(t, byte(10+i), fmt.Sprintf("%0256d", i)))
+	}
+	uris := make([]string, 4)
+	for i := range uris {
+		uris[i] = fmt.Sprintf("https://rp.example/%03d/%s", i, strings.Repeat("a", 489))
+	}
+	const n = PageSize + 10
+	for i := range n {
+		rp := RelyingParty{ClientID: fmt.Sprintf("rp-%061d", i), JWKS: gm.JWKS{Keys: keys}, Scopes: []string{"openid"},
+			GrantTypes: []string{GrantAuthorizationCode}, RedirectURIs: uris, PostLogoutRedirectURIs: uris, Status: EntryActive}
+		l.must(t, msp31, "AddRelyingParty", js(t, rp))
+	}
+	all := l.must(t, "", "ListRelyingParties")
+	var want []RelyingParty
+	if err := json.Unmarshal(all, &want); err != nil || len(want) != n {
+		t.Fatalf("ListRelyingParties: %d, %v", len(want), err)
+	}
+	var got []RelyingParty
+	bookmark, pages := "", 0
+	for {
+		out := l.must(t, "", "ListRelyingPartiesPage", bookmark)
+		var p Page[RelyingParty]
+		if err := json.Unmarshal(out, &p); err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(p.Items) > PageSize || len(out) > 20<<20 {
+			t.Fatalf("page %d: %d records, %d bytes", pages, len(p.Items), len(out))
+		}
+		got = append(got, p.Items...)
+		if p.Next == "" {
+			break
+		}
+		bookmark = p.Next
+	}
+	if pages != 2 || js(t, got) != js(t, want) {
+		t.Errorf("%d pages of %d records; want 2 pages of the %d records ListRelyingParties answers (%d bytes)", pages, len(got), n, len(all))
+	}
+	// Status heads page per region.
+	l.must(t, msp32, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: ListDigest([]byte("v1"))}}))
+	var heads Page[StatusHead]
+	if err := json.Unmarshal(l.must(t, "", "ListStatusHeadsPage", "320000", ""), &heads); err != nil || len(heads.Items) != 1 || heads.Next != "" {
+		t.Errorf("320000's heads: %+v, %v", heads, err)
+	}
+	for _, b := range []string{"x", bookmark + "\xff", "\x00terminal\x00a\x00", "\x00rq\x00"} {
+		if _, err := l.call("", "ListRelyingPartiesPage", b); !errors.Is(err, ErrInvalid) {
+			t.Errorf("bookmark %q: %v", b, err)
+		}
+	}
+	var empty Page[Terminal]
+	if err := json.Unmarshal(l.must(t, "", "ListTerminalsPage", ""), &empty); err != nil || empty.Items == nil || len(empty.Items) != 0 || empty.Next != "" {
+		t.Errorf("no terminals: %+v, %v", empty, err)
+	}
+}
+
 func TestRegistryOwnership(t *testing.T) {
 	l := consortium(t)
 	iss := Issuer{ID: "did:web:310000.trustid.example:issuer", Name: "Shanghai issuer", Types: []string{"ResidenceCredential", "AgeOver18"},
@@ -925,6 +1113,7 @@ func TestRegionMayNotTakeAnotherRegionsHost(t *testing.T) {
 		"another path":     {{Type: "api", URL: "https://320000.trustid.example"}, {Type: "mirror", URL: "https://310000.trustid.example/mirror/320000"}},
 		"host case":        {{Type: "api", URL: "https://310000.TrustID.example./320000"}},
 		"the default port": {{Type: "api", URL: "https://310000.trustid.example:443/320000"}},
+		"a leading zero":   {{Type: "api", URL: "https://310000.trustid.example:0443/320000"}},
 	} {
 		_, err := l.call(msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Endpoints: eps}))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "host 310000.trustid.example of region 310000") {
@@ -952,6 +1141,43 @@ func TestRegionMayNotTakeAnotherRegionsHost(t *testing.T) {
 		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
 }
 
+// TestIssuerTypesOnAnotherRegionsHost: a credential type that is a URL
+// (an SD-JWT VC vct) or a did:web on a host of another region's record,
+// or of another region's issuer, is that region's type: no issuer of the
+// caller's is accredited for it (a relying party asking for a region's
+// credentials by its vct would take them for that region's). Type names,
+// URNs and URLs on hosts no other region claims are free.
+func TestIssuerTypesOnAnotherRegionsHost(t *testing.T) {
+	l := consortium(t)
+	put := func(msp, id string, types ...string) error {
+		_, err := l.call(msp, "PutIssuer", js(t, Issuer{ID: id, Types: types,
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+		return err
+	}
+	if err := put(msp31, "did:web:university.example:a", "https://310000.trustid.example/vct/ResidenceCredential", "https://university.example/vct/Degree"); err != nil {
+		t.Fatal(err)
+	}
+	const id32 = "did:web:320000.trustid.example:issuers:x"
+	for _, typ := range []string{
+		"https://310000.trustid.example/vct/ResidenceCredential",
+		"https://310000.TrustID.example.:0443/vct/ResidenceCredential",
+		"http://310000.trustid.example/vct/ResidenceCredential",
+		"did:web:310000.trustid.example:types:Residence",
+		"https://university.example/vct/Degree",
+	} {
+		if err := put(msp32, id32, "ResidenceCredential", typ); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 310000") {
+			t.Errorf("320000 accredited its issuer for %s: %v", typ, err)
+		}
+	}
+	if _, err := l.call("", "GetIssuer", id32); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused issuer was written: %v", err)
+	}
+	if err := put(msp32, id32, "ResidenceCredential", "https://320000.trustid.example/vct/ResidenceCredential",
+		"https://schemas.example.org/vct/Diploma", "urn:example:type:diploma", "https://310000.trustid.example:8443/vct/X"); err != nil {
+		t.Errorf("types on 320000's own host, no region's host, or with no host: %v", err)
+	}
+}
+
 // An issuer record's host is first come between regions: once one
 // region's issuer is on a host, another region writes no issuer there,
 // under another path, the bare host, or the host in another case (did:web
@@ -967,7 +1193,7 @@ func TestIssuerHostsFirstCome(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"did:web:university.example:b", "did:web:university.example", "did:web:University.Example:a",
-		"did:web:university.example.%3A443:c", "https://UNIVERSITY.example/d"} {
+		"did:web:university.example.%3A443:c", "https://UNIVERSITY.example/d", "https://university.example:0443/e"} {
 		if err := put(msp32, id); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 310000") {
 			t.Errorf("320000 wrote issuer %s on the host of 310000's issuer: %v", id, err)
 		}
@@ -1003,6 +1229,8 @@ func TestIssuerIDsOfRegions(t *testing.T) {
 		"did:web:310000.trustid.example:issuers:squat",
 		"did:web:310000.TrustID.example.%3A443:issuers:squat",
 		"did:web:evil%40310000.trustid.example:x",
+		"https://310000.trustid.example:0443/issuers/squat",
+		"did:web:310000.trustid.example%3A00443:issuers:squat",
 		"HTTPS://310000.trustid.example/issuers/squat",
 		"did:web:440000.trustid.example:issuers:squat",
 	} {
@@ -1015,7 +1243,7 @@ func TestIssuerIDsOfRegions(t *testing.T) {
 			t.Errorf("an issuer record for an ID with no host, %s: %v", id, err)
 		}
 	}
-	for _, id := range []string{"did:web:310000.trustid.example", "https://310000.trustid.example/"} {
+	for _, id := range []string{"did:web:310000.trustid.example", "https://310000.trustid.example/", "https://310000.trustid.example:0443"} {
 		if err := put(msp31, id); !errors.Is(err, ErrForbidden) {
 			t.Errorf("310000 wrote an issuer named as its own node, %s: %v", id, err)
 		}
@@ -1072,6 +1300,13 @@ func TestIDHost(t *testing.T) {
 		"https://[::1]:8443/":                "[::1]:8443",
 		"https://[0:0::1]:8443/":             "[::1]:8443",
 		"https://[::ffff:10.0.0.1]/":         "10.0.0.1",
+		"https://a.example:0443/x":           "a.example", // dialled as 443
+		"http://a.example:0080":              "a.example",
+		"did:web:a.example%3A000443":         "a.example",
+		"did:web:a.example%3A08443:issuers":  "a.example:8443",
+		"https://[::1]:08443/":               "[::1]:8443",
+		"https://a.example:65536/":           "",
+		"did:web:a.example%3A99999":          "",
 		"did:web:%E4%BE%8B%E5%AD%90.cn":      "",
 		"https://%E4%BE%8B%E5%AD%90.cn/":     "",
 		"did:key:z6Mk":                       "",
@@ -1175,7 +1410,8 @@ func TestRegionDIDSyntax(t *testing.T) {
 	}
 	const okURL = "https://310000.trustid.example"
 	for _, did := range []string{"did::x", "did:web:", "did:web:x:", "did:WEB:x", "did:web:x#key-1",
-		"did:web:x/path", "did:web:x?versionId=1", "did:web:x;p=1", "did:web:%zz", "did:web:x%2", "did:web:a~b"} {
+		"did:web:x/path", "did:web:x?versionId=1", "did:web:x;p=1", "did:web:%zz", "did:web:x%2", "did:web:a~b",
+		"did:web:310000.trustid.example%3A65536", "did:web:%E4%BE%8B%E5%AD%90.cn"} {
 		l := newLedger()
 		if _, err := l.call(msp31, "RequestRegion", in(did, okURL)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("RequestRegion with DID %q: %v, want invalid", did, err)
@@ -1184,7 +1420,7 @@ func TestRegionDIDSyntax(t *testing.T) {
 			t.Errorf("RequestRegion with DID %q wrote %d keys", did, len(l.st.KV))
 		}
 	}
-	for _, u := range []string{"https://:443", "http://:80/path"} {
+	for _, u := range []string{"https://:443", "http://:80/path", "https://310000.trustid.example:65536", "https://%E4%BE%8B%E5%AD%90.cn/"} {
 		l := newLedger()
 		if _, err := l.call(msp31, "RequestRegion", in("did:web:310000.trustid.example", u)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("RequestRegion with endpoint %q: %v, want invalid", u, err)

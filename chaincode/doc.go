@@ -17,7 +17,9 @@
 // own region's entries: its region record and keys, the issuers, relying
 // parties and terminals whose region is its own, its status heads and
 // batches, and its nodes' audit anchors. Only an active region writes
-// anything but its own admission request.
+// anything but its own admission request, except that a suspended region
+// may retire or revoke its own keys (so that a stolen key is withdrawn
+// before the region is reinstated).
 //
 // Changing the consortium itself — admitting a region, suspending it or
 // reinstating it — needs the consortium: a strict majority of the active

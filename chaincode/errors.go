@@ -39,10 +39,8 @@ var (
 	ErrHeadConflict   = &Error{code: "head_conflict", msg: "chaincode: a different digest is anchored for this version"}
 	ErrStale          = &Error{code: "stale", msg: "chaincode: version or sequence is not newer than the anchored one"}
 	ErrRegionState    = &Error{code: "region_state", msg: "chaincode: the region is not in a state that allows this"}
-	ErrNoQuorum       = &Error{code: "no_quorum", msg: "chaincode: no active region can vote on this change"}
 	ErrUnknownCaller  = &Error{code: "unknown_caller", msg: "chaincode: the caller's MSP ID names no region (want Region<code>MSP)"}
 	ErrUnknownFunc    = &Error{code: "unknown_function", msg: "chaincode: unknown function"}
-	ErrReadOnly       = &Error{code: "read_only", msg: "chaincode: read-only evaluation cannot write"}
 	ErrKeyTransition  = &Error{code: "key_transition", msg: "chaincode: key state change not allowed"}
 	ErrAlreadyVoted   = &Error{code: "already_voted", msg: "chaincode: this region has already voted on this change"}
 	ErrArgumentsCount = &Error{code: "arguments", msg: "chaincode: wrong number of arguments"}
@@ -65,7 +63,7 @@ var (
 
 var allErrors = []*Error{
 	ErrNotFound, ErrForbidden, ErrInvalid, ErrExists, ErrBatchConflict, ErrHeadConflict,
-	ErrStale, ErrRegionState, ErrNoQuorum, ErrUnknownCaller, ErrUnknownFunc, ErrReadOnly,
+	ErrStale, ErrRegionState, ErrUnknownCaller, ErrUnknownFunc,
 	ErrKeyTransition, ErrAlreadyVoted, ErrArgumentsCount, ErrMalformedKey, ErrUnknownRegion, ErrUnknownScope,
 	ErrForeignParty, ErrBindingExists,
 }

@@ -8,6 +8,7 @@ import (
 	pathpkg "path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,17 +41,37 @@ const (
 
 // Region is a consortium member: a province-level region running a node.
 type Region struct {
-	Code      string        `json:"code"`
-	MSPID     string        `json:"msp_id"`
-	DID       string        `json:"did"`
-	Name      string        `json:"name,omitempty"`
-	Status    string        `json:"status"`
+	Code  string `json:"code"`
+	MSPID string `json:"msp_id"`
+	DID   string `json:"did"`
+	Name  string `json:"name,omitempty"`
+	// Status and StatusHistory are the region's Standing, which the
+	// consortium record holds, not the region's stored record: GetRegion
+	// and ListRegions fill them in.
+	Status    string        `json:"status,omitempty"`
 	Keys      []RegistryKey `json:"keys"`
 	Endpoints []Endpoint    `json:"endpoints"`
 	Created   time.Time     `json:"created"`
 	Updated   time.Time     `json:"updated"`
 	// StatusHistory records each status with its time and the transaction.
-	StatusHistory []StateChange `json:"status_history"`
+	StatusHistory []StateChange `json:"status_history,omitempty"`
+}
+
+// Standing is a region's status in the consortium (RegionPending,
+// RegionActive, RegionSuspended) with the history of its statuses. The
+// standings of all regions are one record, apart from the regions' own
+// records, which RequestRegion and the votes write and nothing else: a
+// vote reads nothing its subject writes, so a region writing its own
+// record in every block cannot make the votes on it fail (on Fabric, a
+// read conflict at commit).
+type Standing struct {
+	Status  string        `json:"status"`
+	History []StateChange `json:"history"`
+}
+
+// membership is the record of every region's Standing, by region code.
+type membership struct {
+	Regions map[string]Standing `json:"regions"`
 }
 
 // API is the base URL of the region's node, its "api" endpoint without a
@@ -88,9 +109,10 @@ func endpointURLs(eps []Endpoint) []string {
 // IDHost returns the host an identifier's documents are fetched from: a
 // did:web's (its first segment, percent-decoded) or an http(s) URL's, in
 // lower case, without a trailing dot or the scheme's default port, an IP
-// address in its one canonical spelling. False for any other identifier,
-// and for a host name that is not ASCII (an internationalized name must
-// be written as its A-label, the name a resolver fetches).
+// address and a port in their one canonical spelling (canonicalPort).
+// False for any other identifier, for a port over 65535, and for a host
+// name that is not ASCII (an internationalized name must be written as
+// its A-label, the name a resolver fetches).
 func IDHost(id string) (string, bool) {
 	if rest, ok := strings.CutPrefix(id, "did:web:"); ok {
 		seg, _, _ := strings.Cut(rest, ":")
@@ -117,10 +139,32 @@ func IDHost(id string) (string, bool) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		host = a.Unmap().String() // one spelling of each address
 	}
-	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+	port, ok := canonicalPort(u.Scheme, port)
+	if !ok {
+		return "", false
+	}
+	if port == "" {
 		return host, true
 	}
 	return net.JoinHostPort(host, port), true
+}
+
+// canonicalPort returns a URL's port in its one spelling: decimal
+// without leading zeros (a client dials "0443" as 443), or "" for none
+// and for the scheme's default. False for a port that is not a number
+// up to 65535.
+func canonicalPort(scheme, port string) (string, bool) {
+	if port == "" {
+		return "", true
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", false
+	}
+	if (scheme == "https" && n == 443) || (scheme == "http" && n == 80) {
+		return "", true
+	}
+	return strconv.FormatUint(n, 10), true
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -499,6 +543,9 @@ func checkDID(did string) error {
 	if !reDID.MatchString(did) || !reID.MatchString(did) {
 		return invalid("did must be a DID (did:method:id, DID Core §3.1)")
 	}
+	if _, ok := IDHost(did); strings.HasPrefix(did, "did:web:") && !ok {
+		return invalid("a did:web DID must name an ASCII host (an internationalized name as its A-label) and a port up to 65535")
+	}
 	return nil
 }
 
@@ -516,8 +563,9 @@ func checkEndpoints(eps []Endpoint) error {
 		}
 		seen[e.Type] = true
 		u, err := url.Parse(e.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil || len(e.URL) > 512 {
-			return invalid("endpoint %q: want an http(s) URL without credentials", e.Type)
+		// IDHost: the host (ASCII) and port its region claims.
+		if _, hosted := IDHost(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || !hosted || u.User != nil || len(e.URL) > 512 {
+			return invalid("endpoint %q: want an http(s) URL with an ASCII host, a port up to 65535 and no credentials", e.Type)
 		}
 	}
 	return nil

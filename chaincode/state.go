@@ -24,6 +24,11 @@ type State interface {
 	// Scan calls fn for every key made by CompositeKey(objectType, attrs...,
 	// more...), in key order. fn's value must not be retained.
 	Scan(objectType string, attrs []string, fn func(key string, value []byte) error) error
+	// ScanPage is Scan over at most limit keys from bookmark on (a key
+	// an earlier ScanPage of the same range returned, or "" for the
+	// first); it returns the first key of the next page, "" after the
+	// last. Fabric pages only in read-only transactions.
+	ScanPage(objectType string, attrs []string, bookmark string, limit int, fn func(key string, value []byte) error) (string, error)
 	// Emit sets the transaction's event. A transaction has at most one.
 	Emit(name string, payload []byte) error
 	// Caller returns the MSP ID of the transaction's submitter.
@@ -133,10 +138,17 @@ func (m *MemState) Delete(key string) error {
 
 // Scan implements State.
 func (m *MemState) Scan(objectType string, attrs []string, fn func(string, []byte) error) error {
+	_, err := m.ScanPage(objectType, attrs, "", len(m.KV), fn)
+	return err
+}
+
+// ScanPage implements State.
+func (m *MemState) ScanPage(objectType string, attrs []string, bookmark string, limit int, fn func(string, []byte) error) (string, error) {
 	start, end, err := PrefixRange(objectType, attrs)
 	if err != nil {
-		return err
+		return "", err
 	}
+	start = max(start, bookmark)
 	var keys []string
 	for k := range m.KV {
 		if k >= start && k < end {
@@ -144,12 +156,16 @@ func (m *MemState) Scan(objectType string, attrs []string, fn func(string, []byt
 		}
 	}
 	sort.Strings(keys)
+	next := ""
+	if len(keys) > limit {
+		next, keys = keys[limit], keys[:limit]
+	}
 	for _, k := range keys {
 		if err := fn(k, m.KV[k]); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return nil
+	return next, nil
 }
 
 // Emit implements State; like Fabric, a later event replaces an earlier one

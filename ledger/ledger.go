@@ -105,6 +105,33 @@ func callAt[T any](ctx context.Context, c Client, submit bool, fn string, args .
 	return out, block, nil
 }
 
+// listAll reads every record the list function fn (ListIssuers, …)
+// answers with, a page at a time from its paged form (fn+"Page", with a
+// bookmark after args: chaincode.PageSize records an answer, so the
+// answer stays under what Fabric passes however many records a region
+// writes), or from fn in one answer when the contract is older than the
+// paged functions (chaincode.ErrUnknownFunc).
+func listAll[T any](ctx context.Context, c Client, fn string, args ...string) ([]T, error) {
+	out := []T{}
+	bookmark := ""
+	for {
+		p, err := call[chaincode.Page[T]](ctx, c, false, fn+"Page", append(args[:len(args):len(args)], bookmark)...)
+		switch {
+		case errors.Is(err, chaincode.ErrUnknownFunc) && bookmark == "":
+			return call[[]T](ctx, c, false, fn, args...)
+		case err != nil:
+			return nil, err
+		case p.Next != "" && p.Next <= bookmark:
+			return nil, fmt.Errorf("%w: %sPage answered bookmark %.64q after %.64q", ErrUnavailable, fn, p.Next, bookmark)
+		}
+		out = append(out, p.Items...)
+		if p.Next == "" {
+			return out, nil
+		}
+		bookmark = p.Next
+	}
+}
+
 // conflictRetries bounds how often write submits a transaction again
 // after a read conflict.
 const conflictRetries = 6
@@ -183,7 +210,7 @@ func (c Client) Region(ctx context.Context, code string) (chaincode.Region, erro
 
 // Regions lists every region.
 func (c Client) Regions(ctx context.Context) ([]chaincode.Region, error) {
-	return call[[]chaincode.Region](ctx, c, false, "ListRegions")
+	return listAll[chaincode.Region](ctx, c, "ListRegions")
 }
 
 // Proposals lists the open consortium changes.
@@ -202,7 +229,7 @@ func (c Client) PutIssuer(ctx context.Context, in chaincode.Issuer) (chaincode.I
 
 // Issuers lists every issuer.
 func (c Client) Issuers(ctx context.Context) ([]chaincode.Issuer, error) {
-	return call[[]chaincode.Issuer](ctx, c, false, "ListIssuers")
+	return listAll[chaincode.Issuer](ctx, c, "ListIssuers")
 }
 
 // AddRelyingParty registers a new relying party of the caller's region;
@@ -233,7 +260,7 @@ func (c Client) RelyingParty(ctx context.Context, clientID string) (chaincode.Re
 
 // RelyingParties lists every relying party.
 func (c Client) RelyingParties(ctx context.Context) ([]chaincode.RelyingParty, error) {
-	return call[[]chaincode.RelyingParty](ctx, c, false, "ListRelyingParties")
+	return listAll[chaincode.RelyingParty](ctx, c, "ListRelyingParties")
 }
 
 // ClaimSector records that a relying party of the caller's region holds
@@ -275,7 +302,7 @@ func (c Client) PutTerminal(ctx context.Context, in chaincode.Terminal) (chainco
 
 // Terminals lists every terminal.
 func (c Client) Terminals(ctx context.Context) ([]chaincode.Terminal, error) {
-	return call[[]chaincode.Terminal](ctx, c, false, "ListTerminals")
+	return listAll[chaincode.Terminal](ctx, c, "ListTerminals")
 }
 
 // AnchorBatch anchors a packed batch (chaincode.NewBatchInput). Anchoring
@@ -330,7 +357,7 @@ func (c Client) StatusHead(ctx context.Context, region, list string) (chaincode.
 
 // StatusHeads lists a region's anchored heads.
 func (c Client) StatusHeads(ctx context.Context, region string) ([]chaincode.StatusHead, error) {
-	return call[[]chaincode.StatusHead](ctx, c, false, "ListStatusHeads", region)
+	return listAll[chaincode.StatusHead](ctx, c, "ListStatusHeads", region)
 }
 
 // AnchorAudit anchors the head of a node's audit log.

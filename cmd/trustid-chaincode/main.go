@@ -150,6 +150,24 @@ func (s stubState) Time() (time.Time, error) {
 	return ts.AsTime(), nil
 }
 
+func (s stubState) ScanPage(objectType string, attrs []string, bookmark string, limit int, fn func(string, []byte) error) (string, error) {
+	it, meta, err := s.stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(limit), bookmark)
+	if err != nil {
+		return "", err
+	}
+	defer it.Close()
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return "", err
+		}
+		if err := fn(kv.Key, kv.Value); err != nil {
+			return "", err
+		}
+	}
+	return meta.GetBookmark(), nil
+}
+
 func (s stubState) Scan(objectType string, attrs []string, fn func(string, []byte) error) error {
 	it, err := s.stub.GetStateByPartialCompositeKey(objectType, attrs)
 	if err != nil {

@@ -306,6 +306,24 @@ func (s *txState) Scan(objectType string, attrs []string, fn func(string, []byte
 	return nil
 }
 
+func (s *txState) ScanPage(objectType string, attrs []string, bookmark string, limit int, fn func(string, []byte) error) (string, error) {
+	start, end, err := chaincode.PrefixRange(objectType, attrs)
+	if err != nil {
+		return "", err
+	}
+	c, n := s.tx.Bucket(bucketState).Cursor(), 0
+	for k, v := c.Seek([]byte(max(start, bookmark))); k != nil && bytes.Compare(k, []byte(end)) < 0; k, v = c.Next() {
+		if n == limit {
+			return string(k), nil
+		}
+		if err := fn(string(k), v); err != nil {
+			return "", err
+		}
+		n++
+	}
+	return "", nil
+}
+
 func (s *txState) Emit(name string, payload []byte) error {
 	s.event, s.pay, s.hasEv = name, bytes.Clone(payload), true
 	return nil

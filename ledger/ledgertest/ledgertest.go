@@ -346,6 +346,36 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	// Lists are read a page at a time (chaincode.PageSize records): every
+	// record of a list longer than a page is read once.
+	t.Run("ListPaged", func(t *testing.T) {
+		prefix := fresh("paged")
+		heads := make([]ledger.StatusHeadInput, chaincode.PageSize+1)
+		for i := range heads {
+			heads[i] = ledger.StatusHeadInput{List: fmt.Sprintf("%s-%04d", prefix, i), Version: 1, Digest: chaincode.ListDigest([]byte{byte(i)})}
+		}
+		if _, err := ca.PutStatusHeads(ctx, heads); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		eventually(t, func() error {
+			all, err := cb.StatusHeads(ctx, RegionA)
+			got = got[:0]
+			for _, h := range all {
+				if strings.HasPrefix(h.List, prefix) {
+					got = append(got, h.List)
+				}
+			}
+			if err == nil && len(got) < len(heads) {
+				err = chaincode.ErrNotFound // B's peer may lag
+			}
+			return err
+		})
+		if len(got) != len(heads) || got[0] != heads[0].List || got[len(got)-1] != heads[len(heads)-1].List {
+			t.Errorf("%d of the %d heads listed", len(got), len(heads))
+		}
+	})
+
 	t.Run("AuditAnchor", func(t *testing.T) {
 		node := fresh("node")
 		h := strings.Repeat("5a", 32)
