@@ -31,11 +31,24 @@ type OID4VCIConfig struct {
 	Limiter Limiter
 	// Limit is that limit; nil means DefaultOID4VCILimit.
 	Limit *RateLimit
+	// OfferLimit counts, with Limiter, the offers each issuing client
+	// makes (POST /oid4vci/offers); nil means DefaultOID4VCIOfferLimit.
+	OfferLimit *RateLimit
 }
 
 // DefaultOID4VCILimit is the default per-address limit of the public
 // OID4VCI endpoints: 600 requests a minute.
 var DefaultOID4VCILimit = RateLimit{Limit: 600, Window: time.Minute}
+
+// DefaultOID4VCIOfferLimit limits each issuing client to 300 offers a
+// minute (a burst of 300). An offer keeps its credential (up to
+// vc.MaxDocument, 256 KiB) in the store for its whole life (OfferTTL, 10
+// minutes by default) whether or not a wallet takes it, so the limit is
+// what bounds what one client's credentials can make the store hold: at
+// most 300 × (1 + 10) live offers, where there was no bound but the
+// memory store's entry cap (2^20 entries, which, once reached, refuses
+// every new key: logins and rate limits too).
+var DefaultOID4VCIOfferLimit = RateLimit{Limit: 300, Window: time.Minute}
 
 // oid4vciErrors maps the offer errors of package oid4vci; protocol
 // errors (*oid4vci.Error) are mapped by vciError.
@@ -66,6 +79,11 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		limit = *cfg.Limit
 	}
 	limit.Name = "oid4vci-addr"
+	offerLimit := DefaultOID4VCIOfferLimit
+	if cfg.OfferLimit != nil {
+		offerLimit = *cfg.OfferLimit
+	}
+	offerLimit.Name = "oid4vci-offer-client"
 	h := &vciHandlers{svc: cfg.Service, s: s}
 	public := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(nil, f)))
@@ -97,7 +115,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 	s.handle("POST "+oid4vci.PathChallenge, public(h.challenge))
 	s.handle("POST "+oid4vci.PathCredential, resource(h.credential))
 	s.handle("POST "+oid4vci.PathNotification, resource(h.notification))
-	s.handle("POST "+oid4vci.PathOffers, s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.offer)))
+	s.handle("POST "+oid4vci.PathOffers, s.protect(auth.ScopeCredentialsIssue, s.rateLimit(cfg.Limiter, offerLimit, AuthenticatedClient, errorHandler(s, h.offer))))
 	s.handle("GET "+oid4vci.PathOffers+"/{ref}", public(h.offerByReference))
 	return nil
 }

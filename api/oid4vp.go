@@ -21,12 +21,26 @@ type OID4VPConfig struct {
 	Limiter Limiter
 	// Limit is that limit; nil means DefaultOID4VPLimit.
 	Limit *RateLimit
+	// ClientLimit counts, with Limiter, the transactions each relying
+	// party opens (POST /v1/oid4vp/requests); nil means
+	// DefaultOID4VPClientLimit.
+	ClientLimit *RateLimit
 }
 
 // DefaultOID4VPLimit limits each source address to 600 wallet requests
 // a minute (a request object fetch and a response per presentation; many
 // phones share a carrier's address).
 var DefaultOID4VPLimit = RateLimit{Limit: 600, Window: time.Minute}
+
+// DefaultOID4VPClientLimit limits each relying party to 600 new
+// transactions a minute (a burst of 600). Every transaction is kept until
+// its TTL (5 minutes) whether or not a wallet ever answers it, so the
+// limit is what bounds what one party's credentials can make the store
+// hold: at most 600 × (1 + 5) live transactions (each two entries, its
+// query at most dcql.MaxSize), where there was no bound but the memory
+// store's entry cap, which, once reached, refuses every new key (logins
+// and rate limits too).
+var DefaultOID4VPClientLimit = RateLimit{Limit: 600, Window: time.Minute}
 
 // maxOID4VPCreate bounds a relying party's request body (the DCQL query
 // is at most dcql.MaxSize).
@@ -69,8 +83,13 @@ func (s *Server) MountOID4VP(cfg OID4VPConfig) error {
 		limit = *cfg.Limit
 	}
 	limit.Name = "oid4vp-addr"
+	clientLimit := DefaultOID4VPClientLimit
+	if cfg.ClientLimit != nil {
+		clientLimit = *cfg.ClientLimit
+	}
+	clientLimit.Name = "oid4vp-client"
 	v := cfg.Verifier
-	s.handle("POST /v1/oid4vp/requests", s.protect(auth.ScopePresentationRequest, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+	s.handle("POST /v1/oid4vp/requests", s.protect(auth.ScopePresentationRequest, s.rateLimit(cfg.Limiter, clientLimit, AuthenticatedClient, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 		p, _ := PrincipalFrom(r.Context())
 		var req oid4vp.CreateRequest
 		if err := decodeBody(r, maxOID4VPCreate, &req, invalidRequest, "with dcql_query, response_mode and redirect_uri"); err != nil {
@@ -91,7 +110,7 @@ func (s *Server) MountOID4VP(cfg OID4VPConfig) error {
 		writeJSONStatus(w, http.StatusCreated, oid4vpCreated{Created: *c,
 			QRCode: "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg)})
 		return nil
-	})))
+	}))))
 	s.handleNoHead("GET /v1/oid4vp/requests/{id}", s.protect(auth.ScopePresentationRequest, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodHead {
 			// The fetch that returns a result deletes it: a HEAD, which

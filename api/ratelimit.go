@@ -78,6 +78,15 @@ func ClientAddress(r *http.Request) string {
 	return string(appendAddressKey(buf[:0], ip))
 }
 
+// AuthenticatedClient keys a request by the client protect authenticated
+// ("" before protect, which rateLimit does not count): for limits on
+// routes whose callers hold client credentials, where every request may
+// come from one address or from many.
+func AuthenticatedClient(r *http.Request) string {
+	p, _ := PrincipalFrom(r.Context())
+	return p.ClientID
+}
+
 // appendAddressKey appends ip as ClientAddress counts it: an IPv6
 // address by its /64.
 func appendAddressKey(b []byte, ip netip.Addr) []byte {

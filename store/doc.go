@@ -12,7 +12,8 @@
 //
 //   - [Memory], the embedded default, for a single node. Safe for concurrent
 //     use, sharded, with expiry against an injected clock, a background
-//     sweeper and a cap on the number of entries.
+//     sweeper, a cap on the number of entries and one on the bytes of their
+//     values.
 //   - redisstore.Store (package store/redis), for any number of stateless
 //     nodes sharing one Redis or Redis Cluster. Every operation is one
 //     command or Lua script on one key, so it is atomic, except that a

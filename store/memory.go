@@ -15,6 +15,9 @@ const (
 	// DefaultMaxEntries is the entry cap used when MemoryOptions.MaxEntries
 	// is zero.
 	DefaultMaxEntries = 1 << 20
+	// DefaultMaxBytes is the cap on the bytes of stored values used when
+	// MemoryOptions.MaxBytes is zero.
+	DefaultMaxBytes = 1 << 30
 	// DefaultSweepInterval is the background sweep period used when
 	// MemoryOptions.SweepInterval is zero.
 	DefaultSweepInterval = 30 * time.Second
@@ -39,6 +42,13 @@ type MemoryOptions struct {
 	// writes of new keys beyond it fail with ErrFull. Zero means
 	// DefaultMaxEntries; negative means no cap.
 	MaxEntries int
+	// MaxBytes caps the bytes of the values of live entries (keys and
+	// bookkeeping aside): writes that would take the store past it fail
+	// with ErrFull, changing nothing. Values may be large (an offer keeps
+	// a credential of up to 256 KiB), so MaxEntries alone would let the
+	// store hold far more memory than the process has. Zero means
+	// DefaultMaxBytes; negative means no cap.
+	MaxBytes int64
 	// SweepInterval is how often a background goroutine removes expired
 	// entries. Zero means DefaultSweepInterval; negative disables the
 	// background sweeper (expired entries are then removed when touched, and
@@ -54,6 +64,8 @@ type Memory struct {
 	now       func() time.Time
 	max       int64 // < 0: no cap
 	count     atomic.Int64
+	maxBytes  int64        // < 0: no cap
+	bytes     atomic.Int64 // the bytes of the values in the shards' maps
 	lastSweep atomic.Int64 // clock time (UnixNano) of the last full-store sweep
 	closed    atomic.Bool
 	shards    [memShards]memShard
@@ -95,12 +107,15 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Memory{keys: k, now: opts.Now, max: int64(opts.MaxEntries)}
+	m := &Memory{keys: k, now: opts.Now, max: int64(opts.MaxEntries), maxBytes: opts.MaxBytes}
 	if m.now == nil {
 		m.now = time.Now
 	}
 	if m.max == 0 {
 		m.max = DefaultMaxEntries
+	}
+	if m.maxBytes == 0 {
+		m.maxBytes = DefaultMaxBytes
 	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]memEntry)
@@ -140,8 +155,7 @@ func (m *Memory) sweep() {
 		s.mu.Lock()
 		for k, e := range s.m {
 			if now >= e.exp {
-				delete(s.m, k)
-				m.count.Add(-1)
+				m.drop(s, k, e)
 			}
 		}
 		for k, e := range s.rate {
@@ -166,6 +180,9 @@ func (m *Memory) Close() error {
 			s := &m.shards[i]
 			s.mu.Lock()
 			m.count.Add(-int64(len(s.m) + len(s.rate)))
+			for _, e := range s.m {
+				m.bytes.Add(-int64(len(e.val)))
+			}
 			s.m = make(map[string]memEntry)
 			s.rate = make(map[string]*rateEntry)
 			s.mu.Unlock()
@@ -204,11 +221,12 @@ func (m *Memory) shard(last4 []byte) *memShard {
 }
 
 // sweepIfFull is called before a write that may add a key: when the store is
-// at its cap it removes expired entries, at most once per fullSweepGap of the
-// store's clock. The cap itself is enforced by reserve. It must be called
+// at its entry cap, or past seven-eighths of its byte cap, it removes
+// expired entries, at most once per fullSweepGap of the store's clock. The
+// caps themselves are enforced by reserve and put. It must be called
 // without any shard lock held.
 func (m *Memory) sweepIfFull() {
-	if m.max < 0 || m.count.Load() < m.max {
+	if (m.max < 0 || m.count.Load() < m.max) && (m.maxBytes < 0 || m.bytes.Load() < m.maxBytes/8*7) {
 		return
 	}
 	now := m.now().UnixNano()
@@ -228,6 +246,30 @@ func (m *Memory) reserve() error {
 	return nil
 }
 
+// put stores e under sk in s, whose lock the caller holds, counting the
+// change in its value's bytes against the byte cap: a value that would
+// take the store past it is ErrFull, and nothing changes. The entry count
+// is the caller's (reserve).
+func (m *Memory) put(s *memShard, sk string, e memEntry) error {
+	grow := int64(len(e.val))
+	if old, ok := s.m[sk]; ok {
+		grow -= int64(len(old.val))
+	}
+	if n := m.bytes.Add(grow); grow > 0 && m.maxBytes >= 0 && n > m.maxBytes {
+		m.bytes.Add(-grow)
+		return ErrFull
+	}
+	s.m[sk] = e
+	return nil
+}
+
+// drop removes e, the entry under sk in s, whose lock the caller holds.
+func (m *Memory) drop(s *memShard, sk string, e memEntry) {
+	delete(s.m, sk)
+	m.count.Add(-1)
+	m.bytes.Add(-int64(len(e.val)))
+}
+
 // insertNew stores e under sk if no live entry is there. It reports whether
 // a live entry was found (and left alone).
 func (m *Memory) insertNew(s *memShard, sk string, e memEntry, now int64) (exists bool, err error) {
@@ -241,13 +283,15 @@ func (m *Memory) insertNew(s *memShard, sk string, e memEntry, now int64) (exist
 		if now < old.exp {
 			return true, nil
 		}
-		s.m[sk] = e // replace the expired entry; the count is unchanged
-		return false, nil
+		return false, m.put(s, sk, e) // replace the expired entry; the count is unchanged
 	}
 	if err := m.reserve(); err != nil {
 		return false, err
 	}
-	s.m[sk] = e
+	if err := m.put(s, sk, e); err != nil {
+		m.count.Add(-1)
+		return false, err
+	}
 	return false, nil
 }
 
@@ -290,8 +334,7 @@ func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
 	if !ok || e.spent && now < e.exp {
 		return nil, ErrNotFound
 	}
-	delete(s.m, sk)
-	m.count.Add(-1)
+	m.drop(s, sk, e)
 	if now >= e.exp {
 		return nil, ErrNotFound
 	}
@@ -327,8 +370,7 @@ func (m *Memory) Spend(ctx context.Context, key string, ttl time.Duration) ([]by
 	case !ok:
 		return nil, ErrNotFound
 	case now.UnixNano() >= e.exp:
-		delete(s.m, sk)
-		m.count.Add(-1)
+		m.drop(s, sk, e)
 		return nil, ErrNotFound
 	case e.spent:
 		return clone(e.val), ErrReplayed
@@ -366,8 +408,7 @@ func (m *Memory) live(ctx context.Context, ns, key string) (memEntry, error) {
 		return memEntry{}, ErrNotFound
 	}
 	if now >= e.exp {
-		delete(s.m, sk)
-		m.count.Add(-1)
+		m.drop(s, sk, e)
 		return memEntry{}, ErrNotFound
 	}
 	e.val = clone(e.val)
@@ -390,12 +431,18 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	if _, ok := s.m[sk]; !ok {
+	_, replace := s.m[sk]
+	if !replace {
 		if err := m.reserve(); err != nil {
 			return err
 		}
 	}
-	s.m[sk] = e
+	if err := m.put(s, sk, e); err != nil {
+		if !replace {
+			m.count.Add(-1)
+		}
+		return err
+	}
 	return nil
 }
 
@@ -419,7 +466,9 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, value []by
 	if !ok || now.UnixNano() >= cur.exp || !bytes.Equal(cur.val, old) {
 		return false, nil
 	}
-	s.m[sk] = e
+	if err := m.put(s, sk, e); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 
@@ -477,7 +526,12 @@ func (m *Memory) claim(s *memShard, sk string, value, free []byte, now, exp int6
 	default:
 		return Claimed{}, nil
 	}
-	s.m[sk] = memEntry{val: clone(value), exp: exp}
+	if err := m.put(s, sk, memEntry{val: clone(value), exp: exp}); err != nil {
+		if !ok {
+			m.count.Add(-1)
+		}
+		return Claimed{}, err
+	}
 	c.Held = true
 	return c, nil
 }
@@ -502,7 +556,10 @@ func (m *Memory) CompareAndReplace(ctx context.Context, old, value []byte, ttl t
 			return n, ErrClosed
 		}
 		if cur, ok := s.m[sk]; ok && now.UnixNano() < cur.exp && bytes.Equal(cur.val, old) {
-			s.m[sk] = memEntry{val: clone(value), exp: exp}
+			if err := m.put(s, sk, memEntry{val: clone(value), exp: exp}); err != nil {
+				s.mu.Unlock()
+				return n, err
+			}
 			n++
 		}
 		s.mu.Unlock()
@@ -526,8 +583,7 @@ func (m *Memory) CompareAndDelete(ctx context.Context, old []byte, keys ...strin
 			return n, ErrClosed
 		}
 		if cur, ok := s.m[sk]; ok && now < cur.exp && bytes.Equal(cur.val, old) {
-			delete(s.m, sk)
-			m.count.Add(-1)
+			m.drop(s, sk, cur)
 			n++
 		}
 		s.mu.Unlock()
@@ -548,9 +604,8 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 func (m *Memory) remove(s *memShard, sk string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[sk]; ok {
-		delete(s.m, sk)
-		m.count.Add(-1)
+	if e, ok := s.m[sk]; ok {
+		m.drop(s, sk, e)
 	}
 }
 

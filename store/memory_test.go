@@ -232,3 +232,64 @@ func TestMemoryAllowCounted(t *testing.T) {
 		t.Errorf("after expiry: %+v %v, Len %d", d, err, m.Len())
 	}
 }
+
+// TestMemoryMaxBytes: the store holds at most MaxBytes of values, however
+// few entries they are; a write past it is ErrFull and changes nothing
+// (a new key is not added, a value kept is not replaced), and the room
+// freed by a consumed, shrunk or expired value takes a new one.
+func TestMemoryMaxBytes(t *testing.T) {
+	ctx := t.Context()
+	m, clk := newFakeMemory(t, store.MemoryOptions{MaxBytes: 10})
+	if err := m.Put(ctx, "a", []byte("aaaaaa"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(ctx, "b", []byte("bbbb"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.MarkUsed(ctx, "n", time.Minute); err != nil { // a marker holds no value
+		t.Fatalf("MarkUsed in a store full of bytes: %v", err)
+	}
+	full := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, store.ErrFull) {
+			t.Fatalf("%s past MaxBytes: %v, want ErrFull", what, err)
+		}
+	}
+	full("Put", m.Put(ctx, "c", []byte("c"), time.Minute))
+	full("Set", m.Set(ctx, "c", []byte("c"), time.Minute))
+	full("Set growing a value", m.Set(ctx, "b", []byte("bbbbb"), time.Second))
+	_, err := m.CompareAndSwap(ctx, "b", []byte("bbbb"), []byte("BBBBB"), time.Second)
+	full("CompareAndSwap growing a value", err)
+	_, err = m.Claim(ctx, []byte("c"), nil, time.Minute, "c")
+	full("Claim", err)
+	_, err = m.CompareAndReplace(ctx, []byte("bbbb"), []byte("BBBBB"), time.Second, "b")
+	full("CompareAndReplace growing a value", err)
+	if v, err := m.Get(ctx, "b"); err != nil || string(v) != "bbbb" {
+		t.Fatalf("b after the refused writes: %q, %v; want bbbb", v, err)
+	}
+	if _, err := m.Get(ctx, "c"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("c after the refused writes: %v, want ErrNotFound", err)
+	}
+	if m.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", m.Len())
+	}
+	// A value shrunk or consumed leaves room.
+	if ok, err := m.CompareAndSwap(ctx, "b", []byte("bbbb"), []byte("bbb"), time.Second); err != nil || !ok {
+		t.Fatalf("CompareAndSwap shrinking b: %v, %v", ok, err)
+	}
+	if err := m.Set(ctx, "c", []byte("c"), time.Minute); err != nil {
+		t.Fatalf("Set after b shrank: %v", err)
+	}
+	full("Put", m.Put(ctx, "d", []byte("d"), time.Minute))
+	if _, err := m.Consume(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(ctx, "d", []byte("dddddd"), time.Minute); err != nil {
+		t.Fatalf("Put after a was consumed: %v", err)
+	}
+	// An expired value is swept to make room (b's 3 bytes).
+	clk.Advance(2 * time.Second)
+	if err := m.Set(ctx, "e", []byte("eee"), time.Minute); err != nil {
+		t.Fatalf("Set after b expired: %v", err)
+	}
+}

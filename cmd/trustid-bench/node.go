@@ -59,6 +59,8 @@ var serveConfig = strings.Join([]string{
 	"enroll-rate-addr: " + raisedLimit,
 	"enroll-rate-client: " + raisedLimit,
 	"login-rate-addr: " + raisedLimit,
+	"oid4vp-rate-client: " + raisedLimit,
+	"oid4vci-offer-rate-client: " + raisedLimit,
 }, "\n") + "\n"
 
 // node is a running `trustid serve` process and what was provisioned on it.

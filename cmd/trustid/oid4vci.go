@@ -130,7 +130,12 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("oid4vci: %w", err)
 		}
-		return srv.MountOID4VCI(api.OID4VCIConfig{Service: svc, Limiter: n.store})
+		spec, _ := cmd.Flags().GetString("oid4vci-offer-rate-client")
+		offerLimit, err := api.ParseRateLimit("", spec)
+		if err != nil {
+			return fmt.Errorf("--oid4vci-offer-rate-client: %w", err)
+		}
+		return srv.MountOID4VCI(api.OID4VCIConfig{Service: svc, Limiter: n.store, OfferLimit: &offerLimit})
 	}
 }
 

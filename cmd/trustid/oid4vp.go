@@ -18,8 +18,13 @@ import (
 // open transactions; the node signs their request objects with its active
 // ES256 key (which every wallet verifies) and checks presentations with the
 // credential verifier mountCredentials made.
-func mountOID4VP(_ *cobra.Command) func(*api.Server, *node) error {
+func mountOID4VP(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
+		spec, _ := cmd.Flags().GetString("oid4vp-rate-client")
+		clientLimit, err := api.ParseRateLimit("", spec)
+		if err != nil {
+			return fmt.Errorf("--oid4vp-rate-client: %w", err)
+		}
 		nl, anchored := ledgerOf(n)
 		if !anchored || n.credVerifier == nil {
 			return errors.New("oid4vp: needs the ledger's client registry and the credential verifier")
@@ -43,6 +48,6 @@ func mountOID4VP(_ *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		return srv.MountOID4VP(api.OID4VPConfig{Verifier: v, Limiter: n.store})
+		return srv.MountOID4VP(api.OID4VPConfig{Verifier: v, Limiter: n.store, ClientLimit: &clientLimit})
 	}
 }

@@ -360,3 +360,24 @@ func TestOID4VPResultHeadKeepsIt(t *testing.T) {
 		t.Fatalf("GET after a HEAD: %d %v: the HEAD took the result", code, res)
 	}
 }
+
+// TestOID4VPRateClientFlag: --oid4vp-rate-client bounds the transactions
+// one relying party opens (each kept its 5 minutes whether or not a
+// wallet answers): over it 429 with Retry-After, while another party
+// still opens one.
+func TestOID4VPRateClientFlag(t *testing.T) {
+	n := startAuthNode(t, "--oid4vp-rate-client", "2/1h")
+	rp, other := n.addRP("shop-1"), n.addRP("shop-2")
+	body := `{"dcql_query": ` + ageDCQL(n.base) + `}`
+	for i := range 2 {
+		if code, m, _ := n.do("POST", "/v1/oid4vp/requests", rp, "application/json", body); code != 201 {
+			t.Fatalf("request %d: %d %v", i+1, code, m)
+		}
+	}
+	if code, m, h := n.do("POST", "/v1/oid4vp/requests", rp, "application/json", body); code != 429 || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+		t.Fatalf("request 3: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
+	}
+	if code, m, _ := n.do("POST", "/v1/oid4vp/requests", other, "application/json", body); code != 201 {
+		t.Fatalf("another party: %d %v", code, m)
+	}
+}
