@@ -36,7 +36,8 @@ const maxTokenLen = 8 << 10
 
 // AccessTokenConfig configures NewAccessTokenVerifier.
 type AccessTokenConfig struct {
-	// Issuer is the node's base URL, the iss of its tokens. Required.
+	// Issuer is the node's base URL, the iss of its tokens: https, or
+	// http to a loopback host (ErrInsecureURL). Required.
 	Issuer string
 	// Audience is the expected aud (default Issuer: TrustID access
 	// tokens name the node that issued them).
@@ -80,6 +81,9 @@ type AccessTokenVerifier struct {
 func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("sdk: AccessTokenConfig needs Issuer")
+	}
+	if err := checkBase(cfg.Issuer); err != nil {
+		return nil, err
 	}
 	if len(cfg.Algorithms) == 0 {
 		return nil, fmt.Errorf("sdk: %w", gm.ErrAlgorithms)

@@ -11,7 +11,8 @@ import (
 
 // Client calls a node's protected routes with tokens from a TokenSource.
 type Client struct {
-	// Node is the node's base URL. Required.
+	// Node is the node's base URL: https, or http to a loopback host
+	// (ErrInsecureURL). Required.
 	Node string
 	// Tokens gives the access token of each call. Required.
 	Tokens *TokenSource
@@ -83,6 +84,9 @@ func (c *Client) RedeemQRFor(ctx context.Context, code, action string) (*Redempt
 func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	if c.Tokens == nil || c.Node == "" {
 		return errors.New("sdk: Client needs Node and Tokens")
+	}
+	if err := checkBase(c.Node); err != nil {
+		return err
 	}
 	tok, err := c.Tokens.Token(ctx)
 	if err != nil {

@@ -40,7 +40,8 @@ var (
 
 // LoginConfig configures a Login.
 type LoginConfig struct {
-	// Issuer is the provider's issuer URL (the node's base URL). Required.
+	// Issuer is the provider's issuer URL (the node's base URL): https,
+	// or http to a loopback host (ErrInsecureURL). Required.
 	Issuer string
 	// ClientID and RedirectURI are the relying party's registration.
 	// Required.
@@ -118,6 +119,9 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	}
 	if _, err := gm.NewJWTParser(cfg.Algorithms); err != nil {
 		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	if err := checkBase(cfg.Issuer); err != nil {
+		return nil, err
 	}
 	cfg.Issuer = trimBase(cfg.Issuer)
 	if cfg.KeyID == "" {
@@ -204,6 +208,15 @@ func (l *Login) readMetadata(ctx context.Context, m *providerMetadata) error {
 		return fmt.Errorf("%w: the provider has no authorization, token or JWKS endpoint (is login enabled on the node?)", ErrLogin)
 	case !slices.Contains(m.CodeChallengeMethods, "S256"):
 		return fmt.Errorf("%w: the provider does not support PKCE S256", ErrLogin)
+	}
+	for _, e := range []string{m.AuthorizationEndpoint, m.TokenEndpoint, m.JWKSURI} {
+		u, err := url.Parse(e)
+		if err != nil {
+			return fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+		}
+		if err := checkURL(u); err != nil {
+			return fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+		}
 	}
 	return nil
 }

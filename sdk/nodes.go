@@ -32,7 +32,8 @@ import (
 // identifier itself. The times are checked on every verification: the
 // verifiers NewCredentialVerifier returns cache no key of their own.
 type Nodes struct {
-	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example".
+	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example":
+	// https, or http to a loopback host (ErrInsecureURL).
 	Bases []string
 	// Algorithms is the allow-list of JWS algorithms. Required.
 	Algorithms []string
@@ -125,6 +126,10 @@ func (n *Nodes) init() error {
 			return
 		}
 		for _, b := range n.Bases {
+			if err := checkBase(b); err != nil {
+				n.err = fmt.Errorf("sdk: node: %w", err)
+				return
+			}
 			b = trimBase(b)
 			did, err := vc.DIDWeb(b)
 			if err != nil {

@@ -38,7 +38,8 @@ const DefaultRefreshBefore = 30 * time.Second
 
 // ClientConfig configures NewTokenSource.
 type ClientConfig struct {
-	// Node is the node's base URL, e.g. "https://trustid.example". Required.
+	// Node is the node's base URL, e.g. "https://trustid.example":
+	// https, or http to a loopback host (ErrInsecureURL). Required.
 	Node string
 	// ClientID is the registered client ID. Required.
 	ClientID string
@@ -89,6 +90,9 @@ const tokenRequestTimeout = 30 * time.Second
 func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
 	if cfg.Node == "" || cfg.ClientID == "" || cfg.Key == nil {
 		return nil, errors.New("sdk: ClientConfig needs Node, ClientID and Key")
+	}
+	if err := checkBase(cfg.Node); err != nil {
+		return nil, err
 	}
 	cfg.Node = trimBase(cfg.Node)
 	if cfg.KeyID == "" {
