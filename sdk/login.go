@@ -277,7 +277,7 @@ type Identity struct {
 }
 
 // Finish completes a login from the callback's query: the state must be
-// start's; iss, when there is one or the provider says it sends one,
+// start's (a nil or empty start is ErrState); iss, when there is one or the provider says it sends one,
 // must be the provider's issuer, else the answer is refused as another
 // server's (RFC 9207 §2.4, mix-up); an error answer is an ErrLogin naming
 // the provider's code; the code is exchanged (with the PKCE verifier and
@@ -287,7 +287,7 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(start.State)) != 1 || start.State == "" {
+	if start == nil || start.State == "" || subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(start.State)) != 1 {
 		return nil, ErrState
 	}
 	if iss, ok := callback["iss"]; ok || d.meta.IssParameter {

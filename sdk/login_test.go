@@ -125,8 +125,21 @@ func TestLoginStart(t *testing.T) {
 	if _, err := l.Finish(context.Background(), &sdk.LoginStart{}, url.Values{"code": {"c"}}); !errors.Is(err, sdk.ErrState) {
 		t.Errorf("empty state on both sides: %v", err)
 	}
+	// No start at all (the session store had none) is the same, not a
+	// panic.
+	if _, err := l.Finish(context.Background(), nil, url.Values{"state": {s.State}, "code": {"c"}}); !errors.Is(err, sdk.ErrState) {
+		t.Errorf("no start: %v, want ErrState", err)
+	}
 	if _, err := l.Finish(context.Background(), s, url.Values{"state": {s.State}, "error": {"access_denied"}}); !errors.Is(err, sdk.ErrLogin) {
 		t.Errorf("error callback: %v", err)
+	}
+}
+
+// TestNewCredentialVerifierWithoutNodes: no Nodes is an error, not a
+// panic.
+func TestNewCredentialVerifierWithoutNodes(t *testing.T) {
+	if v, err := sdk.NewCredentialVerifier(nil, 0); err == nil || v != nil {
+		t.Errorf("no Nodes: %v, %v", v, err)
 	}
 }
 

@@ -26,6 +26,9 @@ const DefaultStatusTTL = 5 * time.Minute
 // (0: DefaultStatusTTL) or the list's own ttl when shorter, and a list that
 // cannot be fetched fails the check (credentials.ErrStatusUnavailable).
 func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier, error) {
+	if nodes == nil {
+		return nil, errors.New("sdk: NewCredentialVerifier needs Nodes")
+	}
 	if err := nodes.init(); err != nil {
 		return nil, err
 	}
