@@ -195,6 +195,16 @@ func (ts *TokenSource) fetch(ctx context.Context, now time.Time) (string, time.D
 // type"; the value is case-insensitive (§5.1).
 func bearerType(t string) bool { return strings.EqualFold(t, "Bearer") }
 
+// drop forgets the cached token if it is tok (the node refused it), so
+// that the next Token asks for a new one.
+func (ts *TokenSource) drop(tok string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.token == tok {
+		ts.token, ts.expires = "", time.Time{}
+	}
+}
+
 // Expires returns when the cached token expires (zero before the first).
 func (ts *TokenSource) Expires() time.Time {
 	ts.mu.Lock()
