@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
@@ -140,5 +141,30 @@ func TestRedeemQRAfterTheTokenWasRevoked(t *testing.T) {
 	var ne *sdk.NodeError
 	if !errors.As(err, &ne) || ne.Code != "invalid_token" || posts.Load() != 2 {
 		t.Errorf("a node refusing every token: %v after %d requests, want invalid_token after 2", err, posts.Load())
+	}
+}
+
+// TestNodeErrorRetryAfter: a node's 429 rate_limited (api's limiter
+// answers it with Retry-After in seconds, docs/relying-party.md "Rate
+// limits") carries how long to wait in the NodeError, which a caller
+// needs to retry; it was dropped.
+func TestNodeErrorRetryAfter(t *testing.T) {
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == sdk.TokenPath {
+			fmt.Fprint(w, `{"access_token":"at","token_type":"Bearer","expires_in":600}`)
+			return
+		}
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":"rate_limited","error_description":"too many requests"}`)
+	}))
+	defer limited.Close()
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	tokens, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: limited.URL, ClientID: "hotel", Key: key})
+	_, err := (&sdk.Client{Node: limited.URL, Tokens: tokens}).RedeemQR(context.Background(), "TIDON1:x")
+	var ne *sdk.NodeError
+	if !errors.As(err, &ne) || ne.Code != "rate_limited" || ne.RetryAfter != 7*time.Second {
+		t.Errorf("429 with Retry-After 7: %#v, want rate_limited, 7s", err)
 	}
 }

@@ -260,7 +260,7 @@ func do(c *http.Client, req *http.Request, want int) ([]byte, error) {
 		return nil, fmt.Errorf("sdk: %s: answer larger than %d bytes", req.URL.Redacted(), maxBody)
 	}
 	if resp.StatusCode != want {
-		return nil, nodeError(req, resp.StatusCode, body)
+		return nil, nodeError(resp, body)
 	}
 	return body, nil
 }
