@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -84,8 +85,11 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 	insecure("KeySet", err)
 	qs := &sdk.QRStatus{Nodes: &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}, Client: client},
 		Regions: map[string]string{"310000": plain}}
-	_, err = qs.Status(ctx, qrcode.StatusRef{Region: 310000, List: 1, Index: 1})
-	insecure("QRStatus", err)
+	// Refused as no node of Nodes.Bases, which are https or loopback
+	// (TestQRStatusRegionNodeAmongBases).
+	if _, err = qs.Status(ctx, qrcode.StatusRef{Region: 310000, List: 1, Index: 1}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
+		t.Errorf("QRStatus: %v, want ErrStatusUnavailable", err)
+	}
 
 	// A provider (on loopback) whose discovery names an http token
 	// endpoint elsewhere: the code and client assertion would go there.
@@ -127,4 +131,26 @@ func (rw rewriteTokenEndpoint) RoundTrip(r *http.Request) (*http.Response, error
 	resp.Body = io.NopCloser(strings.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	return resp, err
+}
+
+// TestQRStatusRegionNodeAmongBases: a QRStatus region whose node is not
+// one of Nodes.Bases (QRStatus.Regions says it must be) is refused
+// without a request to it; its list index was fetched from it before the
+// list itself was refused.
+func TestQRStatusRegionNodeAmongBases(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	var asked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"lists":["0000000100000000"]}`))
+	}))
+	defer other.Close()
+	qs := &sdk.QRStatus{Nodes: &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}},
+		Regions: map[string]string{"310000": other.URL}}
+	_, err := qs.Status(context.Background(), qrcode.StatusRef{Region: 310000, List: 1, Index: 1})
+	if !errors.Is(err, qrcode.ErrStatusUnavailable) || !strings.Contains(err.Error(), "not one of Nodes.Bases") || asked.Load() != 0 {
+		t.Errorf("region node outside Nodes.Bases: %v after %d requests to it", err, asked.Load())
+	}
 }

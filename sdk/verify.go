@@ -112,6 +112,12 @@ func (q *QRStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 		return 0, fmt.Errorf("%w: no node configured for region %s", qrcode.ErrStatusUnavailable, region)
 	}
 	base = trimBase(base)
+	if err := q.Nodes.init(); err != nil {
+		return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
+	}
+	if nd, hosted := q.Nodes.node(base); nd == nil || hosted {
+		return 0, fmt.Errorf("%w: region %s's node %.80s is not one of Nodes.Bases", qrcode.ErrStatusUnavailable, region, base)
+	}
 	if a := q.Nodes.Anchors; a != nil {
 		// The lists checked are the node's; the code names its region:
 		// the registry must say they are one.
