@@ -52,7 +52,7 @@ type AccessTokenConfig struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Leeway is the clock skew allowed on exp, nbf and iat, as the
-	// node's: zero means DefaultLeeway, and at most a minute.
+	// node's: zero means DefaultLeeway, and at most MaxLeeway.
 	Leeway time.Duration
 }
 
@@ -96,8 +96,8 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	if cfg.Leeway < 0 || cfg.Leeway > time.Minute {
-		return nil, fmt.Errorf("sdk: leeway %v is outside [0, 1m]", cfg.Leeway)
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("sdk: leeway %v is outside [0, MaxLeeway]", cfg.Leeway)
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	cfg.Issuer = trimBase(cfg.Issuer)

@@ -65,7 +65,7 @@ type LoginConfig struct {
 	Registry RegistryKeys
 	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
 	// crypto/rand. Leeway is the clock skew allowed (default
-	// DefaultLeeway, a node's; negative: none).
+	// DefaultLeeway, a node's; negative: none; at most MaxLeeway).
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Rand       io.Reader
@@ -122,6 +122,9 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	}
 	if err := checkBase(cfg.Issuer); err != nil {
 		return nil, err
+	}
+	if cfg.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("sdk: LoginConfig.Leeway %v is over MaxLeeway (%v)", cfg.Leeway, MaxLeeway)
 	}
 	cfg.Issuer = trimBase(cfg.Issuer)
 	if cfg.KeyID == "" {
