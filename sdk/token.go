@@ -51,7 +51,8 @@ type ClientConfig struct {
 	// Scopes asks for these scopes; empty means all the client's scopes.
 	Scopes []string
 	// RefreshBefore: a cached token is replaced this long before it
-	// expires (default DefaultRefreshBefore).
+	// expires (default DefaultRefreshBefore), or halfway through its
+	// life when it lives no longer than RefreshBefore.
 	RefreshBefore time.Duration
 	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
 	// crypto/rand.
@@ -71,6 +72,7 @@ type TokenSource struct {
 	mu       sync.Mutex
 	token    string
 	expires  time.Time
+	renew    time.Time // when the cached token is replaced
 	inflight *tokenRequest
 }
 
@@ -111,11 +113,12 @@ func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
 }
 
 // Token returns a cached access token, or a new one when the cached one
-// expires within RefreshBefore.
+// expires within RefreshBefore (or is past half its life, for a token
+// that lives no longer than RefreshBefore).
 func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	now := ts.cfg.Now()
-	if ts.token != "" && now.Before(ts.expires.Add(-ts.cfg.RefreshBefore)) {
+	if ts.token != "" && now.Before(ts.renew) {
 		defer ts.mu.Unlock()
 		return ts.token, nil
 	}
@@ -142,7 +145,12 @@ func (ts *TokenSource) request(ctx context.Context, now time.Time, r *tokenReque
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if err == nil {
-		ts.token, ts.expires = tok, now.Add(life)
+		ts.token, ts.expires, ts.renew = tok, now.Add(life), now.Add(life-ts.cfg.RefreshBefore)
+		if life <= ts.cfg.RefreshBefore {
+			// Such a token would never be reused: a node whose tokens
+			// live 20 s would be asked for one on every call.
+			ts.renew = now.Add(life / 2)
+		}
 	}
 	r.token, r.err = tok, err
 	ts.inflight = nil
@@ -201,7 +209,7 @@ func (ts *TokenSource) drop(tok string) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.token == tok {
-		ts.token, ts.expires = "", time.Time{}
+		ts.token, ts.expires, ts.renew = "", time.Time{}, time.Time{}
 	}
 }
 
