@@ -36,7 +36,8 @@ const maxTokenLen = 8 << 10
 
 // AccessTokenConfig configures NewAccessTokenVerifier.
 type AccessTokenConfig struct {
-	// Issuer is the node's base URL, the iss of its tokens. Required.
+	// Issuer is the node's base URL, the iss of its tokens: https, or
+	// http to a loopback host (ErrInsecureURL). Required.
 	Issuer string
 	// Audience is the expected aud (default Issuer: TrustID access
 	// tokens name the node that issued them).
@@ -51,7 +52,7 @@ type AccessTokenConfig struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Leeway is the clock skew allowed on exp, nbf and iat, as the
-	// node's: zero means DefaultLeeway, and at most a minute.
+	// node's: zero means DefaultLeeway, and at most MaxLeeway.
 	Leeway time.Duration
 }
 
@@ -81,6 +82,9 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	if cfg.Issuer == "" {
 		return nil, errors.New("sdk: AccessTokenConfig needs Issuer")
 	}
+	if err := checkBase(cfg.Issuer); err != nil {
+		return nil, err
+	}
 	if len(cfg.Algorithms) == 0 {
 		return nil, fmt.Errorf("sdk: %w", gm.ErrAlgorithms)
 	}
@@ -92,8 +96,8 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	if cfg.Leeway < 0 || cfg.Leeway > time.Minute {
-		return nil, fmt.Errorf("sdk: leeway %v is outside [0, 1m]", cfg.Leeway)
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("sdk: leeway %v is outside [0, MaxLeeway]", cfg.Leeway)
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	cfg.Issuer = trimBase(cfg.Issuer)

@@ -11,7 +11,8 @@ import (
 
 // Client calls a node's protected routes with tokens from a TokenSource.
 type Client struct {
-	// Node is the node's base URL. Required.
+	// Node is the node's base URL: https, or http to a loopback host
+	// (ErrInsecureURL). Required.
 	Node string
 	// Tokens gives the access token of each call. Required.
 	Tokens *TokenSource
@@ -49,7 +50,8 @@ type Actor struct {
 // any region, with the same answer. A code is single use. Errors of the
 // node are *NodeError and match the qrcode sentinels:
 // qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked,
-// qrcode.ErrReplayed, ...
+// qrcode.ErrReplayed, ... An access token the node refuses (revoked
+// there before it expired) is replaced and the code sent once more.
 func (c *Client) RedeemQR(ctx context.Context, code string) (*Redemption, error) {
 	return c.RedeemQRFor(ctx, code, "")
 }
@@ -79,26 +81,22 @@ func (c *Client) RedeemQRFor(ctx context.Context, code, action string) (*Redempt
 }
 
 // post sends in as JSON with a bearer token and decodes a 200 answer into
-// out.
+// out. A token the node refuses (401 invalid_token: revoked at the node,
+// or its client's keys or the node's changed) is dropped from Tokens and
+// the request sent once more with a new one: the node refused it before
+// reading the request, so nothing was done.
 func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	if c.Tokens == nil || c.Node == "" {
 		return errors.New("sdk: Client needs Node and Tokens")
 	}
-	tok, err := c.Tokens.Token(ctx)
-	if err != nil {
+	if err := checkBase(c.Node); err != nil {
 		return err
 	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, trimBase(c.Node)+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	body, err := do(c.HTTPClient, req, http.StatusOK)
+	body, err := c.send(ctx, path, b)
 	if err != nil {
 		return err
 	}
@@ -106,4 +104,27 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		return fmt.Errorf("sdk: %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// send posts body to path with a token of c.Tokens, and once more with
+// a new token when the node refuses the first.
+func (c *Client) send(ctx context.Context, path string, body []byte) ([]byte, error) {
+	for retried := false; ; retried = true {
+		tok, err := c.Tokens.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, trimBase(c.Node)+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		answer, err := do(c.HTTPClient, req, http.StatusOK)
+		var ne *NodeError
+		if retried || !errors.As(err, &ne) || ne.Status != http.StatusUnauthorized || ne.Code != "invalid_token" {
+			return answer, err
+		}
+		c.Tokens.drop(tok)
+	}
 }

@@ -7,7 +7,8 @@
 // codes with cached issuer keys and status lists fetched from the node
 // (NewQRVerifier, QRStatus), and verifies vc+jwt and SD-JWT VC
 // credentials and presentations with cached issuer keys (JWKS, DID
-// documents) and status lists honouring their ttl (NewCredentialVerifier).
+// documents) and status lists honouring their ttl (NewCredentialVerifier),
+// and Data Integrity secured ones likewise (NewDataIntegrityVerifier).
 // With Nodes.Anchors set, every status list is also checked against the
 // head its region anchored on the consortium ledger, as a node's verifier
 // checks it (package sdk/ledgeranchors provides the heads to relying

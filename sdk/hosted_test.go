@@ -228,3 +228,29 @@ func TestKidOfTheNodeDIDForItsBaseURL(t *testing.T) {
 		t.Fatalf("node's resolver: %v, want ErrIssuerMismatch", err)
 	}
 }
+
+// TestLeewayBounded: every SDK verifier takes at most MaxLeeway of clock
+// skew, as AccessTokenConfig already did: a Login or Nodes configured
+// with more (which would take an ID token or credential that long after
+// it expired) is refused; MaxLeeway itself is taken.
+func TestLeewayBounded(t *testing.T) {
+	h := newHostedIssuer(t)
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	for _, c := range []struct {
+		leeway time.Duration
+		ok     bool
+	}{{sdk.MaxLeeway, true}, {sdk.MaxLeeway + time.Second, false}, {time.Hour, false}} {
+		_, err := sdk.NewLogin(sdk.LoginConfig{Issuer: h.node.URL, ClientID: "rp", RedirectURI: "https://rp.example/cb", Key: key,
+			Algorithms: []string{gm.AlgSM2}, Leeway: c.leeway})
+		if (err == nil) != c.ok {
+			t.Errorf("Login with leeway %v: %v", c.leeway, err)
+		}
+		now := time.Now()
+		nodes := h.nodes(&now)
+		nodes.Leeway = c.leeway
+		_, err = sdk.NewCredentialVerifier(nodes, 0)
+		if (err == nil) != c.ok {
+			t.Errorf("Nodes with leeway %v: %v", c.leeway, err)
+		}
+	}
+}

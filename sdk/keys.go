@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,14 @@ var (
 	ErrKeysUnavailable = errors.New("sdk: issuer keys unavailable")
 	// ErrUnknownKey: the fresh key set has no key with the kid.
 	ErrUnknownKey = errors.New("sdk: unknown key")
+	// ErrInsecureURL: a URL the SDK does not call, configured or
+	// discovered: not https, plain http to a host other than localhost
+	// or a loopback address (a node under test), one with user
+	// information, or a base URL with a query or fragment. Over plain
+	// http anyone on the path could answer for the node (its keys, its
+	// status lists: "not revoked") or read what is sent to it (access
+	// tokens, QR codes). Nothing is sent to it.
+	ErrInsecureURL = errors.New("sdk: not an https URL (plain http only to loopback)")
 )
 
 // Defaults of KeySet.
@@ -229,8 +239,12 @@ func get(ctx context.Context, c *http.Client, url, accept string) ([]byte, error
 }
 
 // do sends req and returns the body of an answer with status want; any
-// other answer is a *NodeError. Redirects are not followed.
+// other answer is a *NodeError. Redirects are not followed, and nothing
+// is sent to a URL checkURL refuses.
 func do(c *http.Client, req *http.Request, want int) ([]byte, error) {
+	if err := checkURL(req.URL); err != nil {
+		return nil, err
+	}
 	cl := *clientOr(c)
 	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := cl.Do(req)
@@ -246,9 +260,45 @@ func do(c *http.Client, req *http.Request, want int) ([]byte, error) {
 		return nil, fmt.Errorf("sdk: %s: answer larger than %d bytes", req.URL.Redacted(), maxBody)
 	}
 	if resp.StatusCode != want {
-		return nil, nodeError(req, resp.StatusCode, body)
+		return nil, nodeError(resp, body)
 	}
 	return body, nil
+}
+
+// checkURL accepts u if it is https, or http to localhost or a loopback
+// address, without user information; errors match ErrInsecureURL.
+func checkURL(u *url.URL) error {
+	host := u.Hostname()
+	switch {
+	case host == "" || u.User != nil:
+		return fmt.Errorf("%w: %.80q has no host or has user information", ErrInsecureURL, u.Redacted())
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopbackHost(host):
+		return nil
+	}
+	return fmt.Errorf("%w: %.80q", ErrInsecureURL, u.Redacted())
+}
+
+// checkBase checks a configured base URL: checkURL's rules, and nothing
+// but scheme://host[:port][/path], since a query or fragment would take
+// in the paths the SDK appends.
+func checkBase(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Opaque != "" || strings.ContainsAny(base, "?#") {
+		return fmt.Errorf("%w: %.80q is not a base URL", ErrInsecureURL, base)
+	}
+	return checkURL(u)
+}
+
+// loopbackHost reports whether host (without port) is localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // trimBase normalizes a node base URL.

@@ -40,7 +40,8 @@ var (
 
 // LoginConfig configures a Login.
 type LoginConfig struct {
-	// Issuer is the provider's issuer URL (the node's base URL). Required.
+	// Issuer is the provider's issuer URL (the node's base URL): https,
+	// or http to a loopback host (ErrInsecureURL). Required.
 	Issuer string
 	// ClientID and RedirectURI are the relying party's registration.
 	// Required.
@@ -64,7 +65,7 @@ type LoginConfig struct {
 	Registry RegistryKeys
 	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
 	// crypto/rand. Leeway is the clock skew allowed (default
-	// DefaultLeeway, a node's; negative: none).
+	// DefaultLeeway, a node's; negative: none; at most MaxLeeway).
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Rand       io.Reader
@@ -118,6 +119,12 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	}
 	if _, err := gm.NewJWTParser(cfg.Algorithms); err != nil {
 		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	if err := checkBase(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if cfg.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("sdk: LoginConfig.Leeway %v is over MaxLeeway (%v)", cfg.Leeway, MaxLeeway)
 	}
 	cfg.Issuer = trimBase(cfg.Issuer)
 	if cfg.KeyID == "" {
@@ -205,6 +212,15 @@ func (l *Login) readMetadata(ctx context.Context, m *providerMetadata) error {
 	case !slices.Contains(m.CodeChallengeMethods, "S256"):
 		return fmt.Errorf("%w: the provider does not support PKCE S256", ErrLogin)
 	}
+	for _, e := range []string{m.AuthorizationEndpoint, m.TokenEndpoint, m.JWKSURI} {
+		u, err := url.Parse(e)
+		if err != nil {
+			return fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+		}
+		if err := checkURL(u); err != nil {
+			return fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+		}
+	}
 	return nil
 }
 
@@ -264,7 +280,7 @@ type Identity struct {
 }
 
 // Finish completes a login from the callback's query: the state must be
-// start's; iss, when there is one or the provider says it sends one,
+// start's (a nil or empty start is ErrState); iss, when there is one or the provider says it sends one,
 // must be the provider's issuer, else the answer is refused as another
 // server's (RFC 9207 §2.4, mix-up); an error answer is an ErrLogin naming
 // the provider's code; the code is exchanged (with the PKCE verifier and
@@ -274,7 +290,7 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(start.State)) != 1 || start.State == "" {
+	if start == nil || start.State == "" || subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(start.State)) != 1 {
 		return nil, ErrState
 	}
 	if iss, ok := callback["iss"]; ok || d.meta.IssParameter {

@@ -32,7 +32,8 @@ import (
 // identifier itself. The times are checked on every verification: the
 // verifiers NewCredentialVerifier returns cache no key of their own.
 type Nodes struct {
-	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example".
+	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example":
+	// https, or http to a loopback host (ErrInsecureURL).
 	Bases []string
 	// Algorithms is the allow-list of JWS algorithms. Required.
 	Algorithms []string
@@ -45,7 +46,7 @@ type Nodes struct {
 	KeyTTL time.Duration
 	// Leeway is the clock skew allowed between the nodes and this
 	// verifier, as a node allows it (default DefaultLeeway; negative:
-	// none).
+	// none; at most MaxLeeway).
 	Leeway time.Duration
 	// Issuers lists the issuers hosted by the nodes (relying parties
 	// issuing under did:web:<node host>:issuers:<client>) that this
@@ -110,6 +111,11 @@ type cachedDoc struct {
 // (auth.DefaultLeeway).
 const DefaultLeeway = 30 * time.Second
 
+// MaxLeeway is the most clock skew an SDK verifier may be configured to
+// allow: past it, an expired token or credential would pass for that
+// long.
+const MaxLeeway = time.Minute
+
 var (
 	_ vc.PurposeResolver  = (*Nodes)(nil)
 	_ vc.StatusListSource = (*Nodes)(nil)
@@ -124,7 +130,15 @@ func (n *Nodes) init() error {
 			n.err = errors.New("sdk: Nodes needs at least one base URL")
 			return
 		}
+		if n.Leeway > MaxLeeway {
+			n.err = fmt.Errorf("sdk: Nodes.Leeway %v is over MaxLeeway (%v)", n.Leeway, MaxLeeway)
+			return
+		}
 		for _, b := range n.Bases {
+			if err := checkBase(b); err != nil {
+				n.err = fmt.Errorf("sdk: node: %w", err)
+				return
+			}
 			b = trimBase(b)
 			did, err := vc.DIDWeb(b)
 			if err != nil {

@@ -457,3 +457,34 @@ func TestMiddlewareChallenges(t *testing.T) {
 		}
 	}
 }
+
+// TestShortLivedTokenReused: a token that lives no longer than
+// RefreshBefore (a node run with --access-token-ttl 20s, the default
+// RefreshBefore 30 s) is reused for half its life, then replaced; it was
+// never reused, so every call asked the node for a token (and met its
+// per-client rate limit, 60 a minute).
+func TestShortLivedTokenReused(t *testing.T) {
+	var issued atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		issued.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"t` + strconv.Itoa(int(issued.Load())) + `","token_type":"Bearer","expires_in":20}`))
+	}))
+	defer srv.Close()
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	clock := &skewClock{}
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: srv.URL, ClientID: "hotel", Key: key, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t1, _ := ts.Token(ctx)
+	clock.Advance(9 * time.Second)
+	if t2, _ := ts.Token(ctx); t2 != t1 || issued.Load() != 1 {
+		t.Errorf("a 20 s token 9 s old: %q after %d requests, want %q reused", t2, issued.Load(), t1)
+	}
+	clock.Advance(2 * time.Second)
+	if t3, _ := ts.Token(ctx); t3 == t1 || issued.Load() != 2 {
+		t.Errorf("a 20 s token 11 s old: %q after %d requests, want a new one", t3, issued.Load())
+	}
+}

@@ -38,7 +38,8 @@ const DefaultRefreshBefore = 30 * time.Second
 
 // ClientConfig configures NewTokenSource.
 type ClientConfig struct {
-	// Node is the node's base URL, e.g. "https://trustid.example". Required.
+	// Node is the node's base URL, e.g. "https://trustid.example":
+	// https, or http to a loopback host (ErrInsecureURL). Required.
 	Node string
 	// ClientID is the registered client ID. Required.
 	ClientID string
@@ -50,7 +51,8 @@ type ClientConfig struct {
 	// Scopes asks for these scopes; empty means all the client's scopes.
 	Scopes []string
 	// RefreshBefore: a cached token is replaced this long before it
-	// expires (default DefaultRefreshBefore).
+	// expires (default DefaultRefreshBefore), or halfway through its
+	// life when it lives no longer than RefreshBefore.
 	RefreshBefore time.Duration
 	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
 	// crypto/rand.
@@ -70,6 +72,7 @@ type TokenSource struct {
 	mu       sync.Mutex
 	token    string
 	expires  time.Time
+	renew    time.Time // when the cached token is replaced
 	inflight *tokenRequest
 }
 
@@ -90,6 +93,9 @@ func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
 	if cfg.Node == "" || cfg.ClientID == "" || cfg.Key == nil {
 		return nil, errors.New("sdk: ClientConfig needs Node, ClientID and Key")
 	}
+	if err := checkBase(cfg.Node); err != nil {
+		return nil, err
+	}
 	cfg.Node = trimBase(cfg.Node)
 	if cfg.KeyID == "" {
 		kid, err := keyID(cfg.Key.Public())
@@ -107,11 +113,12 @@ func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
 }
 
 // Token returns a cached access token, or a new one when the cached one
-// expires within RefreshBefore.
+// expires within RefreshBefore (or is past half its life, for a token
+// that lives no longer than RefreshBefore).
 func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	now := ts.cfg.Now()
-	if ts.token != "" && now.Before(ts.expires.Add(-ts.cfg.RefreshBefore)) {
+	if ts.token != "" && now.Before(ts.renew) {
 		defer ts.mu.Unlock()
 		return ts.token, nil
 	}
@@ -138,7 +145,12 @@ func (ts *TokenSource) request(ctx context.Context, now time.Time, r *tokenReque
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if err == nil {
-		ts.token, ts.expires = tok, now.Add(life)
+		ts.token, ts.expires, ts.renew = tok, now.Add(life), now.Add(life-ts.cfg.RefreshBefore)
+		if life <= ts.cfg.RefreshBefore {
+			// Such a token would never be reused: a node whose tokens
+			// live 20 s would be asked for one on every call.
+			ts.renew = now.Add(life / 2)
+		}
 	}
 	r.token, r.err = tok, err
 	ts.inflight = nil
@@ -190,6 +202,16 @@ func (ts *TokenSource) fetch(ctx context.Context, now time.Time) (string, time.D
 // MUST NOT use an access token if it does not understand the token
 // type"; the value is case-insensitive (§5.1).
 func bearerType(t string) bool { return strings.EqualFold(t, "Bearer") }
+
+// drop forgets the cached token if it is tok (the node refused it), so
+// that the next Token asks for a new one.
+func (ts *TokenSource) drop(tok string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.token == tok {
+		ts.token, ts.expires, ts.renew = "", time.Time{}, time.Time{}
+	}
+}
 
 // Expires returns when the cached token expires (zero before the first).
 func (ts *TokenSource) Expires() time.Time {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -26,11 +27,33 @@ const DefaultStatusTTL = 5 * time.Minute
 // (0: DefaultStatusTTL) or the list's own ttl when shorter, and a list that
 // cannot be fetched fails the check (credentials.ErrStatusUnavailable).
 func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier, error) {
+	if nodes == nil {
+		return nil, errors.New("sdk: NewCredentialVerifier needs Nodes")
+	}
 	if err := nodes.init(); err != nil {
 		return nil, err
 	}
 	checker := vc.NewStatusCheckerWith(nodes, vc.StatusCheckerOptions{TTL: durOr(statusTTL, DefaultStatusTTL), Now: nodes.Now})
 	return vc.NewVerifier(nodes.verifierConfig(vc.VerifierConfig{Trust: nodes, Status: checker, ContextCheck: jsonld.CheckInlineContexts}))
+}
+
+// NewDataIntegrityVerifier returns a verifier of credentials and
+// presentations secured with an embedded Data Integrity proof (ldp_vc)
+// from the configured nodes and the issuers they host, as a node's
+// verifier checks them: the proof by one of cryptosuites (the allow-list,
+// required: dataintegrity.SM2RDFC2025, ECDSARDFC2019, EdDSARDFC2022), its
+// key resolved by nodes for the proof's purpose (assertionMethod,
+// authentication), the clock skew nodes.Leeway allows, a presentation's
+// proof at most credentials.DefaultVPMaxAge old; then the checks
+// NewCredentialVerifier makes of a vc+jwt (data model, validity, the
+// issuer's accreditation for the types, status lists cached as there).
+func NewDataIntegrityVerifier(nodes *Nodes, statusTTL time.Duration, cryptosuites []string) (*dataintegrity.Verifier, error) {
+	v, err := NewCredentialVerifier(nodes, statusTTL)
+	if err != nil {
+		return nil, err
+	}
+	return dataintegrity.NewVerifier(dataintegrity.Config{Resolver: nodes, Cryptosuites: cryptosuites,
+		Checker: dataintegrity.CheckWith(v.CheckCredential), Now: nodes.Now, Leeway: leewayOr(nodes.Leeway), MaxAge: vc.DefaultVPMaxAge})
 }
 
 // QRStatus is a qrcode.StatusChecker over the status lists the nodes
@@ -89,6 +112,12 @@ func (q *QRStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 		return 0, fmt.Errorf("%w: no node configured for region %s", qrcode.ErrStatusUnavailable, region)
 	}
 	base = trimBase(base)
+	if err := q.Nodes.init(); err != nil {
+		return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
+	}
+	if nd, hosted := q.Nodes.node(base); nd == nil || hosted {
+		return 0, fmt.Errorf("%w: region %s's node %.80s is not one of Nodes.Bases", qrcode.ErrStatusUnavailable, region, base)
+	}
 	if a := q.Nodes.Anchors; a != nil {
 		// The lists checked are the node's; the code names its region:
 		// the registry must say they are one.

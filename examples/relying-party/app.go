@@ -24,7 +24,9 @@ import (
 // Config configures New.
 type Config struct {
 	// Node is the TrustID node's base URL: the OpenID provider's issuer
-	// and the node that redeems online codes. Required.
+	// and the node that redeems online codes; https, or http on a
+	// loopback host (the SDK refuses others: sdk.ErrInsecureURL).
+	// Required.
 	Node string
 	// ClientID is this service's registration at the node; Key its
 	// private key (SM2 or P-256), whose public half the node has in the

@@ -425,7 +425,9 @@ func withCookie(t *testing.T, base, name, value string) *browser {
 }
 
 // TestConfigRefusals: a redirect URL that is not this service's https
-// /callback (http only on loopback), or a missing setting, is refused.
+// /callback (http only on loopback), a node that is not https (http only
+// on loopback: the SDK's ErrInsecureURL), or a missing setting, is
+// refused.
 func TestConfigRefusals(t *testing.T) {
 	key, _ := gm.GenerateKey(rand.Reader)
 	good := Config{Node: "https://node.example", ClientID: "c", Key: key, RedirectURL: "https://shop.example/callback", Algorithms: []string{gm.AlgSM2}}
@@ -437,6 +439,7 @@ func TestConfigRefusals(t *testing.T) {
 	}
 	for name, edit := range map[string]func(*Config){
 		"http, not loopback": func(c *Config) { c.RedirectURL = "http://shop.example/callback" },
+		"http node":          func(c *Config) { c.Node = "http://node.example" },
 		"another path":       func(c *Config) { c.RedirectURL = "https://shop.example/cb" },
 		"relative":           func(c *Config) { c.RedirectURL = "/callback" },
 		"no algorithms":      func(c *Config) { c.Algorithms = nil },
