@@ -187,6 +187,13 @@ func (t Tokens) TokenRegion(iss string) (string, bool) {
 	return t.Registry.IssuerRegion(iss)
 }
 
+// RegionIssuer implements auth.Federation: region's "api" endpoint
+// (chaincode.Region.API).
+func (t Tokens) RegionIssuer(region string) string {
+	r, _ := t.Registry.Region(region)
+	return r.API()
+}
+
 // RegistryGeneration implements auth.Federation.
 func (t Tokens) RegistryGeneration() uint64 { return t.Registry.Generation() }
 
