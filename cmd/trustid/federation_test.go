@@ -520,9 +520,23 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_client"` {
 		t.Errorf("forged assertion: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
+	// A token A did not issue is not active (RFC 7662 §2.2), counted.
 	notA := b.forge(keyB.Signer, keyB.Kid, nil)
-	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
+	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 200 || m["active"] != false || len(m) != 1 {
 		t.Errorf("a token not of A: %d %v", c, m)
+	}
+	// Nor is one signed by A's key under its region's other name (its
+	// DID): B takes it for A's region's and asks A, whose signed answer
+	// says it is not A's token, so B answers it inactive (503 before).
+	regA, err := ca.Region(ctx, "310000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	underDID := a.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) {
+		c["iss"], c["aud"], c["client_id"], c["sub"], c["scope"] = regA.DID, []string{regA.DID, b.base}, "svc-a", "svc-a", auth.ScopeQRRedeem
+	})
+	if c, m := introspectAtB(underDID); c != 200 || m["active"] != false || len(m) != 1 {
+		t.Errorf("a token under A's DID introspected at B: %d %v", c, m)
 	}
 	// An expired assertion, and one for another node: refused, each
 	// counted by its reason.
