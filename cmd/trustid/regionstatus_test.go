@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
-	"github.com/trustid-cn/trustid/federation"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
