@@ -12,7 +12,8 @@
 // signed with a key this instance's keystore lacks yet.
 //
 // Two things must come from the other region's node, and are fetched
-// from its endpoint in the registry only: its QR status lists (QRStatus,
+// from its endpoint in the registry (or from where the operator says the
+// node is: Directory.Peers): its QR status lists (QRStatus,
 // checked against the heads anchored on the ledger and cached, so they
 // keep answering while that node is down), and whether it revoked one of
 // its access tokens (Introspector, node to node with this region's
