@@ -50,8 +50,9 @@ import (
 // B accepts A's tokens of the new key and refuses the old key's; B keeps
 // accepting them after A is stopped; B refuses it once the
 // consortium (B's vote) suspends A. A token of A only for A is refused by
-// B throughout, and a node with a plain-http peer off loopback does not
-// start.
+// B throughout; with A's registered endpoint one B refuses, B introspects
+// A's token at A's --peer URL; and a node with a plain-http peer off
+// loopback does not start.
 func TestTwoRegionNodes(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
@@ -196,6 +197,32 @@ func TestTwoRegionNodes(t *testing.T) {
 	// events: B accepts the new key's token once it has both.
 	forB = token(b.base)
 	waitUntil(t, "B accepting A's token signed with its new key", func() bool { c, e := atB(forB); return c == 400 && e == "qr_malformed" })
+
+	// A's region registers an api endpoint B may not call (plain http off
+	// loopback), keeping A's URL as a "web" endpoint (A's tokens name
+	// it): B calls A at its --peer URL, for introspection as for every
+	// call to A's node (503 endpoint_refused without the override).
+	const refusedA = "http://a.internal.example"
+	rA, err := ca.Region(ctx, "310000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: rA.DID, Name: rA.Name,
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: refusedA}, {Type: "web", URL: a.base}}}); err != nil {
+		t.Fatal(err)
+	}
+	// B's view has A's new endpoint once B issues a token for it.
+	keyB := b.addClientIn("svc-b", "320000", auth.ScopeQRRedeem)
+	waitUntil(t, "B's view of A's new api endpoint", func() bool {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {refusedA},
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-b", keyB)}}
+		c, _, _ := b.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return c == 200
+	})
+	introspect := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-a", keyFile)}}
+	if c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", introspect.Encode()); c != 200 || m["active"] != true {
+		t.Errorf("A's token introspected at B through --peer, A's registered endpoint refused: %d %v", c, m)
+	}
 
 	a.node.Stop()
 	if c, e := atB(forB); c != 400 || e != "qr_malformed" {
