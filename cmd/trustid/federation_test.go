@@ -785,7 +785,10 @@ func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
 		{tlsSrv.URL, "address_not_allowed"},
 		{"https://localhost:" + port, "address_not_allowed"},
 	} {
-		// A's tokens keep their issuer: a.base stays registered (as "web").
+		// A's token names B's api endpoint as its audience (resource) and
+		// a.base as its issuer: a.base stays registered (as "web") so B
+		// still takes the token for A's region's and gets to the call it
+		// must refuse.
 		r, err := ca.Region(ctx, "310000")
 		if err != nil {
 			t.Fatal(err)
