@@ -510,7 +510,8 @@ func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
 
 // peerIntrospect answers another region's node about a token of this
 // node: the caller's region is the one whose registered key signed the
-// node assertion covering the body ({"token": ...}).
+// node assertion covering the body ({"token": ...}). A token this node
+// did not issue is {"active": false}, counted as token_not_issued_here.
 func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 	region, err := o.cfg.Peers.AuthenticatePeer(r)
 	if errors.Is(err, qrcode.ErrPeerAuth) {
@@ -535,10 +536,15 @@ func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		res, err := o.svc.IntrospectForPeer(r.Context(), region, req.Token)
+		if err != nil && o.cfg.OnPeerRefuse != nil && !errors.Is(err, auth.ErrUnavailable) {
+			o.cfg.OnPeerRefuse(err)
+		}
+		if errors.Is(err, auth.ErrNotIssuedHere) {
+			// RFC 7662 §2.2: a token the server does not know is not
+			// active; the asking node then answers so too.
+			res, err = auth.Introspection{}, nil
+		}
 		if err != nil {
-			if o.cfg.OnPeerRefuse != nil && !errors.Is(err, auth.ErrUnavailable) {
-				o.cfg.OnPeerRefuse(err)
-			}
 			o.fail(w, r, err)
 			return
 		}

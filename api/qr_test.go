@@ -74,12 +74,14 @@ var qrRegistryRPs = qrPeerRPs{
 	{"440000", "hotel-440000"}: {ClientID: "hotel-440000", Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 }
 
-// qrKeys is an in-memory registry of region keys: region → kid → key.
+// qrKeys is an in-memory registry of region keys: region → kid → key,
+// each with the algorithm of its type, as the chaincode records it.
 type qrKeys map[string]map[string]crypto.PublicKey
 
 func (k qrKeys) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
 	if pub, ok := k[region][kid]; ok {
-		return pub, "", nil
+		alg, err := gm.Alg(pub)
+		return pub, alg, err
 	}
 	return nil, "", errors.New("no such region key")
 }

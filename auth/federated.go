@@ -15,6 +15,11 @@ type Federation interface {
 	// TokenRegion returns the active region whose node issues tokens as
 	// iss (its registered endpoint URL or DID), false when none does.
 	TokenRegion(iss string) (region string, ok bool)
+	// RegionIssuer returns the issuer URL of region's node: its
+	// registered "api" endpoint, "" when it registers none. It is the
+	// one name of the node a token may be issued for (RFC 8707
+	// resource), as the node accepts tokens with its issuer in aud.
+	RegionIssuer(region string) string
 	// RegionKey returns region's verifying key kid and its JWS algorithm
 	// (the registry's, which chaincode derives from the key: a token
 	// whose alg differs is refused) when the region is active and the
@@ -168,7 +173,10 @@ func (s *Service) checkForeign(v *validToken) ([]string, error) {
 
 // checkResource checks an RFC 8707 resource indicator: the token endpoint
 // adds it to the token's audiences when it is the issuer URL of another
-// active region of the trust registry.
+// active region's node, its "api" endpoint in the trust registry. The
+// region's DID or another of its endpoints names the region too, but a
+// node accepts only tokens with its issuer among their audiences: a
+// token for such a name would be good nowhere.
 func (s *Service) checkResource(resource string) error {
 	if resource == s.issuer {
 		return nil
@@ -182,8 +190,12 @@ func (s *Service) checkResource(resource string) error {
 	if strings.TrimSuffix(resource, "/") != resource {
 		return fail(ErrInvalidTarget, "resource must be a region's issuer URL without a trailing slash")
 	}
-	if _, ok := s.fed.TokenRegion(resource); !ok {
+	region, ok := s.fed.TokenRegion(resource)
+	if !ok {
 		return fail(ErrInvalidTarget, "resource is not an active region of the trust registry")
+	}
+	if s.fed.RegionIssuer(region) != resource {
+		return fail(ErrInvalidTarget, "resource must be a region's api endpoint in the trust registry (its node's issuer URL), not its DID or another endpoint")
 	}
 	return nil
 }

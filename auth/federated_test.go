@@ -27,6 +27,14 @@ func (regionsFed) RegionKeyValid(string, string) error { return errors.New("no k
 func (regionsFed) RegionClient(string) (string, []string, bool, bool) {
 	return "", nil, false, false
 }
+func (f regionsFed) RegionIssuer(region string) string {
+	for iss, r := range f {
+		if r == region {
+			return iss
+		}
+	}
+	return ""
+}
 func (regionsFed) RegistryGeneration() uint64 { return 0 }
 
 // TestIntrospectForPeerAudience: a peer region learns about this node's
@@ -73,6 +81,9 @@ func (f *fakeRegistry) RegionClient(id string) (string, []string, bool, bool) {
 		return home, sc, true, ok
 	}
 	return home, Scopes, true, ok
+}
+func (f *fakeRegistry) RegionIssuer(region string) string {
+	return regionsFed(f.regions).RegionIssuer(region)
 }
 func (f *fakeRegistry) RegistryGeneration() uint64 { return 0 }
 
@@ -149,6 +160,7 @@ func (f *regionRecord) InstanceKey(ctx context.Context, kid string) (crypto.Publ
 func (f *regionRecord) RegionClient(string) (string, []string, bool, bool) {
 	return "", nil, false, false
 }
+func (f *regionRecord) RegionIssuer(string) string { return "" }
 func (f *regionRecord) RegistryGeneration() uint64 { return 0 }
 
 func (f *regionRecord) set(kid string, pub crypto.PublicKey, alg, state string) {

@@ -659,7 +659,8 @@ var (
 
 // IntrospectForPeer answers the node of region (authenticated by the
 // caller, node to node) about token. The token must be one this node
-// issued (else an error matching ErrInvalidRequest and ErrNotIssuedHere);
+// issued (else an error matching ErrInvalidRequest and ErrNotIssuedHere,
+// which the peer route answers {"active": false}: RFC 7662 §2.2);
 // it is active when it verifies, names region's node (its registered
 // endpoint, Federation) among its audiences, its client is registered and
 // enabled and it is not revoked. A token of this node not meant for region

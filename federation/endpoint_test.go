@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -281,5 +282,95 @@ func TestInternalHosts(t *testing.T) {
 	}
 	if _, err := c.Get(srv.URL); !errors.Is(err, credentials.ErrAddressNotAllowed) {
 		t.Errorf("a host not named: %v", err)
+	}
+}
+
+// TestPeersOverrideTheRegistry: the operator's URL of a region's node
+// (trustid serve --peer, Directory.Peers) is where every call to that
+// node goes (redemption and introspection through PeerURL, status lists
+// through StatusListURL), also when the region's registered endpoint is
+// one this node refuses or is missing; the node is still named by its
+// registered endpoint (NodeURL: a list's URL), and a region not active
+// is still refused, whatever the operator named. Without the override
+// the registered endpoint is called, or refused.
+func TestPeersOverrideTheRegistry(t *testing.T) {
+	ctx := context.Background()
+	c := newConsortium(t)
+	var hits atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"active":false}`))
+	}))
+	defer srv.Close()
+	const refusedAPI = "http://b.internal.example" // plain http: refused in production
+	const list = "/status/0123456789abcdef"
+	register := func(eps ...chaincode.Endpoint) {
+		t.Helper()
+		r, err := c.b.Region(ctx, regionB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "endpoints in the view", func() bool { r, _ := c.view.Region(regionB); return slices.Equal(r.Endpoints, eps) })
+	}
+	registry := federation.Directory{Registry: c.view}
+	override := federation.Directory{Registry: c.view, Peers: map[string]string{regionB: srv.URL}}
+
+	register(chaincode.Endpoint{Type: "api", URL: refusedAPI})
+	if _, err := registry.PeerURL(regionB); !errors.Is(err, federation.ErrEndpointRefused) {
+		t.Errorf("registered endpoint refused, no override: %v", err)
+	}
+	if u, err := override.PeerURL(regionB); err != nil || u != srv.URL {
+		t.Errorf("registered endpoint refused, --peer: %q %v, want %s", u, err, srv.URL)
+	}
+	if u, err := override.NodeURL(regionB); err != nil || u != refusedAPI {
+		t.Errorf("the node's name: %q %v, want %s", u, err, refusedAPI)
+	}
+	if _, _, err := registry.StatusListURL(refusedAPI + list); !errors.Is(err, federation.ErrEndpointRefused) {
+		t.Errorf("a list under the refused endpoint, no override: %v", err)
+	}
+	if u, ok, err := override.StatusListURL(refusedAPI + list); err != nil || !ok || u != srv.URL+list {
+		t.Errorf("a list under the refused endpoint, --peer: %q %v %v, want %s", u, ok, err, srv.URL+list)
+	}
+	if _, _, err := override.StatusListURL(refusedAPI + "/status/../admin"); err == nil {
+		t.Errorf("a path that is no list ID, --peer: fetched")
+	}
+	if _, ok, err := override.StatusListURL("https://elsewhere.example" + list); ok || err != nil {
+		t.Errorf("a list of no region: %v %v", ok, err)
+	}
+
+	// The introspection goes to the operator's URL (the test server's
+	// loopback host named as the operator's --peer hosts are).
+	u, _ := url.Parse(srv.URL)
+	client, err := credentials.NewFetchClient(srv.Client(), credentials.FetchOptions{AllowHost: credentials.AllowHosts(u.Hostname())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := gm.GenerateKey(rand.Reader)
+	na := &redeem.NodeAssertions{Region: regionA, SigningKey: redeem.FixedKey(key, "a-node"), Keys: &federation.Keys{Registry: c.view}}
+	in := &federation.Introspector{Directory: override, Credentials: na, Answers: na, Client: client}
+	if _, err := in.IntrospectAt(ctx, regionB, "token"); !errors.Is(err, redeem.ErrAnswerUnsigned) || hits.Load() != 1 {
+		t.Errorf("introspection with --peer: %v, %d requests, want the unsigned answer of the operator's URL", err, hits.Load())
+	}
+
+	// No api endpoint registered: only the override calls the node.
+	register(chaincode.Endpoint{Type: "web", URL: "https://www.b.example"})
+	if _, err := registry.PeerURL(regionB); !errors.Is(err, federation.ErrUnknownRegion) {
+		t.Errorf("no api endpoint, no override: %v", err)
+	}
+	if u, err := override.PeerURL(regionB); err != nil || u != srv.URL {
+		t.Errorf("no api endpoint, --peer: %q %v", u, err)
+	}
+
+	// Suspended: refused, --peer or not.
+	if err := c.a.Vote(ctx, chaincode.ActionSuspend, regionB); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B suspended", func() bool { r, _ := c.view.Region(regionB); return r.Status != chaincode.RegionActive })
+	if _, err := override.PeerURL(regionB); !errors.Is(err, federation.ErrRegionSuspended) {
+		t.Errorf("suspended, --peer: %v", err)
 	}
 }

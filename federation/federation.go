@@ -12,7 +12,8 @@
 // signed with a key this instance's keystore lacks yet.
 //
 // Two things must come from the other region's node, and are fetched
-// from its endpoint in the registry only: its QR status lists (QRStatus,
+// from its endpoint in the registry (or from where the operator says the
+// node is: Directory.Peers): its QR status lists (QRStatus,
 // checked against the heads anchored on the ledger and cached, so they
 // keep answering while that node is down), and whether it revoked one of
 // its access tokens (Introspector, node to node with this region's
@@ -30,11 +31,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/internal/regionkey"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -187,6 +190,13 @@ func (t Tokens) TokenRegion(iss string) (string, bool) {
 	return t.Registry.IssuerRegion(iss)
 }
 
+// RegionIssuer implements auth.Federation: region's "api" endpoint
+// (chaincode.Region.API).
+func (t Tokens) RegionIssuer(region string) string {
+	r, _ := t.Registry.Region(region)
+	return r.API()
+}
+
 // RegistryGeneration implements auth.Federation.
 func (t Tokens) RegistryGeneration() uint64 { return t.Registry.Generation() }
 
@@ -198,19 +208,50 @@ func (t Tokens) RegionClient(clientID string) (string, []string, bool, bool) {
 
 // Directory is redeem.PeerDirectory over the registry: an active
 // region's node is at its registered "api" endpoint, which this node
-// calls only if the endpoint passes CheckEndpoint in this node's mode.
+// calls only if the endpoint passes CheckEndpoint in this node's mode,
+// unless the operator named another URL for the region (Peers).
 type Directory struct {
 	Registry Registry
 	// Development is loopback development mode (see CheckEndpoint); false,
 	// the zero value, is production: https endpoints only.
 	Development bool
+	// Peers are the operator's base URLs of other regions' nodes by
+	// region (trustid serve --peer), checked with CheckEndpoint at start:
+	// every call to an active region's node goes there instead of to its
+	// registered endpoint, which may then be missing or one this node
+	// would refuse. The node is still named by its registered endpoint
+	// (NodeURL).
+	Peers map[string]string
 }
 
 var _ redeem.PeerDirectory = Directory{}
 
-// PeerURL implements redeem.PeerDirectory. An endpoint this node may not
-// call is an error matching ErrEndpointRefused.
+// PeerURL implements redeem.PeerDirectory: region's Peers URL, else its
+// registered endpoint. An endpoint this node may not call is an error
+// matching ErrEndpointRefused.
 func (d Directory) PeerURL(region string) (string, error) {
+	u, err := d.NodeURL(region)
+	if p, ok := d.Peers[region]; ok && (err == nil || errors.Is(err, errNoAPI)) {
+		return p, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := CheckEndpoint(u, d.Development); err != nil {
+		return "", fmt.Errorf("%s: %w", region, err)
+	}
+	return u, nil
+}
+
+// errNoAPI: an active region registers no api endpoint.
+var errNoAPI = errors.New("registers no api endpoint")
+
+// NodeURL returns the base URL that names region's node, its issuer URL:
+// its registered "api" endpoint, while the region is active. What the
+// node signs is checked against it (a status list's URL is
+// <NodeURL>/status/<list ID>), wherever PeerURL calls the node; it is
+// not checked for a call.
+func (d Directory) NodeURL(region string) (string, error) {
 	if !d.Registry.Ready() {
 		return "", ErrNotReady
 	}
@@ -223,12 +264,38 @@ func (d Directory) PeerURL(region string) (string, error) {
 	}
 	u := r.API()
 	if u == "" {
-		return "", fmt.Errorf("%w: %s registers no api endpoint", ErrUnknownRegion, region)
-	}
-	if err := CheckEndpoint(u, d.Development); err != nil {
-		return "", fmt.Errorf("%s: %w", region, err)
+		return "", fmt.Errorf("%w: %s %w", ErrUnknownRegion, region, errNoAPI)
 	}
 	return u, nil
+}
+
+// StatusListURL returns where this node fetches u, a status list URL
+// under an endpoint of an active region (<endpoint>/status/<list ID>,
+// with a list ID as nodes make them: no other path, query or fragment on
+// the region's host, which the peer client may reach on a private
+// network): at the region's Peers URL when the operator named one, else
+// at u once its endpoint passes CheckEndpoint. ok is false when u is
+// under no region's endpoint.
+func (d Directory) StatusListURL(u string) (fetch string, ok bool, err error) {
+	i := strings.LastIndex(u, "/status/")
+	if i <= 0 || !d.Registry.Ready() {
+		return "", false, nil
+	}
+	region, ok := d.Registry.IssuerRegion(u[:i])
+	if !ok {
+		return "", false, nil
+	}
+	id := u[i+len("/status/"):]
+	if !status.ValidListID(id) {
+		return "", true, errors.New("a list URL under a region's endpoint is <endpoint>/status/<list ID>")
+	}
+	if p, ok := d.Peers[region]; ok {
+		return p + "/status/" + id, true, nil
+	}
+	if err := CheckEndpoint(u[:i], d.Development); err != nil {
+		return "", true, err
+	}
+	return u, true, nil
 }
 
 // Parties resolves the relying party on whose behalf another region's

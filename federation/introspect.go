@@ -23,8 +23,9 @@ import (
 var ErrPeerUnavailable = errors.New("federation: the token's issuing region cannot answer")
 
 // Introspector is auth.PeerIntrospector over the trust registry: it asks
-// an active region's node at its registered "api" endpoint (Directory,
-// which refuses endpoints this node may not call: CheckEndpoint), with a
+// an active region's node at its registered "api" endpoint, or at the
+// operator's URL for the region (Directory, which refuses endpoints this
+// node may not call: CheckEndpoint; Directory.Peers), with a
 // node assertion of this region (Credentials: redeem.NodeAssertions, so
 // audience the region, single-use, body-bound), following no redirect.
 // Safe for concurrent use.

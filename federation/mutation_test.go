@@ -32,6 +32,7 @@ func TestKeysBeforeTheViewLoads(t *testing.T) {
 type oneDirectory string
 
 func (d oneDirectory) PeerURL(string) (string, error) { return string(d), nil }
+func (d oneDirectory) NodeURL(string) (string, error) { return string(d), nil }
 
 type heads map[string][]string
 

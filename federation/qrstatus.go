@@ -28,6 +28,14 @@ type TokenLists interface {
 	CheckToken(ctx context.Context, issuer, uri string, idx int) error
 }
 
+// NodeDirectory is where QRStatus finds a region's node (Directory):
+// whether and where it may be called (PeerURL), and the URL naming it
+// (NodeURL).
+type NodeDirectory interface {
+	redeem.PeerDirectory
+	NodeURL(region string) (string, error)
+}
+
 // Errors of other regions' QR status.
 var (
 	ErrNoStatusList = errors.New("federation: the region anchored no status list with this number")
@@ -47,7 +55,7 @@ var (
 // region has anchored a change it is refused until the new list can be
 // fetched (credentials.ErrStatusListChanged). Safe for concurrent use.
 type QRStatus struct {
-	Directory redeem.PeerDirectory
+	Directory NodeDirectory
 	Heads     ListHeads
 	Lists     TokenLists
 	// OnRefuse, if set, is told of every status that could not be had
@@ -78,7 +86,10 @@ func (q *QRStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 
 func (q *QRStatus) status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
 	region := fmt.Sprintf("%06d", ref.Region)
-	base, err := q.Directory.PeerURL(region)
+	if _, err := q.Directory.PeerURL(region); err != nil {
+		return 0, err
+	}
+	base, err := q.Directory.NodeURL(region)
 	if err != nil {
 		return 0, err
 	}
@@ -87,7 +98,8 @@ func (q *QRStatus) status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 		return 0, err
 	}
 	// The list's issuer is the node's base URL, its registered endpoint:
-	// the list must be signed as it and anchored under its region.
+	// the list must be signed as it and anchored under its region. Lists
+	// fetches it where the node is called (Directory.StatusListURL).
 	base = strings.TrimSuffix(base, "/")
 	err = q.Lists.CheckToken(ctx, base, base+"/status/"+id, int(ref.Index))
 	switch {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,6 +195,41 @@ func TestTokensAcrossRegions(t *testing.T) {
 		_, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem)
 		return errors.Is(err, auth.ErrInvalidToken)
 	})
+}
+
+// TestResourceIsTheRegionsAPIEndpoint: a token for another region's node
+// names that node by its issuer URL, the region's "api" endpoint (RFC
+// 8707 resource), the one name the node accepts in aud: B's DID and
+// another of B's endpoints name B's region in the registry too, but a
+// token for either would be good at no node, so A refuses them
+// invalid_target saying what a resource must be.
+func TestResourceIsTheRegionsAPIEndpoint(t *testing.T) {
+	ctx := context.Background()
+	s := newTokenSetup(t, 0)
+	const webB = "https://www." + regionB + ".trustid.local"
+	r, err := s.c.b.Region(ctx, regionB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: webB})
+	if _, err := s.c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A's view of B's web endpoint", func() bool { reg, ok := s.c.view.IssuerRegion(webB); return ok && reg == regionB })
+	for _, res := range []string{r.DID, webB} {
+		_, err := s.a.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem, Resources: []string{res}})
+		var ae *auth.Error
+		if !errors.Is(err, auth.ErrInvalidTarget) || !errors.As(err, &ae) || !strings.Contains(ae.Description, "api endpoint") {
+			t.Errorf("resource %s (B's region, not its node's issuer): %v, want invalid_target naming the api endpoint", res, err)
+		}
+	}
+	tok, err := s.a.Token(ctx, s.clientA, s.resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.b.Authorize(ctx, tok.AccessToken, auth.ScopeQRRedeem); err != nil {
+		t.Errorf("a token for B's api endpoint at B: %v", err)
+	}
 }
 
 // TestSuspendedRegionTokens: once the consortium suspends A, B refuses a

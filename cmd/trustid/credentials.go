@@ -145,7 +145,11 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			if err != nil {
 				return fmt.Errorf("credentials: %w", err)
 			}
-			remote.Fetch = regionStatusFetch(nl.View, client, peer, n.peerDev)
+			dir, err := directoryOf(n, cmd)
+			if err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
+			remote.Fetch = regionStatusFetch(dir, client, peer)
 		}
 		// With the ledger, a list whose anchored head has not moved is kept
 		// past its TTL while its node is unreachable (up to an hour), as
@@ -778,28 +782,23 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	return shared, own, nil
 }
 
-// regionStatusFetch returns the credential verifier's status-list fetch:
-// a list under the registered endpoint of a region of the ledger view
-// (URL <endpoint>/status/<list>) is fetched from that region's node as its
-// QR status lists are: with peer (federation.PeerClient in the node's
-// mode), from an endpoint federation.CheckEndpoint accepts, and only at
-// that path (the list ID is the rest: no other path or query on the
-// region's host, which the peer client may reach on a private network);
-// any other list over HTTPS from public addresses with client.
-func regionStatusFetch(view *ledger.View, client, peer *http.Client, development bool) func(ctx context.Context, url, accept string) ([]byte, error) {
+// regionStatusFetch returns the status-list fetch of the credential
+// verifier and of other regions' QR status: a list under the registered
+// endpoint of a region of dir (URL <endpoint>/status/<list>) is fetched
+// from that region's node as dir says (federation.Directory.StatusListURL:
+// at the operator's --peer URL for the region, else at an endpoint
+// federation.CheckEndpoint accepts, and only at that path) with peer
+// (federation.PeerClient in the node's mode); any other list over HTTPS
+// from public addresses with client.
+func regionStatusFetch(dir federation.Directory, client, peer *http.Client) func(ctx context.Context, url, accept string) ([]byte, error) {
 	return func(ctx context.Context, u, accept string) ([]byte, error) {
-		c := client
-		if i := strings.LastIndex(u, "/status/"); i > 0 {
-			if _, ok := view.IssuerRegion(u[:i]); ok {
-				if err := federation.CheckEndpoint(u[:i], development); err != nil {
-					return nil, fmt.Errorf("%w: %w", vc.ErrStatusUnavailable, err)
-				}
-				if !status.ValidListID(u[i+len("/status/"):]) {
-					return nil, fmt.Errorf("%w: a list URL under a region's endpoint is <endpoint>/status/<list ID>", vc.ErrStatusUnavailable)
-				}
-				c = peer
-			}
+		at, ok, err := dir.StatusListURL(u)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", vc.ErrStatusUnavailable, err)
+		case ok:
+			return vc.Fetch(ctx, peer, at, accept)
 		}
-		return vc.Fetch(ctx, c, u, accept)
+		return vc.Fetch(ctx, client, u, accept)
 	}
 }

@@ -46,7 +46,7 @@ func addEnrollFlags(f *pflag.FlagSet) {
 	addRateFlag(f, "pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
 	addDurationFlag(f, "binding-ttl", enrollment.DefaultBindingTTL, enrollment.MinBindingTTL, 10*365*24*time.Hour, "24h to 10 years", "validity of device bindings and identity credentials issued at enrollment")
 	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
-	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example; plain http only to loopback, by a node in loopback development mode")
+	f.StringArray("peer", nil, "another region's node, called there instead of at its registered endpoint (QR redemption, token introspection, status lists) while the region is active: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example; plain http only to loopback, by a node in loopback development mode")
 	f.StringArray("peer-internal-host", nil, "host name of another region's node that may resolve to a private address (repeatable); other regions' endpoints must resolve to public addresses")
 	addDurationFlag(f, "qr-ttl", redeem.DefaultCodeTTL, 10*time.Second, 10*time.Minute, "10s to 10m", "how long an online QR code can be redeemed")
 }

@@ -50,8 +50,9 @@ import (
 // B accepts A's tokens of the new key and refuses the old key's; B keeps
 // accepting them after A is stopped; B refuses it once the
 // consortium (B's vote) suspends A. A token of A only for A is refused by
-// B throughout, and a node with a plain-http peer off loopback does not
-// start.
+// B throughout; with A's registered endpoint one B refuses, B introspects
+// A's token at A's --peer URL; and a node with a plain-http peer off
+// loopback does not start.
 func TestTwoRegionNodes(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
@@ -196,6 +197,32 @@ func TestTwoRegionNodes(t *testing.T) {
 	// events: B accepts the new key's token once it has both.
 	forB = token(b.base)
 	waitUntil(t, "B accepting A's token signed with its new key", func() bool { c, e := atB(forB); return c == 400 && e == "qr_malformed" })
+
+	// A's region registers an api endpoint B may not call (plain http off
+	// loopback), keeping A's URL as a "web" endpoint (A's tokens name
+	// it): B calls A at its --peer URL, for introspection as for every
+	// call to A's node (503 endpoint_refused without the override).
+	const refusedA = "http://a.internal.example"
+	rA, err := ca.Region(ctx, "310000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: rA.DID, Name: rA.Name,
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: refusedA}, {Type: "web", URL: a.base}}}); err != nil {
+		t.Fatal(err)
+	}
+	// B's view has A's new endpoint once B issues a token for it.
+	keyB := b.addClientIn("svc-b", "320000", auth.ScopeQRRedeem)
+	waitUntil(t, "B's view of A's new api endpoint", func() bool {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {refusedA},
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-b", keyB)}}
+		c, _, _ := b.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return c == 200
+	})
+	introspect := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-a", keyFile)}}
+	if c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", introspect.Encode()); c != 200 || m["active"] != true {
+		t.Errorf("A's token introspected at B through --peer, A's registered endpoint refused: %d %v", c, m)
+	}
 
 	a.node.Stop()
 	if c, e := atB(forB); c != 400 || e != "qr_malformed" {
@@ -520,9 +547,23 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_client"` {
 		t.Errorf("forged assertion: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
+	// A token A did not issue is not active (RFC 7662 §2.2), counted.
 	notA := b.forge(keyB.Signer, keyB.Kid, nil)
-	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
+	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 200 || m["active"] != false || len(m) != 1 {
 		t.Errorf("a token not of A: %d %v", c, m)
+	}
+	// Nor is one signed by A's key under its region's other name (its
+	// DID): B takes it for A's region's and asks A, whose signed answer
+	// says it is not A's token, so B answers it inactive (503 before).
+	regA, err := ca.Region(ctx, "310000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	underDID := a.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) {
+		c["iss"], c["aud"], c["client_id"], c["sub"], c["scope"] = regA.DID, []string{regA.DID, b.base}, "svc-a", "svc-a", auth.ScopeQRRedeem
+	})
+	if c, m := introspectAtB(underDID); c != 200 || m["active"] != false || len(m) != 1 {
+		t.Errorf("a token under A's DID introspected at B: %d %v", c, m)
 	}
 	// An expired assertion, and one for another node: refused, each
 	// counted by its reason.
@@ -744,7 +785,10 @@ func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
 		{tlsSrv.URL, "address_not_allowed"},
 		{"https://localhost:" + port, "address_not_allowed"},
 	} {
-		// A's tokens keep their issuer: a.base stays registered (as "web").
+		// A's token names B's api endpoint as its audience (resource) and
+		// a.base as its issuer: a.base stays registered (as "web") so B
+		// still takes the token for A's region's and gets to the call it
+		// must refuse.
 		r, err := ca.Region(ctx, "310000")
 		if err != nil {
 			t.Fatal(err)

@@ -606,11 +606,12 @@ type qrWiring struct {
 	Pairwise       redeem.PairwiseDeriver
 	RelyingParties redeem.RelyingParties
 	Status         qrcode.StatusChecker
-	// Peers are the other regions' nodes (may be empty). Directory,
-	// RegionKeys and PeerParties read the trust registry: where other
-	// regions' nodes are (and whether they are active), the calling
-	// regions' keys and the relying parties they redeem for; nil (no
-	// ledger) mounts no peer route.
+	// Peers are fixed nodes of other regions (may be empty; mountQR
+	// gives the --peer URLs in Directory). Directory, RegionKeys and
+	// PeerParties read the trust registry: where other regions' nodes
+	// are (and whether they are active), the calling regions' keys and
+	// the relying parties they redeem for; nil (no ledger) mounts no peer
+	// route.
 	Peers     map[string]redeem.Peer
 	Directory redeem.PeerDirectory
 	// PeerClient calls the regions found through Directory.
@@ -697,7 +698,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if holders == nil {
 			holders = &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
 		}
-		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
+		n.log.Info("qr routes mounted", slog.Duration("ttl", svc.TTL()))
 		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store}
 		if w.RegionKeys != nil && w.PeerParties != nil {
 			cfg.Peers, cfg.PeerAnswers = nodeAuth, nodeAuth
@@ -747,22 +748,23 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		status := &enrollment.ListStatus{Region: region, Lists: n.statusLists}
 		w := qrWiring{
 			Pairwise: subjects, RelyingParties: &enrollment.QRRelyingParties{Clients: clients, Sectors: sectorsOf(n)},
-			Status: status, Peers: map[string]redeem.Peer{}, TTL: ttl,
+			Status: status, TTL: ttl,
 		}
 		if n.ledger != nil {
-			w.RegionKeys, w.Directory = regionKeysOf(n, s), federation.Directory{Registry: n.ledger.View, Development: n.peerDev}
+			dir, err := directoryOf(n, cmd)
+			if err != nil {
+				return fmt.Errorf("qr: %w", err)
+			}
+			w.RegionKeys, w.Directory = regionKeysOf(n, s), dir
 			if w.PeerClient, err = peerClientOf(n, cmd); err != nil {
 				return fmt.Errorf("qr: %w", err)
 			}
 			w.IssuerKeys, w.Instances = regionKeysOf(n, s), instancesOf(n, s)
 			w.PeerParties = &federation.Parties{Registry: n.ledger.View, Sectors: n.ledger.Client, OnRefuse: refusalsOf(n, s)}
 			w.OnPeerRefuse = refusalsOf(n, s)
-			if status.Remote, err = remoteQRStatus(n, s, w.PeerClient); err != nil {
+			if status.Remote, err = remoteQRStatus(n, s, dir, w.PeerClient); err != nil {
 				return fmt.Errorf("qr: %w", err)
 			}
-		}
-		for r, base := range peers {
-			w.Peers[r] = redeem.Peer{BaseURL: base, Client: w.PeerClient}
 		}
 		return mountQRWith(w)(s, n)
 	}
@@ -835,19 +837,20 @@ func peerClientOf(n *node, cmd *cobra.Command) (*http.Client, error) {
 }
 
 // remoteQRStatus returns the status checker of other regions' QR codes
-// and bindings: their nodes' Token Status Lists, fetched with client from
-// each region's registered endpoint (federation.Directory in n's mode),
+// and bindings: their nodes' Token Status Lists, named by each region's
+// registered endpoint and fetched with client where dir calls the node
+// (that endpoint in n's mode, or the operator's --peer URL),
 // verified with the region's keys in the registry and against the heads
 // anchored on the ledger, cached (at most 16 MiB of lists) and kept while
 // their head has not moved, so they answer while the region's node is
 // down.
-func remoteQRStatus(n *node, s *api.Server, client *http.Client) (qrcode.StatusChecker, error) {
+func remoteQRStatus(n *node, s *api.Server, dir federation.Directory, client *http.Client) (qrcode.StatusChecker, error) {
 	view := n.ledger.View
 	src := &vc.HTTPStatusSource{Client: client, Resolver: &vc.RegistryResolver{Registry: view},
-		Algorithms: gm.JWTVerifyAlgorithms, Anchors: view, AnchorWait: time.Second}
+		Algorithms: gm.JWTVerifyAlgorithms, Anchors: view, AnchorWait: time.Second, Fetch: regionStatusFetch(dir, client, client)}
 	lists := vc.NewStatusCheckerWith(src, vc.StatusCheckerOptions{TTL: 5 * time.Minute, MaxCacheBytes: 16 << 20,
 		FetchTimeout: 2 * peerFetchTimeout, KeepAnchored: true})
-	return &federation.QRStatus{Directory: federation.Directory{Registry: view, Development: n.peerDev}, Heads: view, Lists: lists, OnRefuse: refusalsOf(n, s)}, nil
+	return &federation.QRStatus{Directory: dir, Heads: view, Lists: lists, OnRefuse: refusalsOf(n, s)}, nil
 }
 
 // activeNodeKey gives the node's active SM2 key, a region key in the
@@ -879,9 +882,25 @@ func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerI
 	if err != nil {
 		return nil, nil, err
 	}
-	in := &federation.Introspector{Directory: federation.Directory{Registry: n.ledger.View, Development: n.peerDev}, Credentials: na,
-		Client: client, Answers: na, OnRefuse: refusalsOf(n, s)}
+	dir, err := directoryOf(n, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := &federation.Introspector{Directory: dir, Credentials: na, Client: client, Answers: na, OnRefuse: refusalsOf(n, s)}
 	return in, na, nil
+}
+
+// directoryOf returns where n calls other regions' nodes: at their
+// registered endpoints in n's mode, or at the operator's --peer URL for a
+// region (redemptions, introspection, QR and credential status lists).
+// n has a ledger.
+func directoryOf(n *node, cmd *cobra.Command) (federation.Directory, error) {
+	specs, _ := cmd.Flags().GetStringArray("peer")
+	peers, err := parsePeers(specs, n.region, n.peerDev)
+	if err != nil {
+		return federation.Directory{}, err
+	}
+	return federation.Directory{Registry: n.ledger.View, Development: n.peerDev, Peers: peers}, nil
 }
 
 // tokensOf returns what auth needs to accept other regions' access tokens

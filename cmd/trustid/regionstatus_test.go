@@ -13,6 +13,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
@@ -23,7 +24,9 @@ import (
 // operator's --peer-internal-host hosts) only when it is
 // <endpoint>/status/<list ID>; a credential cannot choose another path or
 // a query on that host (dot segments a gateway in front of it would
-// resolve, e.g. to another service on the private network).
+// resolve, e.g. to another service on the private network). With --peer
+// for the region, the list is fetched at that path under the operator's
+// URL instead.
 func TestRegionStatusFetchListPath(t *testing.T) {
 	var hits atomic.Int32
 	var last atomic.Value
@@ -69,7 +72,7 @@ func TestRegionStatusFetchListPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetch := regionStatusFetch(view, public, peer, false)
+	fetch := regionStatusFetch(federation.Directory{Registry: view}, public, peer)
 
 	// A list of the region: fetched from its node (here a 404).
 	if _, err := fetch(ctx, srv.URL+"/status/0123456789abcdef", vc.MediaTypeStatusListJWT); hits.Load() != 1 || err == nil {
@@ -90,5 +93,21 @@ func TestRegionStatusFetchListPath(t *testing.T) {
 		if !errors.Is(err, vc.ErrStatusUnavailable) && !errors.Is(err, vc.ErrResolve) {
 			t.Errorf("%s: %v", path, err)
 		}
+	}
+
+	// With --peer for the region, its lists are fetched from the
+	// operator's URL, at the same path (federation.Directory.Peers).
+	var peerHits atomic.Int32
+	peerSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status/0123456789abcdef" {
+			peerHits.Add(1)
+		}
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	t.Cleanup(peerSrv.Close)
+	fetch = regionStatusFetch(federation.Directory{Registry: view, Peers: map[string]string{ledgertest.RegionB: peerSrv.URL}}, public, peer)
+	before := hits.Load()
+	if _, err := fetch(ctx, srv.URL+"/status/0123456789abcdef", vc.MediaTypeStatusListJWT); err == nil || peerHits.Load() != 1 || hits.Load() != before {
+		t.Errorf("list of the region, --peer: %v, %d requests at the peer, %d at the registered endpoint", err, peerHits.Load(), hits.Load()-before)
 	}
 }

@@ -139,7 +139,7 @@ func (n *NodeAssertions) VerifyAnswer(ctx context.Context, req *http.Request, re
 			keyErr = err
 			return nil, err
 		}
-		if alg != "" && alg != t.Method.Alg() {
+		if alg != t.Method.Alg() {
 			return nil, fmt.Errorf("alg %s, the registry key's is %s", t.Method.Alg(), alg)
 		}
 		return pub, nil

@@ -2,6 +2,7 @@ package redeem
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"io"
 	"net/http"
@@ -257,5 +258,54 @@ func TestPeerJWSCrit(t *testing.T) {
 	good, _ := callee.SignAnswer(req, "440000", 200, body)
 	if err := caller.VerifyAnswer(ctx, req, "310000", 200, body, good); err != nil {
 		t.Errorf("the answer without crit: %v", err)
+	}
+}
+
+// algKey is a registry of one region key whatever the region and kid,
+// recorded with alg.
+type algKey struct {
+	pub crypto.PublicKey
+	alg string
+}
+
+func (k algKey) RegionKey(context.Context, string, string) (crypto.PublicKey, string, error) {
+	return k.pub, k.alg, nil
+}
+
+// TestPeerAlgOfTheRegistryKey: a node assertion and a signed answer are
+// verified only with the algorithm their registry key is recorded with,
+// an empty one included (the chaincode records one for every key, as
+// auth's federation.TestForeignTokenAlgOfTheRegistryKey has it): a key
+// recorded without one, or with another, verifies neither.
+func TestPeerAlgOfTheRegistryKey(t *testing.T) {
+	ctx := context.Background()
+	for _, alg := range []string{"", gm.AlgES256, gm.AlgSM2} {
+		caller, callee := answerPair(t)
+		keyB, _, _ := caller.SigningKey()
+		keyA, _, _ := callee.SigningKey()
+		callee.Keys, callee.Nonces = algKey{keyB.Public(), alg}, newMemStore(t, time.Now)
+		caller.Keys = algKey{keyA.Public(), alg}
+		req := asserted(t, caller, `{"code":"x"}`)
+		region, err := callee.AuthenticatePeer(req)
+		if alg == gm.AlgSM2 {
+			if err != nil || region != "440000" {
+				t.Errorf("alg %q: the assertion: %q %v", alg, region, err)
+			}
+		} else if !errors.Is(err, qrcode.ErrPeerAuth) || !strings.Contains(err.Error(), "the registry key's is") {
+			t.Errorf("alg %q: the assertion: %v, want refused for its alg", alg, err)
+		}
+		body := []byte(`{"pairwise_id":"p1"}`)
+		sig, err := callee.SignAnswer(req, "440000", 200, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = caller.VerifyAnswer(ctx, req, "310000", 200, body, sig)
+		if alg == gm.AlgSM2 {
+			if err != nil {
+				t.Errorf("alg %q: the answer: %v", alg, err)
+			}
+		} else if !errors.Is(err, ErrAnswerInvalid) || !strings.Contains(err.Error(), "the registry key's is") {
+			t.Errorf("alg %q: the answer: %v, want refused for its alg", alg, err)
+		}
 	}
 }

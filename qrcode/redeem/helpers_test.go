@@ -101,7 +101,8 @@ func (f *fixture) verifier(t testing.TB, counters qrcode.CounterStore) *qrcode.V
 	return v
 }
 
-// keyTable is an in-memory registry of region keys: region → kid → key.
+// keyTable is an in-memory registry of region keys: region → kid → key,
+// each with the algorithm of its type, as the chaincode records it.
 type keyTable map[string]map[string]crypto.PublicKey
 
 func (k keyTable) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
@@ -109,5 +110,6 @@ func (k keyTable) RegionKey(_ context.Context, region, kid string) (crypto.Publi
 	if !ok {
 		return nil, "", errors.New("no such region key")
 	}
-	return pub, "", nil
+	alg, err := gm.Alg(pub)
+	return pub, alg, err
 }

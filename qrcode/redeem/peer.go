@@ -377,7 +377,7 @@ func (n *NodeAssertions) authenticatePeer(r *http.Request) (_ string, keyRefused
 			keyRefused = true
 			return nil, err
 		}
-		if alg != "" && alg != t.Method.Alg() {
+		if alg != t.Method.Alg() {
 			return nil, fmt.Errorf("assertion alg %s, the registry key's is %s", t.Method.Alg(), alg)
 		}
 		return pub, nil
