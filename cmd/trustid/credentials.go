@@ -181,8 +181,18 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		clients := nl.Clients
 		n.credVerifier = v
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
+		issueSpec, _ := cmd.Flags().GetString("issue-rate-client")
+		issueLimit, err := api.ParseRateLimit("", issueSpec)
+		if err != nil {
+			return fmt.Errorf("--issue-rate-client: %w", err)
+		}
+		statusSpec, _ := cmd.Flags().GetString("status-rate-client")
+		statusLimit, err := api.ParseRateLimit("", statusSpec)
+		if err != nil {
+			return fmt.Errorf("--status-rate-client: %w", err)
+		}
 		cc := api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
-			Limiter: n.store, Clients: clients, StatusLists: st.Lists}
+			Limiter: n.store, IssueLimit: &issueLimit, StatusLimit: &statusLimit, Clients: clients, StatusLists: st.Lists}
 		// Related resources a verify request does not give are fetched
 		// only when asked, with the guarded client of the node's other
 		// outbound calls: https to public addresses (in loopback
