@@ -168,6 +168,9 @@ var verifyCodes = []struct {
 	{vc.ErrMethodController, "invalid_verification_method_controller", "the verification method's controller is not its controller document"},
 	{vc.ErrMethodRelationship, "invalid_relationship_for_verification_method", "the verification method is not listed in the verification relationship the proof purpose (or the securing mechanism) needs"},
 	{vc.ErrMethodRevoked, "verification_method_revoked", "the verification method is revoked or expired"},
+	// Before unknown_key: a Data Integrity proof's method of an issuer the
+	// registry does not accredit is refused unresolved (RegistryResolver.Trust).
+	{vc.ErrNotAccredited, "issuer_not_accredited", "the trust registry does not accredit the issuer for this credential type or claim"},
 	{dataintegrity.ErrVerificationMethod, "unknown_key", "the verification method cannot be resolved or does not belong to the issuer (or holder)"},
 	{dataintegrity.ErrKey, "invalid_key", "the verification method's key is invalid"},
 	{dataintegrity.ErrPreviousProof, "previous_proof_unresolved", "a previousProof names no proof of the set, or proof ids repeat or form a cycle"},
@@ -192,7 +195,6 @@ var verifyCodes = []struct {
 	{vc.ErrSignature, "invalid_signature", "the signature does not verify"},
 	{vc.ErrUnknownKey, "unknown_key", "the signing key is not among the issuer's keys"},
 	{vc.ErrIssuerMismatch, "issuer_mismatch", "the signing key does not belong to the issuer (or the holder)"},
-	{vc.ErrNotAccredited, "issuer_not_accredited", "the trust registry does not accredit the issuer for this credential type or claim"},
 	{vc.ErrHolderMismatch, "holder_mismatch", "a credential is not bound to the presentation's holder"},
 	{vc.ErrExpired, "expired", "expired"},
 	{vc.ErrNotYetValid, "not_yet_valid", "not yet valid"},

@@ -120,8 +120,11 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		// Keys of the registry's regions and issuers come from the ledger
 		// view (so other regions' credentials and status lists verify while
-		// their nodes are down); anyone else's from did:web.
-		keys := &vc.RegistryResolver{Registry: registry, Next: res}
+		// their nodes are down); anyone else's from did:web, but an issuer
+		// the registry does not accredit, which the verification refuses
+		// anyway, is refused before anything is fetched for it.
+		trust := &vc.RegistryTrust{Local: is.Local(), Registry: registry}
+		keys := &vc.RegistryResolver{Registry: registry, Next: res, Trust: trust}
 		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: keys, Trust: vc.AnyIssuer{}, SkipStatus: true})
 		if err != nil {
 			return err
@@ -157,7 +160,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second, KeyTTL: -1,
-			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry}, ContextCheck: jsonld.CheckInlineContexts,
+			Resolver: keys, Trust: trust, ContextCheck: jsonld.CheckInlineContexts,
 			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
 		if err != nil {
 			return err
