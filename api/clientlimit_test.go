@@ -3,18 +3,23 @@ package api
 import (
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/auth/clientstoretest"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/oid4vci"
@@ -133,4 +138,80 @@ func TestOID4VCIOffersLimitedPerClient(t *testing.T) {
 		"credential": map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "ResidenceCredential"},
 			"credentialSubject": map[string]any{"region": "310000"}}}
 	checkClientLimit(t, mem, srv, oid4vci.PathOffers, "issuer-token", "other-issuer-token", limit, body)
+}
+
+// TestVCAPIIssueAndStatusLimitedPerClient: each issuance takes status
+// entries and each status change writes the list, so both count per
+// client: over the limit the call is 429 rate_limited with Retry-After,
+// takes no entry and changes no status; another client is not held up.
+func TestVCAPIIssueAndStatusLimitedPerClient(t *testing.T) {
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	limit := 2
+	e := newVCEnv(t, func(c *CredentialsConfig) {
+		c.Limiter = mem
+		c.IssueLimit = &RateLimit{Limit: limit, Window: time.Hour}
+		c.StatusLimit = &RateLimit{Limit: limit, Window: time.Hour}
+	})
+	if _, err := e.iss.Accredit(context.Background(), issuer.AccreditRequest{Client: "other-client", Types: []string{"ResidenceCredential"}}); err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(e.dir, "status", "index.log")
+	indexSize := func() int64 {
+		fi, err := os.Stat(index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	cred := json.RawMessage(strings.Replace(credBody, "%s", "", 1))
+	// issue issues a credential as token and returns its envelope and id.
+	issue := func(token string) (json.RawMessage, string) {
+		t.Helper()
+		st, _, body := vciPost(t, e.srv, "/credentials/issue", token, cred)
+		if st != http.StatusCreated {
+			t.Fatalf("issue: %d %v", st, body)
+		}
+		env, _ := json.Marshal(body["verifiableCredential"])
+		code, v := e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+string(env)+`}`)
+		if code != http.StatusOK {
+			t.Fatalf("verify: %d %v", code, v)
+		}
+		return env, v["credential"].(map[string]any)["id"].(string)
+	}
+	var envs []json.RawMessage
+	var ids []string
+	for range limit {
+		env, id := issue(issueToken)
+		envs, ids = append(envs, env), append(ids, id)
+	}
+	before := indexSize()
+	if st, retry, body := vciPost(t, e.srv, "/credentials/issue", issueToken, cred); st != http.StatusTooManyRequests || body["error"] != CodeRateLimited || retry == "" {
+		t.Fatalf("issue %d: %d %v, Retry-After %q; want 429 %s with Retry-After", limit+1, st, body, retry, CodeRateLimited)
+	}
+	if indexSize() != before {
+		t.Fatal("the refused issuance bound status entries")
+	}
+	issue(otherIssueToken) // the limit is per client
+
+	statusPath := func(id string) string { return "/v1/credentials/" + url.PathEscape(id) + "/status" }
+	for i, action := range []string{"suspend", "reinstate"}[:limit] {
+		if code, body := e.post(t, statusPath(ids[0]), statusToken, `{"action":"`+action+`"}`); code != http.StatusOK {
+			t.Fatalf("status change %d: %d %v", i+1, code, body)
+		}
+	}
+	st, retry, body := vciPost(t, e.srv, statusPath(ids[1]), statusToken, json.RawMessage(`{"action":"revoke"}`))
+	if st != http.StatusTooManyRequests || body["error"] != CodeRateLimited || retry == "" {
+		t.Fatalf("status change %d: %d %v, Retry-After %q; want 429 %s with Retry-After", limit+1, st, body, retry, CodeRateLimited)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if code, body := e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+string(envs[1])+`}`); code != http.StatusOK || body["verified"] != true {
+		t.Fatalf("the refused revocation changed the credential's status: %d %v", code, body)
+	}
+	if code, body := e.post(t, statusPath(ids[1]), otherStatusToken, `{"action":"revoke"}`); code != http.StatusNotFound {
+		t.Fatalf("another client's status change: %d %v, want 404 (not its credential; the limit is per client)", code, body)
+	}
 }

@@ -38,12 +38,19 @@ type CredentialsConfig struct {
 	COSE          *cose.Verifier
 	// Limiter counts VerifyLimit per source address (ClientAddress) on
 	// POST /credentials/verify and POST /presentations/verify, which are
-	// public and may make the node fetch keys and status lists; nil
-	// disables the limit.
+	// public and may make the node fetch keys and status lists, and
+	// IssueLimit and StatusLimit per client; nil disables the limits.
 	Limiter Limiter
 	// VerifyLimit is that limit, one budget for both routes; nil means
 	// DefaultVerifyLimit, a zero RateLimit none.
 	VerifyLimit *RateLimit
+	// IssueLimit counts, with Limiter, the credentials each client issues
+	// (POST /credentials/issue); nil means DefaultIssueLimit.
+	IssueLimit *RateLimit
+	// StatusLimit counts, with Limiter, the status changes each client
+	// makes (POST /v1/credentials/{id}/status); nil means
+	// DefaultStatusLimit.
+	StatusLimit *RateLimit
 	// Clients, when set, mounts the accreditation routes (mountIssuers):
 	// an operator accredits registered clients to issue.
 	Clients ClientDirectory
@@ -62,6 +69,30 @@ type CredentialsConfig struct {
 // DefaultVerifyLimit is the default per-address limit of the two verify
 // routes: 300 requests a minute (a burst of 300, then 5 a second).
 var DefaultVerifyLimit = RateLimit{Limit: 300, Window: time.Minute}
+
+// DefaultIssueLimit limits each issuing client to 12,000 credentials a
+// second (a burst of as many). Each issuance takes status entries, which
+// are never freed, and the limit is shared by the region's instances
+// through the store, so it bounds what one client's credentials can take
+// across them all; it is above the most one node issued in
+// docs/BENCHMARKS.md (11,654 a second on 2 CPUs), so a busy issuer is not
+// held below what a node serves.
+var DefaultIssueLimit = RateLimit{Limit: 12000, Window: time.Second}
+
+// DefaultStatusLimit limits each client to 12,000 status changes a second
+// (a burst of as many): each is a write of the status list (a ledger
+// transaction with the ledger), and the most one node served in
+// docs/BENCHMARKS.md was 10,854 a second.
+var DefaultStatusLimit = RateLimit{Limit: 12000, Window: time.Second}
+
+// clientLimitOr is *l, or def when l is nil, named name.
+func clientLimitOr(l *RateLimit, def RateLimit, name string) RateLimit {
+	if l != nil {
+		def = *l
+	}
+	def.Name = name
+	return def
+}
 
 // credentialErrors maps issuance and status errors. Verification errors
 // are reported in the verify responses instead (verifyCodes).
@@ -137,6 +168,9 @@ var verifyCodes = []struct {
 	{vc.ErrMethodController, "invalid_verification_method_controller", "the verification method's controller is not its controller document"},
 	{vc.ErrMethodRelationship, "invalid_relationship_for_verification_method", "the verification method is not listed in the verification relationship the proof purpose (or the securing mechanism) needs"},
 	{vc.ErrMethodRevoked, "verification_method_revoked", "the verification method is revoked or expired"},
+	// Before unknown_key: a Data Integrity proof's method of an issuer the
+	// registry does not accredit is refused unresolved (RegistryResolver.Trust).
+	{vc.ErrNotAccredited, "issuer_not_accredited", "the trust registry does not accredit the issuer for this credential type or claim"},
 	{dataintegrity.ErrVerificationMethod, "unknown_key", "the verification method cannot be resolved or does not belong to the issuer (or holder)"},
 	{dataintegrity.ErrKey, "invalid_key", "the verification method's key is invalid"},
 	{dataintegrity.ErrPreviousProof, "previous_proof_unresolved", "a previousProof names no proof of the set, or proof ids repeat or form a cycle"},
@@ -161,7 +195,6 @@ var verifyCodes = []struct {
 	{vc.ErrSignature, "invalid_signature", "the signature does not verify"},
 	{vc.ErrUnknownKey, "unknown_key", "the signing key is not among the issuer's keys"},
 	{vc.ErrIssuerMismatch, "issuer_mismatch", "the signing key does not belong to the issuer (or the holder)"},
-	{vc.ErrNotAccredited, "issuer_not_accredited", "the trust registry does not accredit the issuer for this credential type or claim"},
 	{vc.ErrHolderMismatch, "holder_mismatch", "a credential is not bound to the presentation's holder"},
 	{vc.ErrExpired, "expired", "expired"},
 	{vc.ErrNotYetValid, "not_yet_valid", "not yet valid"},
@@ -231,12 +264,16 @@ func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	}
 	limit.Name = "verify-addr"
 	h := &credentialHandlers{cfg: cfg, log: s.log}
-	s.handle("POST /credentials/issue", s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.issue)))
+	issueLimit := clientLimitOr(cfg.IssueLimit, DefaultIssueLimit, "issue-client")
+	statusLimit := clientLimitOr(cfg.StatusLimit, DefaultStatusLimit, "status-client")
+	// Each issuance takes status entries and each status change writes the
+	// list (the ledger): both count per client.
+	s.handle("POST /credentials/issue", s.protect(auth.ScopeCredentialsIssue, s.rateLimit(cfg.Limiter, issueLimit, AuthenticatedClient, errorHandler(s, h.issue))))
 	if cfg.Clients != nil {
 		s.mountIssuers(cfg.Issuer, cfg.Clients)
 	}
 	s.handle("POST /presentations", s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.present)))
-	s.handle("POST /v1/credentials/{id}/status", s.protect(auth.ScopeStatusWrite, errorHandler(s, h.status)))
+	s.handle("POST /v1/credentials/{id}/status", s.protect(auth.ScopeStatusWrite, s.rateLimit(cfg.Limiter, statusLimit, AuthenticatedClient, errorHandler(s, h.status))))
 	// Public, and may make the node fetch keys and status lists: limited
 	// per source address (DefaultVerifyLimit unless configured).
 	s.handle("POST /credentials/verify", s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, h.verify)))

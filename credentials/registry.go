@@ -279,6 +279,14 @@ func SubjectIDs(subjects []map[string]any) []string {
 type RegistryResolver struct {
 	Registry IssuerRegistry
 	Next     KeyResolver
+	// Trust, when set, is asked before Next resolves an issuer's key (the
+	// assertion relationship): an issuer it does not accredit is refused
+	// with its error (ErrNotAccredited) and Next is not called, so an
+	// issuer the verification would refuse anyway cannot make the node
+	// fetch its did:web document. A holder's key (authentication), and a
+	// did:key or did:jwk, parsed from the identifier with nothing fetched,
+	// are resolved whatever Trust says.
+	Trust IssuerTrust
 
 	keys regionkey.Cache // the regions' parsed keys
 	// issuerKeys are the accredited issuers' parsed keys: a verification
@@ -323,6 +331,11 @@ func (r *RegistryResolver) resolveKeyFor(ctx context.Context, issuer, kid, relat
 	}
 	if r.Next == nil {
 		return nil, false, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
+	}
+	if r.Trust != nil && relationship == RelationshipAssertion && !selfResolving(id) {
+		if _, err := r.Trust.Accreditation(id); err != nil {
+			return nil, false, err
+		}
 	}
 	pub, err = resolveFor(ctx, r.Next, issuer, kid, relationship)
 	return pub, false, err

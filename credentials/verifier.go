@@ -258,7 +258,7 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship 
 // keyErr keeps the sentinels of issuer and key lookup and reports any
 // other failure there as malformed input (as mapJWTErr does).
 func keyErr(err error) error {
-	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
+	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrNotAccredited, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
 		if errors.Is(err, keep) {
 			return err
 		}

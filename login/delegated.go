@@ -107,7 +107,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 		if err := g.Commit(ctx); err != nil {
 			// Nobody knows the session ID; spending its approval guard
 			// makes it unusable even so (it expires with its TTL).
-			_, _ = p.cfg.Store.Consume(ctx, onceKey(st.ID))
+			_, _ = p.cfg.Store.Consume(ctx, onceKey(st.ID, 0))
 			return nil, extensionError(err, r)
 		}
 	}

@@ -186,3 +186,59 @@ func TestExtendRefusals(t *testing.T) {
 	}
 	refused("an older node's session", st.ID, st.Browser, CodeSessionLimit, nil)
 }
+
+// TestOnceKeyLivesAsTheSession: the single-use key that lets a session's
+// code be issued once lives as long as the session's current life, not
+// as long as it could be extended to (an anonymous /login/authorize left
+// a key for 22 minutes, eleven times its session's 2): each extension
+// puts a fresh key for the new life, which the record names, and the
+// key of the life before expires with it.
+func TestOnceKeyLivesAsTheSession(t *testing.T) {
+	a, clock := clockedProvider(t, false)
+	ctx := context.Background()
+	ttl := a.SessionTTL()
+	live := func(key string) bool {
+		t.Helper()
+		_, err := a.cfg.Store.Peek(ctx, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	start := clock.Now()
+	abandoned, err := a.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := a.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !live(onceKey(abandoned.ID, 0)) {
+		t.Fatal("no once key for a session just started")
+	}
+	clock.Set(start.Add(ttl - 20*time.Second))
+	if _, err := a.Extend(ctx, st.ID, st.Browser); err != nil {
+		t.Fatal(err)
+	}
+	if !live(onceKey(st.ID, 1)) {
+		t.Fatal("no once key for the extended life")
+	}
+	clock.Set(start.Add(ttl))
+	if live(onceKey(abandoned.ID, 0)) {
+		t.Fatal("an abandoned session's once key outlives the session")
+	}
+	if live(onceKey(st.ID, 0)) || !live(onceKey(st.ID, 1)) {
+		t.Fatal("after an extension, the key of the first life outlives it, or the new one is gone")
+	}
+	// The extended session is approved and its code collected once.
+	if err := a.Approve(ctx, st.ID, a.holder(t, st.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := a.Wait(ctx, st.ID, st.Browser, 0); err != nil || out == nil || !strings.Contains(out.Redirect, "code=") {
+		t.Fatalf("the extended session: %+v %v, want the redirect with its code", out, err)
+	}
+	if live(onceKey(st.ID, 1)) {
+		t.Fatal("the once key was not spent")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,10 @@ type session struct {
 	// Until is the latest Expires may become (Extend); 0 for a session
 	// an older node started or wrote back, which is not extended.
 	Until int64 `json:"until,omitempty"`
+	// Once is the generation of the session's single-use key (onceKey),
+	// which lives as long as the session: each extension puts a fresh one
+	// for the new life and names it here; 0, the key putSession put.
+	Once int `json:"once,omitempty"`
 
 	// Request is a login's authorization request as Authorize read it
 	// (the parameters it reads, but login_hint, which it reads past and
@@ -108,7 +113,15 @@ func entryOf(r qrcode.StatusRef, until time.Time) *StatusEntry {
 }
 
 func sessionKey(id string) string { return "login-session:" + id }
-func onceKey(id string) string    { return "login-session-once:" + id }
+
+// onceKey is the single-use key of generation gen (session.Once) of
+// session id: complete spends it, so the session's code is issued once.
+func onceKey(id string, gen int) string {
+	if gen == 0 {
+		return "login-session-once:" + id
+	}
+	return "login-session-once:" + id + ":" + strconv.Itoa(gen)
+}
 
 // digest is a base64url SHA-256, for secrets kept only to be compared.
 func digest(s string) string {
@@ -130,8 +143,8 @@ func (p *Provider) record(s *session) ([]byte, time.Duration, error) {
 }
 
 // putSession stores s, a session just started, and its once key
-// (complete spends it), which lives as long as the session may be
-// extended to.
+// (complete spends it), which lives as long as the session (Extend puts
+// another for each extension).
 func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
 	b, ttl, err := p.record(s)
 	if err != nil {
@@ -140,8 +153,7 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	once := max(ttl, time.Unix(s.Until, 0).Sub(p.cfg.Now()))
-	if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, once); err != nil {
+	if err := p.cfg.Store.Put(ctx, onceKey(id, s.Once), []byte{1}, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
 	return nil
@@ -548,9 +560,17 @@ func (p *Provider) Extend(ctx context.Context, id, browser string) (*Extended, e
 			return out, nil
 		}
 		s.Expires = next
+		s.Once++
 		b, ttl, err := p.record(s)
 		if err != nil {
 			return nil, err
+		}
+		// The once key of the new life first, then the record that names
+		// it: the store cannot lengthen a key's life in place, and a key
+		// put for a swap that then fails is one small entry that expires
+		// with that life (ErrExists: put by such a try).
+		if err := p.cfg.Store.Put(ctx, onceKey(id, s.Once), []byte{1}, ttl); err != nil && !errors.Is(err, store.ErrExists) {
+			return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 		}
 		swapped, err := p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
 		if err != nil {
@@ -606,7 +626,7 @@ func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Du
 // ended session's record, which holds the approved grant, is deleted
 // (a failed deletion leaves it to expire with the session).
 func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcome, error) {
-	if _, err := p.cfg.Store.Consume(ctx, onceKey(id)); errors.Is(err, store.ErrNotFound) {
+	if _, err := p.cfg.Store.Consume(ctx, onceKey(id, s.Once)); errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeSessionNotFound, "the login session is already complete")
 	} else if err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
@@ -632,7 +652,7 @@ func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcom
 		// No code was given: the session may complete again (the
 		// browser's retry), unless the store fails for this too.
 		if ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now()); ttl > 0 {
-			_ = p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl)
+			_ = p.cfg.Store.Put(ctx, onceKey(id, s.Once), []byte{1}, ttl)
 		}
 		return nil, err
 	}

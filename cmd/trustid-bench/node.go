@@ -61,6 +61,8 @@ var serveConfig = strings.Join([]string{
 	"login-rate-addr: " + raisedLimit,
 	"oid4vp-rate-client: " + raisedLimit,
 	"oid4vci-offer-rate-client: " + raisedLimit,
+	"issue-rate-client: " + raisedLimit,
+	"status-rate-client: " + raisedLimit,
 }, "\n") + "\n"
 
 // node is a running `trustid serve` process and what was provisioned on it.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
@@ -56,11 +57,13 @@ func TestControllerDocumentHostsFlag(t *testing.T) {
 
 // TestVCAPIControllerDocumentPrivateHost: a node that lists a host in
 // --controller-document-hosts still fetches nothing from a private
-// address (here 127.0.0.1): a credential whose proof names a
+// address (here 127.0.0.1): a presentation whose holder's proof names a
 // verification method there is refused unknown_key (the code of every
 // Data Integrity method that cannot be resolved; the log says the
 // address was refused), not a 500, and the document server sees no
-// request.
+// request. A credential of that issuer, which the trust registry does not
+// accredit, is refused issuer_not_accredited before anything is fetched,
+// whatever the address.
 func TestVCAPIControllerDocumentPrivateHost(t *testing.T) {
 	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	mb, err := multikey.Encode(key.Public())
@@ -76,17 +79,36 @@ func TestVCAPIControllerDocumentPrivateHost(t *testing.T) {
 	}))
 	defer srv.Close()
 	id := srv.URL + "/issuer"
-	doc, _ = json.Marshal(vc.DIDDocument{ID: id, AssertionMethod: []string{"#key-1"},
+	doc, _ = json.Marshal(vc.DIDDocument{ID: id, AssertionMethod: []string{"#key-1"}, Authentication: []string{"#key-1"},
 		VerificationMethod: []vc.VerificationMethod{{ID: id + "#key-1", Type: vc.TypeMultikey, Controller: id, PublicKeyMultibase: mb}}})
 	cred, err := dataintegrity.SignCredential(dataintegrity.SM2RDFC2025, map[string]any{"@context": []any{vc.ContextV2},
 		"type": []any{"VerifiableCredential"}, "issuer": id, "credentialSubject": map[string]any{"id": "did:example:s"}}, id+"#key-1", key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pres, err := dataintegrity.SignPresentation(dataintegrity.SM2RDFC2025, map[string]any{"@context": []any{vc.ContextV2},
+		"type": []any{"VerifiablePresentation"}, "holder": id}, id+"#key-1", key, "c-1", "verifier.example", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := startAuthNode(t, "--controller-document-hosts=127.0.0.1")
+	firstCode := func(m map[string]any) any {
+		if errs, _ := m["errors"].([]any); len(errs) > 0 {
+			return errs[0].(map[string]any)["code"]
+		}
+		return nil
+	}
 	code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", `{"verifiableCredential":`+cred+`}`)
-	if errs, _ := m["errors"].([]any); code != http.StatusBadRequest || len(errs) == 0 || errs[0].(map[string]any)["code"] != "unknown_key" {
-		t.Errorf("%d %v", code, m)
+	if code != http.StatusBadRequest || firstCode(m) != "issuer_not_accredited" {
+		t.Errorf("an unaccredited issuer's credential: %d %v", code, m)
+	}
+	if strings.Contains(n.logs.String(), vc.ErrAddressNotAllowed.Error()) {
+		t.Errorf("the node tried to fetch an unaccredited issuer's controller document:\n%s", n.logs.String())
+	}
+	code, m, _ = n.do(http.MethodPost, "/presentations/verify", "", "application/json",
+		`{"verifiablePresentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example"}}`)
+	if code != http.StatusBadRequest || firstCode(m) != "unknown_key" {
+		t.Errorf("a holder's controller document at a private address: %d %v", code, m)
 	}
 	if !strings.Contains(n.logs.String(), vc.ErrAddressNotAllowed.Error()) {
 		t.Errorf("the log does not say the address was refused:\n%s", n.logs.String())

@@ -120,8 +120,11 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		// Keys of the registry's regions and issuers come from the ledger
 		// view (so other regions' credentials and status lists verify while
-		// their nodes are down); anyone else's from did:web.
-		keys := &vc.RegistryResolver{Registry: registry, Next: res}
+		// their nodes are down); anyone else's from did:web, but an issuer
+		// the registry does not accredit, which the verification refuses
+		// anyway, is refused before anything is fetched for it.
+		trust := &vc.RegistryTrust{Local: is.Local(), Registry: registry}
+		keys := &vc.RegistryResolver{Registry: registry, Next: res, Trust: trust}
 		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: keys, Trust: vc.AnyIssuer{}, SkipStatus: true})
 		if err != nil {
 			return err
@@ -161,7 +164,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second, KeyTTL: -1,
-			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry}, ContextCheck: jsonld.CheckInlineContexts,
+			Resolver: keys, Trust: trust, ContextCheck: jsonld.CheckInlineContexts,
 			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
 		if err != nil {
 			return err
@@ -185,8 +188,18 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		clients := nl.Clients
 		n.credVerifier = v
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
+		issueSpec, _ := cmd.Flags().GetString("issue-rate-client")
+		issueLimit, err := api.ParseRateLimit("", issueSpec)
+		if err != nil {
+			return fmt.Errorf("--issue-rate-client: %w", err)
+		}
+		statusSpec, _ := cmd.Flags().GetString("status-rate-client")
+		statusLimit, err := api.ParseRateLimit("", statusSpec)
+		if err != nil {
+			return fmt.Errorf("--status-rate-client: %w", err)
+		}
 		cc := api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
-			Limiter: n.store, Clients: clients, StatusLists: st.Lists}
+			Limiter: n.store, IssueLimit: &issueLimit, StatusLimit: &statusLimit, Clients: clients, StatusLists: st.Lists}
 		// Related resources a verify request does not give are fetched
 		// only when asked, with the guarded client of the node's other
 		// outbound calls: https to public addresses (in loopback

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,4 +118,36 @@ func TestVCCommands(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestIssueAndStatusRateClientFlags: --issue-rate-client and
+// --status-rate-client reach their routes: a client limited to 2 of each
+// is refused its third issuance and its third status change 429
+// rate_limited with Retry-After.
+func TestIssueAndStatusRateClientFlags(t *testing.T) {
+	n := startAuthNode(t, "--issue-rate-client", "2/1h", "--status-rate-client", "2/1h")
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-77c1e0","region":"310000"}}}`
+	var id string
+	for i := range 2 {
+		code, m, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+		if code != http.StatusCreated {
+			t.Fatalf("issuance %d: %d %v", i+1, code, m)
+		}
+		id, _ = m["credentialId"].(string)
+	}
+	if code, m, h := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body); code != http.StatusTooManyRequests || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+		t.Fatalf("issuance 3: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
+	}
+	path := "/v1/credentials/" + url.PathEscape(id) + "/status"
+	for i, action := range []string{"suspend", "reinstate"} {
+		if code, m, _ := n.do(http.MethodPost, path, tok, "application/json", `{"action":"`+action+`"}`); code != http.StatusOK {
+			t.Fatalf("status change %d: %d %v", i+1, code, m)
+		}
+	}
+	if code, m, h := n.do(http.MethodPost, path, tok, "application/json", `{"action":"revoke"}`); code != http.StatusTooManyRequests || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+		t.Fatalf("status change 3: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
+	}
 }

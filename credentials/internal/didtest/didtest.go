@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trustid-cn/trustid/credentials"
@@ -30,8 +31,17 @@ type Method struct {
 // authentication by relative reference, so resolvers read both forms.
 func Serve(t testing.TB, methods ...Method) (string, *http.Client) {
 	t.Helper()
+	did, c, _ := ServeCounted(t, methods...)
+	return did, c
+}
+
+// ServeCounted is Serve, and counts the requests the server answers.
+func ServeCounted(t testing.TB, methods ...Method) (string, *http.Client, *atomic.Int64) {
+	t.Helper()
 	var doc []byte
+	requests := new(atomic.Int64)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		w.Header().Set("Content-Type", "application/did+json")
 		w.Write(doc)
 	}))
@@ -45,7 +55,7 @@ func Serve(t testing.TB, methods ...Method) (string, *http.Client) {
 	if doc, err = json.Marshal(d); err != nil {
 		t.Fatal(err)
 	}
-	return did, client(t, srv)
+	return did, client(t, srv), requests
 }
 
 // CIDPath is where ServeCID publishes its document.
