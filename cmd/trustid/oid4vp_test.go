@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/trustid-cn/trustid/auth"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testredis"
