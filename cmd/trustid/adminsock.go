@@ -32,8 +32,8 @@ const adminSocketFile = "admin.sock"
 
 // adminFunctions are the contract functions the admin socket relays.
 var adminFunctions = []string{
-	"AddRelyingParty", "PutRelyingParty", "GetRelyingParty", "ListRelyingParties",
-	"AddTerminal", "PutTerminal", "GetTerminal", "ListTerminals", "GetRegion",
+	"AddRelyingParty", "PutRelyingParty", "GetRelyingParty", "ListRelyingParties", "ListRelyingPartiesPage",
+	"AddTerminal", "PutTerminal", "GetTerminal", "ListTerminals", "ListTerminalsPage", "GetRegion",
 }
 
 // adminRequest is one call through the admin socket.
