@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -253,5 +254,48 @@ func TestStoreKeepsNoTransactionData(t *testing.T) {
 	}
 	if raw, _ := json.Marshal(res.Credentials["pid"][0].Claims); string(raw) != `{"age_over_18":true}` {
 		t.Fatalf("claims %s", raw)
+	}
+}
+
+// TestOlderClearRecordsUnknown: a transaction or a result an older node
+// kept in clear is not one this node can open: the request object and
+// the wallet's response are invalid_request_uri's "unknown or expired
+// transaction", the relying party's fetch not_found; not a server error.
+func TestOlderClearRecordsUnknown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	inClear := func(purpose, id string) {
+		t.Helper()
+		key := "oid4vp:" + purpose + ":" + id
+		sealed, err := e.store.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := oid4vp.OpenRecord(purpose, id, sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.Set(ctx, key, plain, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	inClear("tx", r.id)
+	if _, err := e.verifier.RequestObject(ctx, r.id); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequestURI {
+		t.Errorf("request object of a transaction in clear: %v", err)
+	}
+	if _, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"error": "access_denied", "state": r.state})); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+		t.Errorf("response to a transaction in clear: %v", err)
+	}
+	if _, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+		t.Errorf("fetch of a transaction in clear: %v", err)
+	}
+	r = e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	if _, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"error": "access_denied", "state": r.state})); err != nil {
+		t.Fatal(err)
+	}
+	inClear("result", r.id)
+	if _, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+		t.Errorf("fetch of a result in clear: %v", err)
 	}
 }

@@ -415,7 +415,11 @@ func (v *Verifier) load(ctx context.Context, id string) (*record, error) {
 		return nil, err
 	}
 	var rec record
-	if err := open(sealTx, id, raw, &rec); err != nil {
+	if err := open(sealTx, id, raw, &rec); errors.Is(err, gm.ErrOpen) {
+		// Kept in clear by an older node: not a transaction this one
+		// can answer.
+		return nil, fail(CodeInvalidRequestURI, err, "unknown or expired transaction")
+	} else if err != nil {
 		return nil, fmt.Errorf("oid4vp: stored transaction: %w", err)
 	}
 	if v.cfg.Now().Unix() >= rec.Expires {
@@ -925,7 +929,9 @@ func (v *Verifier) FetchResult(ctx context.Context, rpID, id, responseCode strin
 		return nil, err
 	}
 	var st storedResult
-	if err := open(sealResult, id, raw, &st); err != nil {
+	if err := open(sealResult, id, raw, &st); errors.Is(err, gm.ErrOpen) {
+		return nil, notFound // kept in clear by an older node, as load says
+	} else if err != nil {
 		return nil, fmt.Errorf("oid4vp: stored result: %w", err)
 	}
 	if st.Status != StatusVerified && st.Status != StatusRefused {
