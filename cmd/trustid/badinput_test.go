@@ -355,7 +355,7 @@ func deref(root map[string]any, v any) any {
 func wrongValue(typ string) []string {
 	switch typ {
 	case "string":
-		return []string{"123456789012345678901234567890", "true", `{"n":"` + badInputIDNumber + `"}`, `["` + badInputPIN + `"]`}
+		return []string{"123456789012345678901234567890", "true", `{"n":"` + badInputIDNumber + `"}`, `["` + badInputPIN + `"]`, `{"name":"` + badInputName + `"}`}
 	case "integer", "number":
 		return []string{`"` + badInputIDNumber + `"`, "1e999999", "-99999999999999999999999999", "1.5", "true"}
 	case "boolean":
