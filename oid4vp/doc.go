@@ -20,5 +20,7 @@
 // response_code the wallet's redirect carried, for same-device flows).
 //
 // Errors are the OpenID4VP / OAuth codes (Error.Code). The package keeps
-// its state in a Store (the node's ephemeral store) and never logs.
+// its state in a Store (the node's ephemeral store), each transaction and
+// its result sealed under the transaction ID (of which the store keeps
+// only a digest), and never logs.
 package oid4vp

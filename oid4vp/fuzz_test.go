@@ -46,7 +46,8 @@ func FuzzHandleResponse(f *testing.F) {
 }
 
 // FuzzStoredTransaction: a transaction and its result read back from the
-// store, whatever their bytes, give a request object, a refusal of a
+// store, whatever their bytes (sealed under the transaction ID, as the
+// node seals them), give a request object, a refusal of a
 // response no holder signed, and a result of a status the node writes,
 // or an error; never a panic.
 func FuzzStoredTransaction(f *testing.F) {
@@ -57,6 +58,9 @@ func FuzzStoredTransaction(f *testing.F) {
 	for _, mode := range []string{oid4vp.ModeDirectPost, oid4vp.ModeDirectPostJWT} {
 		r := e.open(f, "shop-1", ageQuery, mode)
 		rec, err := e.store.Get(ctx, "oid4vp:tx:"+r.id)
+		if err == nil {
+			rec, err = oid4vp.OpenRecord("tx", r.id, rec)
+		}
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -64,6 +68,9 @@ func FuzzStoredTransaction(f *testing.F) {
 			f.Fatal(err)
 		}
 		res, err := e.store.Get(ctx, "oid4vp:result:"+r.id)
+		if err == nil {
+			res, err = oid4vp.OpenRecord("result", r.id, res)
+		}
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -72,15 +79,22 @@ func FuzzStoredTransaction(f *testing.F) {
 	f.Add([]byte(`{"rp":"shop-1","exp":99999999999,"dcql_query":7,"response_mode":"x"}`), []byte(`{"status":"verified","rp":"shop-1","credentials":{"pid":null}}`))
 	f.Add([]byte(`null`), []byte(`{"rp":"shop-1","status":"","code_hash":"00"}`))
 	id := e.open(f, "shop-1", ageQuery, oid4vp.ModeDirectPost).id
+	seal := func(t *testing.T, purpose string, plain []byte) []byte {
+		sealed, err := e.verifier.SealRecord(purpose, id, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sealed
+	}
 	f.Fuzz(func(t *testing.T, rec, res []byte) {
-		if err := e.store.Set(ctx, "oid4vp:tx:"+id, rec, time.Minute); err != nil {
+		if err := e.store.Set(ctx, "oid4vp:tx:"+id, seal(t, "tx", rec), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		e.verifier.RequestObject(ctx, id)
 		if _, err := e.verifier.HandleResponse(ctx, id, url.Values{"vp_token": {`{"pid":["a~b~"]}`}, "state": {"s"}}); err == nil {
 			t.Fatal("a response no holder signed was accepted")
 		}
-		if err := e.store.Set(ctx, "oid4vp:result:"+id, res, time.Minute); err != nil {
+		if err := e.store.Set(ctx, "oid4vp:result:"+id, seal(t, "result", res), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		got, err := e.verifier.FetchResult(ctx, "shop-1", id, "")

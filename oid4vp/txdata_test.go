@@ -1,19 +1,25 @@
 package oid4vp_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/oid4vp"
 	"github.com/trustid-cn/trustid/oid4vp/txdata"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // presentKB makes a presentation of cred disclosing names, with a KB-JWT
@@ -178,5 +184,118 @@ func TestTransactionDataCreateRefuses(t *testing.T) {
 			_, err := e.verifier.Create(context.Background(), "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(c.query), TransactionData: c.objs})
 			wantCode(t, err, oid4vp.CodeInvalidRequest, c.desc)
 		})
+	}
+}
+
+// TestStoreKeepsNoTransactionData: a confirmation's summary names people
+// (a payee) and what they do; neither the open transaction nor its
+// verified result, which wait in the node's store (Redis) up to the
+// transaction's TTL, shows it, nor the claims presented, in any database,
+// however encoded (the store keeps only a digest of the transaction ID,
+// under which both are sealed).
+func TestStoreKeepsNoTransactionData(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := testredis.StartClient(t)
+	r, err := redisstore.New(c, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	cfg := e.config
+	cfg.Store = r
+	if e.verifier, err = oid4vp.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder).Token
+	const payee = "欧阳明月"
+	obj := json.RawMessage(`{"type":"` + txdata.TypeConfirmation + `","credential_ids":["pid"],"summary":"支付 ¥120.00 给 ` + payee + `"}`)
+	created, err := e.verifier.Create(ctx, "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(ageQuery), ResponseMode: oid4vp.ModeDirectPost,
+		TransactionData: []json.RawMessage{obj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := e.openExisting(t, created.TransactionID)
+	scan := leakcheck.New(t, payee)
+	scan.PlantRedis(c)
+	if hits := scan.Redis(c); len(hits) > 0 {
+		t.Errorf("the open transaction shows its transaction data:\n%s", strings.Join(hits, "\n"))
+	}
+	enc := base64.RawURLEncoding.EncodeToString(obj)
+	hash, _ := txdata.Hash(enc, txdata.HashSHA256)
+	pres := presentKB(t, e, cred, holder, tx.clientID, tx.nonce, map[string]any{"transaction_data_hashes": []any{hash}}, "age_over_18")
+	if _, err := e.verifier.HandleResponse(ctx, tx.id, form(t, tx, map[string]any{"vp_token": token("pid", pres), "state": tx.state})); err != nil {
+		t.Fatal(err)
+	}
+	var results []string
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if v, err := c.Get(ctx, k).Bytes(); err == nil && (bytes.Contains(v, []byte("age_over_18")) || bytes.Contains(v, []byte(enc))) {
+			results = append(results, k)
+		}
+	}
+	if len(results) > 0 {
+		t.Errorf("the stored result shows the claims or the transaction data under %v", results)
+	}
+	scan.PlantRedis(c)
+	if hits := scan.Redis(c); len(hits) > 0 {
+		t.Errorf("the verified result shows its transaction data:\n%s", strings.Join(hits, "\n"))
+	}
+	res, err := e.verifier.FetchResult(ctx, "shop-1", tx.id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != oid4vp.StatusVerified || len(res.TransactionData) != 1 || !bytes.Equal(res.TransactionData[0], obj) {
+		t.Fatalf("result %+v", res)
+	}
+	if raw, _ := json.Marshal(res.Credentials["pid"][0].Claims); string(raw) != `{"age_over_18":true}` {
+		t.Fatalf("claims %s", raw)
+	}
+}
+
+// TestOlderClearRecordsUnknown: a transaction or a result an older node
+// kept in clear is not one this node can open: the request object and
+// the wallet's response are invalid_request_uri's "unknown or expired
+// transaction", the relying party's fetch not_found; not a server error.
+func TestOlderClearRecordsUnknown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	inClear := func(purpose, id string) {
+		t.Helper()
+		key := "oid4vp:" + purpose + ":" + id
+		sealed, err := e.store.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := oid4vp.OpenRecord(purpose, id, sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.Set(ctx, key, plain, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	inClear("tx", r.id)
+	if _, err := e.verifier.RequestObject(ctx, r.id); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequestURI {
+		t.Errorf("request object of a transaction in clear: %v", err)
+	}
+	if _, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"error": "access_denied", "state": r.state})); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+		t.Errorf("response to a transaction in clear: %v", err)
+	}
+	if _, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+		t.Errorf("fetch of a transaction in clear: %v", err)
+	}
+	r = e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	if _, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"error": "access_denied", "state": r.state})); err != nil {
+		t.Fatal(err)
+	}
+	inClear("result", r.id)
+	if _, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+		t.Errorf("fetch of a result in clear: %v", err)
 	}
 }

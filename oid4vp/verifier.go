@@ -220,6 +220,43 @@ func txKey(id string) string     { return "oid4vp:tx:" + id }
 func onceKey(id string) string   { return "oid4vp:once:" + id }
 func resultKey(id string) string { return "oid4vp:result:" + id }
 
+// Purposes of the records sealed under a transaction ID.
+const (
+	sealTx     = "tx"
+	sealResult = "result"
+)
+
+// sealKey derives the SM4 key sealing a transaction's record of purpose
+// under the transaction ID, which the store keeps only as a digest: the
+// store (Redis) cannot read the relying party's transaction data (a
+// confirmation's summary may name a payee) or the claims a wallet
+// presented.
+func sealKey(purpose, id string) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(id), nil, "trustid oid4vp "+purpose, gm.SM4KeySize)
+	if err != nil {
+		panic(err) // only for lengths out of range, which are constant here
+	}
+	return k
+}
+
+// seal marshals v and seals it under transaction id, for the store.
+func (v *Verifier) seal(purpose, id string, x any) ([]byte, error) {
+	plain, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	return gm.Seal(v.cfg.Rand, sealKey(purpose, id), plain, []byte(purpose))
+}
+
+// open opens what seal stored under transaction id into x.
+func open(purpose, id string, sealed []byte, x any) error {
+	plain, err := gm.Open(sealKey(purpose, id), sealed, []byte(purpose))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, x)
+}
+
 func (v *Verifier) random(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(v.cfg.Rand, b); err != nil {
@@ -298,7 +335,7 @@ func (v *Verifier) Create(ctx context.Context, rpID string, req CreateRequest) (
 	now := v.cfg.Now()
 	rec := record{RP: rp.ClientID, Nonce: nonce, State: state, Query: compact, Mode: mode, Redirect: req.RedirectURI,
 		TxData: txData, Created: now.Unix(), Expires: now.Add(v.cfg.TTL).Unix()}
-	raw, err := json.Marshal(rec)
+	raw, err := v.seal(sealTx, id, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +415,11 @@ func (v *Verifier) load(ctx context.Context, id string) (*record, error) {
 		return nil, err
 	}
 	var rec record
-	if err := json.Unmarshal(raw, &rec); err != nil {
+	if err := open(sealTx, id, raw, &rec); errors.Is(err, gm.ErrOpen) {
+		// Kept in clear by an older node: not a transaction this one
+		// can answer.
+		return nil, fail(CodeInvalidRequestURI, err, "unknown or expired transaction")
+	} else if err != nil {
 		return nil, fmt.Errorf("oid4vp: stored transaction: %w", err)
 	}
 	if v.cfg.Now().Unix() >= rec.Expires {
@@ -586,7 +627,7 @@ func (v *Verifier) finish(ctx context.Context, id string, rec *record, res *Resu
 		st.CodeHash = hex.EncodeToString(sum[:])
 		out.RedirectURI = rec.Redirect + "#response_code=" + code
 	}
-	raw, err := json.Marshal(st)
+	raw, err := v.seal(sealResult, id, st)
 	if err != nil {
 		return nil, err
 	}
@@ -888,7 +929,9 @@ func (v *Verifier) FetchResult(ctx context.Context, rpID, id, responseCode strin
 		return nil, err
 	}
 	var st storedResult
-	if err := json.Unmarshal(raw, &st); err != nil {
+	if err := open(sealResult, id, raw, &st); errors.Is(err, gm.ErrOpen) {
+		return nil, notFound // kept in clear by an older node, as load says
+	} else if err != nil {
 		return nil, fmt.Errorf("oid4vp: stored result: %w", err)
 	}
 	if st.Status != StatusVerified && st.Status != StatusRefused {

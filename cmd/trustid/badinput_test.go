@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,7 +50,8 @@ type badRequest struct {
 // query parameters, bad Authorization headers. Each must get a 4xx
 // (never a 5xx, never a 2xx for a malformed body) with the error body
 // (TestMain's transport holds the body to api/openapi.json), and no
-// answer or log line may echo the ID number, PIN or token sent.
+// answer (header or body) or log line may echo the ID number, name, PIN or
+// token sent, in clear or encoded.
 func TestBadInputEveryRoute(t *testing.T) {
 	// The audit log's head is anchored every 30 s by default, a ledger
 	// write of the node's own that a slow run (-race on a busy machine
@@ -69,6 +71,17 @@ func TestBadInputEveryRoute(t *testing.T) {
 	}
 	var root map[string]any
 	json.Unmarshal(api.OpenAPI(), &root)
+	// Every answer's headers and body, scanned at the end as the logs
+	// are (decoded: a name percent-encoded in a Location, an ID number in
+	// base64url).
+	var answers bytes.Buffer
+	do := func(m, p string, h http.Header, body string) (int, []byte, http.Header) {
+		code, b, hdr := rawDo(t, n, m, p, h, body)
+		hdr.Write(&answers)
+		answers.Write(b)
+		answers.WriteString("\n")
+		return code, b, hdr
+	}
 
 	for _, r := range routes {
 		if r.Pattern == "GET /metrics" {
@@ -86,7 +99,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 		}
 		cases := badRequestsFor(method, path, ctype, props)
 		for _, q := range queryParams(root, op) {
-			for _, v := range []string{q + "=a&" + q + "=b", q + "=%ff%fe", q + "=" + badInputIDNumber, q + "=" + strings.Repeat("9", 5000), q + "=%00"} {
+			for _, v := range []string{q + "=a&" + q + "=b", q + "=%ff%fe", q + "=" + badInputIDNumber, q + "=" + url.QueryEscape(badInputName), q + "=" + strings.Repeat("9", 5000), q + "=%00"} {
 				cases = append(cases, badRequest{name: "query param " + v[:min(len(v), 30)], path: path + "?" + v})
 			}
 		}
@@ -117,7 +130,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 			if write {
 				before = dirDigests(t, n.dir)
 			}
-			code, body, hdr := rawDo(t, n, m, p, h, c.body)
+			code, body, hdr := do(m, p, h, c.body)
 			what := fmt.Sprintf("%s (%s %s)", r.Pattern, c.name, p)
 			auth := strings.HasPrefix(c.name, "auth:")
 			garbage := c.name == "wrong method" || strings.HasPrefix(c.name, "method ") || strings.HasPrefix(c.name, "path ") && !strings.Contains(r.Pattern, "{") || auth && r.Scope != "" ||
@@ -185,7 +198,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputName + `","device_proof":"` + badInputIDNumber + `"}`,
 		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputIDNumber + `"}`,
 	} {
-		code, body, _ := rawDo(t, n, "POST", "/v1/enrollments", http.Header{"Authorization": {"Bearer " + admin}, "Content-Type": {"application/json"}}, b)
+		code, body, _ := do("POST", "/v1/enrollments", http.Header{"Authorization": {"Bearer " + admin}, "Content-Type": {"application/json"}}, b)
 		if code < 400 || code >= 500 || strings.Contains(string(body), badInputIDNumber) || strings.Contains(string(body), "1101051949123100") ||
 			strings.Contains(string(body), badInputName) || strings.Contains(string(body), badInputPIN) {
 			t.Errorf("enrollment %.120s: %d %s", b, code, body)
@@ -196,7 +209,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 	}
 	// A path no route serves, with an ID number in it and in its query.
 	for _, m := range []string{"GET", "POST"} {
-		code, body, _ := rawDo(t, n, m, "/v1/people/"+badInputIDNumber+"?number="+badInputIDNumber, http.Header{"Authorization": {"Bearer " + badInputToken}}, `{"pin":"`+badInputPIN+`"}`)
+		code, body, _ := do(m, "/v1/people/"+badInputIDNumber+"?number="+badInputIDNumber, http.Header{"Authorization": {"Bearer " + badInputToken}}, `{"pin":"`+badInputPIN+`"}`)
 		if code != 404 || strings.Contains(string(body), badInputIDNumber) || !strings.Contains(string(body), `"not_found"`) {
 			t.Errorf("%s on no route: %d %s", m, code, body)
 		}
@@ -207,13 +220,21 @@ func TestBadInputEveryRoute(t *testing.T) {
 	scan := leakcheck.New(t, badInputIDNumber, badInputToken, badInputName)
 	scan.PlantLog(n.logs)
 	scan.PlantDir(n.dir)
+	scan.PlantLog(&answers)
 	if hits := append(scan.Log([]byte(n.logs.String())), scan.Dir(n.dir)...); len(hits) > 0 {
-		t.Errorf("an ID number or token sent is in the logs or the data directory: %v", hits)
+		t.Errorf("an ID number, name or token sent is in the logs or the data directory: %v", hits)
+	}
+	if hits := scan.Log(answers.Bytes()); len(hits) > 0 {
+		t.Errorf("an answer echoes an ID number, name or token sent: %v", hits)
 	}
 	pins := leakcheck.NewDelimited(t, badInputPIN)
 	pins.PlantLog(n.logs)
+	pins.PlantLog(&answers)
 	if hits := pins.Log([]byte(n.logs.String())); len(hits) > 0 {
 		t.Errorf("a PIN sent is in the logs: %v", hits)
+	}
+	if hits := pins.Log(answers.Bytes()); len(hits) > 0 {
+		t.Errorf("an answer echoes a PIN sent: %v", hits)
 	}
 }
 
@@ -334,7 +355,7 @@ func deref(root map[string]any, v any) any {
 func wrongValue(typ string) []string {
 	switch typ {
 	case "string":
-		return []string{"123456789012345678901234567890", "true", `{"n":"` + badInputIDNumber + `"}`, `["` + badInputPIN + `"]`}
+		return []string{"123456789012345678901234567890", "true", `{"n":"` + badInputIDNumber + `"}`, `["` + badInputPIN + `"]`, `{"name":"` + badInputName + `"}`}
 	case "integer", "number":
 		return []string{`"` + badInputIDNumber + `"`, "1e999999", "-99999999999999999999999999", "1.5", "true"}
 	case "boolean":

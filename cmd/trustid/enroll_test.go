@@ -818,8 +818,12 @@ func TestPINCheckEndToEnd(t *testing.T) {
 	f.stop()
 	pins := leakcheck.NewDelimited(t, pin, wrong, "864209")
 	pins.PlantLog(f.logs)
+	pins.PlantDir(f.dir)
 	if hits := pins.Log([]byte(f.logs.String())); len(hits) > 0 {
 		t.Errorf("a PIN is in the logs: %v", hits)
+	}
+	if hits := pins.Dir(f.dir); len(hits) > 0 {
+		t.Errorf("a PIN is in the data directory: %v", hits)
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"pin verified"`) {
 		t.Error("no PIN check was logged")

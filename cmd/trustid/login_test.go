@@ -972,8 +972,15 @@ func testOIDCLogin(t *testing.T, rdb *redis.Client, extra ...string) {
 	}
 	pins := leakcheck.NewDelimited(t, "135790", "246810")
 	pins.PlantLog(f.logs)
-	if hits := pins.Log([]byte(f.logs.String())); len(hits) > 0 {
-		t.Errorf("a PIN in the node's logs: %v", hits)
+	pins.PlantDir(f.dir)
+	if hits := append(pins.Log([]byte(f.logs.String())), pins.Dir(f.dir)...); len(hits) > 0 {
+		t.Errorf("a PIN in the node's logs or data directory: %v", hits)
+	}
+	if rdb != nil {
+		pins.PlantRedis(rdb)
+		if hits := pins.Redis(rdb); len(hits) > 0 {
+			t.Errorf("a PIN in Redis: %v", hits)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
@@ -25,6 +26,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/testredis"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -66,9 +68,22 @@ func sprintf(format string, args ...any) string {
 // TestOID4VCIWalletSDK issues through OID4VCI 1.0 to TrustID's wallet SDK:
 // an offer by reference with a transaction code, rendered as a QR code,
 // redeemed once, a batch of three credentials in each format, each bound
-// to its own key, that the node then verifies; the notification.
+// to its own key, that the node then verifies; the notification. Neither
+// the node's log, its data directory nor (with Redis) any Redis database
+// holds the pre-authorized code, the transaction code, the offer
+// reference, the relying party's token or the claim.
 func TestOID4VCIWalletSDK(t *testing.T) {
-	n := startVCINode(t)
+	t.Run("memory", func(t *testing.T) { testOID4VCIWalletSDK(t, nil) })
+	t.Run("redis", func(t *testing.T) {
+		addr := testredis.Start(t)
+		testOID4VCIWalletSDK(t, testredis.Client(t, addr), "--redis-url", "redis://"+addr)
+	})
+}
+
+// testOID4VCIWalletSDK is TestOID4VCIWalletSDK on a node started with
+// extra; rdb, when not nil, is the Redis it uses.
+func testOID4VCIWalletSDK(t *testing.T, rdb *redis.Client, extra ...string) {
+	n := startVCINode(t, extra...)
 	// Metadata: both formats, display in Chinese and English, the
 	// endpoints and proof algorithms.
 	code, meta, _ := n.do("GET", "/.well-known/openid-credential-issuer", "", "", "")
@@ -168,8 +183,16 @@ func TestOID4VCIWalletSDK(t *testing.T) {
 	}
 	txs := leakcheck.NewDelimited(t, tx)
 	txs.PlantLog(n.logs)
-	if hits := txs.Log([]byte(n.logs.String())); len(hits) > 0 {
-		t.Errorf("the transaction code in the node's log: %v", hits)
+	txs.PlantDir(n.dir)
+	if hits := append(txs.Log([]byte(n.logs.String())), txs.Dir(n.dir)...); len(hits) > 0 {
+		t.Errorf("the transaction code where the node writes: %v", hits)
+	}
+	if rdb != nil {
+		scan.PlantRedis(rdb)
+		txs.PlantRedis(rdb)
+		if hits := append(scan.Redis(rdb), txs.Redis(rdb)...); len(hits) > 0 {
+			t.Errorf("an offer's secret or claim in Redis: %v", hits)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,8 +15,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/testredis"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
 
@@ -39,10 +44,12 @@ type oid4vpSetup struct {
 	holder *sdkwallet.Holder
 	creds  *sdkwallet.MemoryCredentials
 	jwks   string
+	cred   string // the wallet's credential, as issued
 }
 
-func newOID4VPSetup(t *testing.T) *oid4vpSetup {
-	n := startAuthNode(t)
+// newOID4VPSetup starts the node with extra.
+func newOID4VPSetup(t *testing.T, extra ...string) *oid4vpSetup {
+	n := startAuthNode(t, extra...)
 	issuerTok := n.tokenFor("age-issuer", n.addClient("age-issuer", "SM2", auth.ScopeCredentialsIssue))
 	n.accredit("age-issuer", "AgeCredential")
 	h, err := sdkwallet.NewHolder(n.base, sdkwallet.NewSoftwareKeys(), "device")
@@ -72,7 +79,7 @@ func newOID4VPSetup(t *testing.T) *oid4vpSetup {
 	creds := sdkwallet.NewMemoryCredentials()
 	creds.Add("age-1", tok)
 	_, jwks := get(t, n.base+"/.well-known/jwks.json")
-	return &oid4vpSetup{n: n, rp: n.addRP("shop-1"), holder: h, creds: creds, jwks: jwks}
+	return &oid4vpSetup{n: n, rp: n.addRP("shop-1"), holder: h, creds: creds, jwks: jwks, cred: tok}
 }
 
 // ageDCQL asks for age_over_18 of an AgeCredential the node at base issued.
@@ -86,9 +93,28 @@ func ageDCQL(base string) string {
 // verifies the signed request object, answers with only age_over_18 in
 // both response modes, and the relying party fetches the result; replays,
 // over-asking and unknown transactions get the spec's error codes.
+// Neither the node's log, its data directory nor (with Redis) any Redis
+// database holds a transaction ID, a response code, the credential, a
+// presentation, the relying party's token or the birth date the credential
+// carries.
 func TestOID4VP(t *testing.T) {
-	s := newOID4VPSetup(t)
+	t.Run("memory", func(t *testing.T) { testOID4VP(t, nil) })
+	t.Run("redis", func(t *testing.T) {
+		addr := testredis.Start(t)
+		testOID4VP(t, testredis.Client(t, addr), "--redis-url", "redis://"+addr)
+	})
+}
+
+// testOID4VP is TestOID4VP on a node started with extra; rdb, when not
+// nil, is the Redis it uses.
+func testOID4VP(t *testing.T, rdb *redis.Client, extra ...string) {
+	s := newOID4VPSetup(t, extra...)
 	n := s.n
+	secrets := []string{s.cred, s.rp, "1990-05-01"}
+	// The wallet's requests, to read the presentations it sends.
+	rec := &responseRecorder{base: http.DefaultTransport}
+	http.DefaultTransport = rec
+	t.Cleanup(func() { http.DefaultTransport = rec.base })
 	for _, tc := range []struct{ mode, redirect string }{{"direct_post.jwt", ""}, {"direct_post", "https://shop.example/done"}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			body := `{"dcql_query": ` + ageDCQL(s.n.base) + `, "response_mode": "` + tc.mode + `"`
@@ -100,6 +126,7 @@ func TestOID4VP(t *testing.T) {
 				t.Fatalf("create: %d %v", code, created)
 			}
 			txID := created["transaction_id"].(string)
+			secrets = append(secrets, txID)
 			code, res, _ := n.do("GET", "/v1/oid4vp/requests/"+txID, s.rp, "", "")
 			if code != 200 || res["status"] != "pending" {
 				t.Fatalf("pending: %d %v", code, res)
@@ -134,6 +161,7 @@ func TestOID4VP(t *testing.T) {
 					t.Fatalf("without response_code: %d %v", code, m)
 				}
 				path += "?response_code=" + url.QueryEscape(frag.Get("response_code"))
+				secrets = append(secrets, frag.Get("response_code"))
 			} else if redirect != "" {
 				t.Fatalf("redirect %q", redirect)
 			}
@@ -176,6 +204,26 @@ func TestOID4VP(t *testing.T) {
 	} {
 		if code, m, _ := n.do(c.method, c.path, c.token, c.ctype, c.body); code != c.status || m["error"] != c.code {
 			t.Errorf("%s: %d %v", name, code, m)
+		}
+	}
+	http.DefaultTransport = rec.base
+	if len(rec.jwes) == 0 || len(rec.presentations) == 0 {
+		t.Fatalf("the wallet's responses: %d JWEs, %d presentations", len(rec.jwes), len(rec.presentations))
+	}
+	secrets = append(append(secrets, rec.jwes...), rec.presentations...)
+	// Stopped first: the access log is written out at shutdown. A canary
+	// planted in each place proves its scan.
+	n.stop()
+	scan := leakcheck.New(t, secrets...)
+	scan.PlantLog(n.logs)
+	scan.PlantDir(n.dir)
+	if hits := append(scan.Log([]byte(n.logs.String())), scan.Dir(n.dir)...); len(hits) > 0 {
+		t.Errorf("a presentation's secret or a claim where the node writes: %v", hits)
+	}
+	if rdb != nil {
+		scan.PlantRedis(rdb)
+		if hits := scan.Redis(rdb); len(hits) > 0 {
+			t.Errorf("a presentation's secret or a claim in Redis: %v", hits)
 		}
 	}
 }
@@ -380,4 +428,41 @@ func TestOID4VPRateClientFlag(t *testing.T) {
 	if code, m, _ := n.do("POST", "/v1/oid4vp/requests", other, "application/json", body); code != 201 {
 		t.Fatalf("another party: %d %v", code, m)
 	}
+}
+
+// responseRecorder records what a wallet sends to the node's response
+// endpoint: the JWE of a direct_post.jwt response, the presentations of
+// a direct_post one.
+type responseRecorder struct {
+	base          http.RoundTripper
+	jwes          []string
+	presentations []string
+}
+
+func (r *responseRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, "/oid4vp/response/") {
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, err
+		}
+		if jwe := form.Get("response"); jwe != "" {
+			r.jwes = append(r.jwes, jwe)
+		}
+		if tok := form.Get("vp_token"); tok != "" {
+			var m map[string][]string
+			if err := json.Unmarshal([]byte(tok), &m); err != nil {
+				return nil, err
+			}
+			for _, ps := range m {
+				r.presentations = append(r.presentations, ps...)
+			}
+		}
+	}
+	return r.base.RoundTrip(req)
 }
