@@ -30,7 +30,9 @@ import (
 // those files. Only the registry's functions pass.
 const adminSocketFile = "admin.sock"
 
-// adminFunctions are the contract functions the admin socket relays.
+// adminFunctions are the contract functions the admin socket relays:
+// the registry's, and the paged lists the CLI reads them with
+// (ledger.Client's lists; TestTerminalsCLI, TestClientsCLIAndLiveReload).
 var adminFunctions = []string{
 	"AddRelyingParty", "PutRelyingParty", "GetRelyingParty", "ListRelyingParties", "ListRelyingPartiesPage",
 	"AddTerminal", "PutTerminal", "GetTerminal", "ListTerminals", "ListTerminalsPage", "GetRegion",

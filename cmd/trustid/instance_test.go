@@ -143,3 +143,45 @@ func TestInstanceFileDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySecretCheckAfterRedisLostIt: the key-secret check is made again at
+// each readiness check, so a Redis that lost its data has the running
+// instance's check value back before another instance starts (one with its
+// own keystore is still refused), and a running instance whose value is no
+// longer the recorded one is not ready instead of serving apart.
+func TestKeySecretCheckAfterRedisLostIt(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	addr := testredis.Start(t)
+	redisURL := "redis://" + addr
+	rc := testredis.Client(t, addr)
+	ctx := context.Background()
+	const checkKey = "trustid:310000:key-secret-check"
+	base, logs := startServe(t, "--data", t.TempDir(), "--instance", "i1", "--redis-url", redisURL)
+
+	if err := rc.FlushAll(ctx).Err(); err != nil { // Redis restarted empty
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		get(t, base+"/readyz")
+		return rc.Exists(ctx, checkKey).Val() == 1
+	}, "the running instance's check value recorded again")
+	if code, body := get(t, base+"/readyz"); code != http.StatusOK {
+		t.Fatalf("readyz after the check value was recorded again: %d %s", code, body)
+	}
+	_, _, err := run(t, ctx, "serve", "--data", t.TempDir(), "--instance", "i2", "--redis-url", redisURL, "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "different store-key secret") {
+		t.Fatalf("instance with its own keystore after Redis lost its data: %v", err)
+	}
+
+	// Another keystore's value recorded first: the running instance says so.
+	if err := rc.Set(ctx, checkKey, "another instance's check value", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		code, body := get(t, base+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, `"store":"unavailable"`)
+	}, "the instance not ready with another check value recorded")
+	if !strings.Contains(logs.String(), checkKey) {
+		t.Errorf("the not-ready log does not name the check key:\n%s", logs.String())
+	}
+}

@@ -177,6 +177,14 @@ func (e *kekError) Unwrap() error { return keystore.ErrWrongKEK }
 type ephemeral struct {
 	store.Store
 	close func() error
+	// ready is /readyz's check of the store: a Ping, and on Redis the
+	// key-secret check again, so that a Redis that lost its data (restarted
+	// empty, flushed) has the running instances' check value back at the
+	// next check, before another instance starts, and an instance whose
+	// check value is no longer the recorded one is not ready (the log says
+	// why) instead of serving apart from the others
+	// (TestKeySecretCheckAfterRedisLostIt).
+	ready func(context.Context) error
 }
 
 // redisClient is the client --redis-url names: one server, or with
@@ -230,7 +238,7 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 		if err != nil {
 			return nil, err
 		}
-		return &ephemeral{Store: m, close: m.Close}, nil
+		return &ephemeral{Store: m, close: m.Close, ready: m.Ping}, nil
 	}
 	client, addr, err := redisClient(cmd, rawURL)
 	if err != nil {
@@ -270,5 +278,18 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 		client.Close()
 		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
-	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
+	ready := func(ctx context.Context) error {
+		if err := r.Ping(ctx); err != nil {
+			return err
+		}
+		if err := r.CheckKeySecret(ctx); errors.Is(err, redisstore.ErrKeySecret) {
+			return fmt.Errorf("%w: the Redis key %q holds another check value than this instance's keystore gives: "+
+				"an instance with another keystore recorded it after Redis lost its data (docs/operations.md, \"Instances\")",
+				err, prefix+redisstore.KeyCheckKey)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }, ready: ready}, nil
 }

@@ -168,7 +168,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Logger:    log,
 		AccessLog: accessLog,
 		Registry:  reg,
-		Checks:    map[string]api.Check{"store": st.Ping},
+		Checks:    map[string]api.Check{"store": st.ready},
 		// Per-address limits behind a load balancer (docs/operations.md).
 		TrustedProxies: proxies,
 	})
