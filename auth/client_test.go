@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -52,15 +53,48 @@ func TestClientValidate(t *testing.T) {
 		"code without redirect": func(r *Registration) {
 			r.GrantTypes = []string{GrantAuthorizationCode}
 		},
-		"no keys":            func(r *Registration) { r.JWKS = nil },
-		"Ed25519 key":        func(r *Registration) { r.JWKS = &gm.JWKS{Keys: []gm.JWK{edJWK}} },
-		"encryption key":     func(r *Registration) { r.JWKS.Keys[0].Use = "enc" },
-		"unknown method":     func(r *Registration) { r.AuthMethod = "client_secret_post" },
-		"secret with jwks":   func(r *Registration) { r.AuthMethod = AuthClientSecretBasic },
-		"too many keys":      func(r *Registration) { r.JWKS.Keys = make([]gm.JWK, maxKeys+1) },
-		"repeated kid":       func(r *Registration) { r.JWKS.Keys = append(r.JWKS.Keys, r.JWKS.Keys[0]) },
-		"key not on curve":   func(r *Registration) { r.JWKS.Keys[0].Y = r.JWKS.Keys[0].X },
-		"alg does not match": func(r *Registration) { r.JWKS.Keys[0].Alg = gm.AlgES256 },
+		"no keys":                       func(r *Registration) { r.JWKS = nil },
+		"Ed25519 key":                   func(r *Registration) { r.JWKS = &gm.JWKS{Keys: []gm.JWK{edJWK}} },
+		"encryption key":                func(r *Registration) { r.JWKS.Keys[0].Use = "enc" },
+		"unknown method":                func(r *Registration) { r.AuthMethod = "client_secret_post" },
+		"secret with jwks":              func(r *Registration) { r.AuthMethod = AuthClientSecretBasic },
+		"too many keys":                 func(r *Registration) { r.JWKS.Keys = make([]gm.JWK, maxKeys+1) },
+		"repeated kid":                  func(r *Registration) { r.JWKS.Keys = append(r.JWKS.Keys, r.JWKS.Keys[0]) },
+		"key not on curve":              func(r *Registration) { r.JWKS.Keys[0].Y = r.JWKS.Keys[0].X },
+		"alg does not match":            func(r *Registration) { r.JWKS.Keys[0].Alg = gm.AlgES256 },
+		"id of 65":                      func(r *Registration) { r.ID = strings.Repeat("a", 65) },
+		"id with slash":                 func(r *Registration) { r.ID = "svc/a" },
+		"name over 200 bytes":           func(r *Registration) { r.Name = strings.Repeat("服", 67) },
+		"name over 128 characters":      func(r *Registration) { r.Name = strings.Repeat("a", 129) },
+		"replacement character in name": func(r *Registration) { r.Name = "A\uFFFD" },
+		"invalid UTF-8 in name":         func(r *Registration) { r.Name = "A\xff" },
+		"claim not carried":             func(r *Registration) { r.Claims = []string{"birth_date"} },
+		"repeated claim":                func(r *Registration) { r.Claims = []string{"age_over_18", "age_over_18"} },
+		"too many redirect_uris":        func(r *Registration) { r.RedirectURIs = manyURIs(maxListLen + 1) },
+		"repeated redirect_uri": func(r *Registration) {
+			r.RedirectURIs = []string{"https://rp.example/cb", "https://rp.example/cb"}
+		},
+		"long redirect_uri": func(r *Registration) {
+			r.RedirectURIs = []string{"https://rp.example/" + strings.Repeat("a", maxURILen)}
+		},
+		"redirect_uri with user info":        func(r *Registration) { r.RedirectURIs = []string{"https://user@rp.example/cb"} },
+		"redirect_uri with empty fragment":   func(r *Registration) { r.RedirectURIs = []string{"https://rp.example/cb#"} },
+		"too many post_logout_redirect_uris": func(r *Registration) { r.PostLogoutRedirectURIs = manyURIs(maxListLen + 1) },
+		"http post_logout_redirect_uri":      func(r *Registration) { r.PostLogoutRedirectURIs = []string{"http://rp.example/bye"} },
+		"repeated post_logout_redirect_uri": func(r *Registration) {
+			r.PostLogoutRedirectURIs = []string{"https://rp.example/bye", "https://rp.example/bye"}
+		},
+		"EdDSA ID tokens": func(r *Registration) { r.IDTokenAlg = gm.AlgEdDSA },
+		"17 valid keys": func(r *Registration) {
+			r.JWKS.Keys = nil
+			for i := range maxKeys + 1 {
+				r.JWKS.Keys = append(r.JWKS.Keys, sm2JWK(t, fmt.Sprintf("k%d", i)))
+			}
+		},
+		"kid with a space": func(r *Registration) { r.JWKS.Keys[0].Kid = "k 1" },
+		"kid of 129":       func(r *Registration) { r.JWKS.Keys[0].Kid = strings.Repeat("k", 129) },
+		"kid not ASCII":    func(r *Registration) { r.JWKS.Keys[0].Kid = "ключ" },
+		"empty kid":        func(r *Registration) { r.JWKS.Keys[0].Kid = "" },
 	}
 	for name, edit := range bad {
 		r := base()
@@ -82,6 +116,53 @@ func TestClientValidate(t *testing.T) {
 	c, _, err := NewClient(r, now, rand.Reader)
 	if err != nil || !strings.HasPrefix(c.ID, "c-") || !ValidClientID(c.ID) {
 		t.Errorf("generated id %q %v", c.ID, err)
+	}
+	// An ideographic space is printable text in a name; the registration
+	// time is kept in UTC to the second.
+	r = base()
+	r.Name = "服务\u3000A"
+	at := time.Date(2026, 11, 22, 8, 0, 0, 999_999_999, time.FixedZone("CST", 8*3600))
+	if c, _, err := NewClient(r, at, rand.Reader); err != nil || !c.Created.Equal(now) || c.Created.Location() != time.UTC {
+		t.Errorf("name with an ideographic space: %v, created %v", err, c.Created)
+	}
+}
+
+// manyURIs is n distinct https redirect URIs.
+func manyURIs(n int) []string {
+	uris := make([]string, n)
+	for i := range uris {
+		uris[i] = fmt.Sprintf("https://rp.example/cb/%d", i)
+	}
+	return uris
+}
+
+// TestClientValidateStored: Validate refuses a stored client that
+// NewClient would never make (a clients file, a store's Create): no
+// grant type, a secret on a private_key_jwt client, a client_secret_basic
+// client whose secret hash does not parse, no registration time.
+func TestClientValidateStored(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	keyed, _, err := NewClient(Registration{ID: "svc-a", Name: "A", Region: "310000", Scopes: []string{ScopeQRRedeem},
+		JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, "k1")}}}, now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := NewClient(Registration{ID: "svc-b", Name: "B", Region: "310000", Scopes: []string{ScopeQRRedeem},
+		AuthMethod: AuthClientSecretBasic}, now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]func() Client{
+		"no grant types":                func() Client { c := keyed.clone(); c.GrantTypes = nil; return c },
+		"private_key_jwt with a secret": func() Client { c := keyed.clone(); c.SecretHash = secret.SecretHash; return c },
+		"client_secret_basic, bad hash": func() Client { c := secret.clone(); c.SecretHash = "hmac-sm3$x$y"; return c },
+		"client_secret_basic, no hash":  func() Client { c := secret.clone(); c.SecretHash = ""; return c },
+		"no registration time":          func() Client { c := keyed.clone(); c.Created = time.Time{}; return c },
+	} {
+		c := c()
+		if err := c.Validate(); !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("%s: %v, want ErrInvalidClientMetadata", name, err)
+		}
 	}
 }
 
@@ -108,6 +189,59 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if err := c.RetireKey("k9"); !errors.Is(err, ErrInvalidClientMetadata) {
 		t.Errorf("retiring an unknown kid: %v", err)
+	}
+	ed, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	edJWK, _ := gm.NewJWK(ed.Public(), "ed")
+	if err := c.AddKey(edJWK); !errors.Is(err, ErrInvalidClientMetadata) || len(c.JWKS.Keys) != 1 {
+		t.Errorf("adding an Ed25519 key: %v, keys %d", err, len(c.JWKS.Keys))
+	}
+	secret, _, err := NewClient(Registration{ID: "svc-b", Name: "B", Region: "110000", Scopes: []string{ScopeEnroll},
+		AuthMethod: AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := secret.AddKey(sm2JWK(t, "k1")); !errors.Is(err, ErrInvalidClientMetadata) || len(secret.JWKS.Keys) != 0 {
+		t.Errorf("adding a key to a client_secret_basic client: %v, keys %d", err, len(secret.JWKS.Keys))
+	}
+}
+
+// TestKeyRotationLeavesCopies: a rotation changes the client it is made
+// on, never a copy of it taken before (a value the caller kept, as a
+// ClientStore's Update works on a copy).
+func TestKeyRotationLeavesCopies(t *testing.T) {
+	c, _, err := NewClient(Registration{ID: "svc-a", Name: "A", Region: "110000", Scopes: []string{ScopeEnroll},
+		JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, "k1")}}}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"k2", "k3"} {
+		if err := c.AddKey(sm2JWK(t, kid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kids := func(c Client) string {
+		var s []string
+		for _, k := range c.JWKS.Keys {
+			s = append(s, k.Kid)
+		}
+		return strings.Join(s, ",")
+	}
+	before := c
+	if err := c.RetireKey("k1"); err != nil {
+		t.Fatal(err)
+	}
+	if kids(before) != "k1,k2,k3" || kids(c) != "k2,k3" {
+		t.Errorf("after retiring k1: copy %s, client %s", kids(before), kids(c))
+	}
+	before = c
+	if err := c.AddKey(sm2JWK(t, "k4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := before.AddKey(sm2JWK(t, "k5")); err != nil {
+		t.Fatal(err)
+	}
+	if kids(c) != "k2,k3,k4" || kids(before) != "k2,k3,k5" {
+		t.Errorf("keys added to two copies: %s and %s", kids(c), kids(before))
 	}
 }
 
@@ -186,6 +320,15 @@ func TestParseRegistrationAndKeyChange(t *testing.T) {
 	ch, err = ParseKeyChange([]byte(`{"retire":"k1"}`))
 	if err != nil || ch.Retire != "k1" {
 		t.Errorf("retire: %+v %v", ch, err)
+	}
+	// A member given as null is absent.
+	ch, err = ParseKeyChange([]byte(`{"add":null,"retire":"k1"}`))
+	if err != nil || ch.Retire != "k1" || ch.Add != nil {
+		t.Errorf("retire with a null add: %+v %v", ch, err)
+	}
+	reg, err = ParseRegistration([]byte(`{"client_name":"A","region":"310000","scopes":["qr:redeem"],"jwks":null}`))
+	if err != nil || reg.JWKS != nil {
+		t.Errorf("registration with a null jwks: %+v %v", reg, err)
 	}
 	for _, doc := range []string{`{}`, `{"retire":"k1","add":` + string(jwk) + `}`, `{"add":{"kty":"EC"}}`, `{"add":[1]}`, `{"retire":"k1","retire":"k2"}`,
 		`{"retire":"k1","RETIRE":"k2"}`, `{"Retire":"k1"}`, `{"ADD":` + string(jwk) + `}`, `{"add":` + strings.Replace(string(jwk), `"kid"`, `"KID"`, 1) + `}`} {

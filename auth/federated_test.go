@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -58,6 +59,24 @@ func TestIntrospectForPeerAudience(t *testing.T) {
 	notOurs := e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Issuer = bj })
 	if _, err := e.svc.IntrospectForPeer(ctx, "110000", notOurs); !errors.Is(err, ErrNotIssuedHere) || !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("a token of another issuer: %v, want invalid_request (not issued here)", err)
+	}
+	// Nor is a revoked token, or one of a disabled client.
+	if err := e.svc.Revoke(ctx, Client{ID: "svc-a"}, forBJ); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := e.svc.IntrospectForPeer(ctx, "110000", forBJ); err != nil || in.Active {
+		t.Errorf("a revoked token: %+v %v, want inactive", in, err)
+	}
+	live := e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Audience = jwt.ClaimStrings{testIssuer, bj} })
+	if _, err := e.clients.Update(ctx, "svc-a", func(c *Client) error { c.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := e.svc.IntrospectForPeer(ctx, "110000", live); err != nil || in.Active {
+		t.Errorf("a token of a disabled client: %+v %v, want inactive", in, err)
+	}
+	alone := e.service(e.store) // no Federation
+	if in, err := alone.IntrospectForPeer(ctx, "110000", forBJ); !errors.Is(err, ErrInvalidRequest) || in.Active {
+		t.Errorf("a node outside any federation asked by a peer: %+v %v, want invalid_request", in, err)
 	}
 }
 
@@ -326,5 +345,151 @@ func TestTokenForAnotherRegionCarriesOnlyFederatedScopes(t *testing.T) {
 		if _, err := e.svc.Authorize(ctx, resp.AccessToken, ScopeEnroll); err != nil {
 			t.Errorf("resources %v: %s: %v", res, ScopeEnroll, err)
 		}
+	}
+}
+
+// scriptedPeer is the issuing region's node as Introspect reaches it
+// (Config.Peers): it answers each token with answer's Introspection.
+type scriptedPeer struct {
+	mu     sync.Mutex
+	answer func(token string) Introspection
+	asked  int
+}
+
+func (p *scriptedPeer) IntrospectAt(_ context.Context, _ string, token string) (Introspection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked++
+	return p.answer(token), nil
+}
+
+// TestForeignTokenIntrospection: another region's token is introspected
+// at its issuing node only once it passes this node's own checks, and
+// the answer is taken only for that token: an answer about another jti
+// or client is unavailable, never active; an active answer carries the
+// scopes both the registry and the issuing node grant; an inactive one
+// is kept as a revocation that Authorize then applies at once, even to
+// a token it had cached. A node without Peers reports such a token
+// inactive. Revoke leaves another region's token to its node, and never
+// revokes this node's token of the same jti.
+func TestForeignTokenIntrospection(t *testing.T) {
+	const bj = "https://bj.trustid.example"
+	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	fed := &fakeRegistry{regions: map[string]string{bj: "110000"}, key: other.Public(),
+		homes: map[string]string{"svc-bj": "110000", "svc-nj": "320000"}}
+	peer := &scriptedPeer{}
+	e := newEnv(t, func(c *Config) { c.Federation, c.Peers = fed, peer })
+	ctx := context.Background()
+	e.register("svc-a", gm.AlgSM2)
+	foreign := func(client, jti string) string {
+		return e.nodeToken(other, "k-1", func(_ map[string]any, cl *testAccessClaims) {
+			cl.Issuer, cl.ClientID, cl.Subject, cl.Scope, cl.ID = bj, client, client, ScopeQRRedeem+" "+ScopeCredentialsIssue, jti
+		})
+	}
+	answer := func(active bool, client, jti, scope string) func(string) Introspection {
+		return func(string) Introspection {
+			return Introspection{Active: active, ClientID: client, Jti: jti, Scope: scope, TokenType: "Bearer"}
+		}
+	}
+	caller := Client{ID: "svc-bj", Region: "110000"}
+
+	tok := foreign("svc-bj", "jti-1")
+	peer.answer = answer(true, "svc-bj", "jti-1", ScopeCredentialsIssue)
+	if in, err := e.svc.Introspect(ctx, caller, tok); err != nil || !in.Active || in.Scope != "" {
+		t.Errorf("the issuing node grants no scope the registry allows here: %+v %v, want active with no scope", in, err)
+	}
+	peer.answer = answer(true, "svc-bj", "jti-1", ScopeQRRedeem+" "+ScopeCredentialsIssue)
+	if in, err := e.svc.Introspect(ctx, caller, tok); err != nil || !in.Active || in.Scope != ScopeQRRedeem {
+		t.Errorf("active at the issuing node: %+v %v, want active with scope %s", in, err, ScopeQRRedeem)
+	}
+	for name, a := range map[string]func(string) Introspection{
+		"another jti":    answer(true, "svc-bj", "jti-2", ScopeQRRedeem),
+		"another client": answer(true, "svc-a", "jti-1", ScopeQRRedeem),
+	} {
+		peer.answer = a
+		if in, err := e.svc.Introspect(ctx, caller, tok); !errors.Is(err, ErrUnavailable) || in.Active {
+			t.Errorf("an answer about %s: %+v %v, want ErrUnavailable", name, in, err)
+		}
+	}
+
+	// A token this node's checks refuse is not asked about.
+	peer.answer = answer(true, "svc-nj", "jti-3", ScopeQRRedeem)
+	asked := peer.asked
+	if in, err := e.svc.Introspect(ctx, Client{ID: "svc-nj", Region: "320000"}, foreign("svc-nj", "jti-3")); err != nil || in.Active || peer.asked != asked {
+		t.Errorf("bj's token for a client of 320000: %+v %v, asked the peer %d times, want inactive, not asked", in, err, peer.asked-asked)
+	}
+	// A visiting party learns only about its own tokens.
+	visitor := Client{ID: "svc-bj-2", Region: "110000", Scopes: []string{ScopeRegistryAdmin}, visiting: true}
+	peer.answer = answer(true, "svc-bj", "jti-1", ScopeQRRedeem)
+	if in, err := e.svc.Introspect(ctx, visitor, tok); err != nil || in.Active {
+		t.Errorf("a visitor allowed registry:admin asking about another client's token: %+v %v, want inactive", in, err)
+	}
+	noPeers := e.service(e.store, func(c *Config) { c.Federation = fed })
+	if in, err := noPeers.Introspect(ctx, caller, tok); err != nil || in.Active {
+		t.Errorf("a node without Peers: %+v %v, want inactive", in, err)
+	}
+
+	// Revoke leaves another region's token to its node.
+	const shared = "jti-shared"
+	own := e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ID = shared })
+	sharing := foreign("svc-bj", shared)
+	if err := e.svc.Revoke(ctx, caller, sharing); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authorize(ctx, own, ScopeCredentialsIssue); err != nil {
+		t.Errorf("this node's token after bj's token of the same jti was revoked here: %v", err)
+	}
+	if _, err := e.svc.Authorize(ctx, sharing, ScopeQRRedeem); err != nil {
+		t.Errorf("bj's token after its revocation at this node: %v, want it left to bj", err)
+	}
+
+	// Inactive at the issuing node: refused from then on, cached or not.
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); err != nil {
+		t.Fatal(err)
+	}
+	peer.answer = answer(false, "", "", "")
+	if in, err := e.svc.Introspect(ctx, caller, tok); err != nil || in.Active {
+		t.Fatalf("inactive at the issuing node: %+v %v", in, err)
+	}
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("Authorize after the issuing node reported the token inactive: %v, want invalid_token", err)
+	}
+	// The answer is kept: the issuing node is not asked again.
+	peer.answer = answer(true, "svc-bj", "jti-1", ScopeQRRedeem)
+	asked = peer.asked
+	if in, err := e.svc.Introspect(ctx, caller, tok); err != nil || in.Active || peer.asked != asked {
+		t.Errorf("introspection after an inactive answer: %+v %v, asked %d times; want inactive, not asked", in, err, peer.asked-asked)
+	}
+}
+
+// TestForeignTokenRevocationRecheck: a revocation of another region's
+// cached token that reaches the shared store some other way (another
+// instance's introspection) is seen once RevocationRecheck has passed,
+// to the nanosecond.
+func TestForeignTokenRevocationRecheck(t *testing.T) {
+	const bj = "https://bj.trustid.example"
+	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	fed := &fakeRegistry{regions: map[string]string{bj: "110000"}, key: other.Public(), homes: map[string]string{"svc-bj": "110000"}}
+	e := newEnv(t, func(c *Config) { c.Federation, c.RevocationRecheck = fed, time.Second })
+	ctx := context.Background()
+	tok := e.nodeToken(other, "k-1", func(_ map[string]any, cl *testAccessClaims) {
+		cl.Issuer, cl.ClientID, cl.Subject, cl.Scope, cl.ID = bj, "svc-bj", "svc-bj", ScopeQRRedeem, "jti-1"
+	})
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance learns the token is inactive at bj.
+	peer := &scriptedPeer{answer: func(string) Introspection { return Introspection{} }}
+	elsewhere := e.service(e.store, func(c *Config) { c.Federation, c.Peers = fed, peer })
+	if in, err := elsewhere.Introspect(ctx, Client{ID: "svc-bj", Region: "110000"}, tok); err != nil || in.Active {
+		t.Fatalf("introspection at the other instance: %+v %v", in, err)
+	}
+	e.clock.Advance(time.Second - time.Nanosecond)
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); err != nil {
+		t.Errorf("cached, before the recheck: %v (the cache may serve it until then)", err)
+	}
+	e.clock.Advance(time.Nanosecond)
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("at the recheck: %v, want invalid_token", err)
 	}
 }

@@ -80,6 +80,10 @@ func TestAuthorizeRefused(t *testing.T) {
 			{"crit header", e.nodeToken(nil, "", func(h map[string]any, _ *testAccessClaims) { h["crit"] = []string{"exp"} }), ScopeCredentialsIssue, ErrInvalidToken},
 			{"sub is not the client_id", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Subject = "svc-off" }), ScopeCredentialsIssue, ErrInvalidToken},
 			{"no iat", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.IssuedAt = nil }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"no jti", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ID = "" }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"longer than maxTokenLen", e.nodeToken(nil, "", func(h map[string]any, _ *testAccessClaims) {
+				h["pad"] = strings.Repeat("a", maxTokenLen*3/4)
+			}), ScopeCredentialsIssue, ErrInvalidToken},
 			{"no exp", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ExpiresAt = nil }), ScopeCredentialsIssue, ErrInvalidToken},
 		}
 		for _, tc := range cases {
@@ -91,12 +95,15 @@ func TestAuthorizeRefused(t *testing.T) {
 			}
 		}
 		// The control: node tokens (SM2 and ES256) for a registered client
-		// with the scope.
+		// with the scope, typ at+jwt or its full media type (RFC 9068 §2.1).
 		for _, k := range []keystore.Key{active, es} {
-			if _, err := e.svc.Authorize(ctx, e.nodeToken(k.Signer, k.Kid, func(_ map[string]any, cl *testAccessClaims) {
-				cl.ClientID, cl.Subject = c.ID, c.ID
-			}), ScopeCredentialsIssue); err != nil {
-				t.Errorf("cache %d: valid node token (%s) refused: %v", cache, k.Alg, err)
+			for _, typ := range []string{AccessTokenType, "application/" + AccessTokenType} {
+				if _, err := e.svc.Authorize(ctx, e.nodeToken(k.Signer, k.Kid, func(h map[string]any, cl *testAccessClaims) {
+					h["typ"] = typ
+					cl.ClientID, cl.Subject = c.ID, c.ID
+				}), ScopeCredentialsIssue); err != nil {
+					t.Errorf("cache %d: valid node token (%s, typ %s) refused: %v", cache, k.Alg, typ, err)
+				}
 			}
 		}
 	}

@@ -20,17 +20,21 @@ import (
 // holdFirstRotation is a Store whose first successful rotation of a
 // refresh-token family waits for release, so that the other requests of
 // a race run while the winner is between rotating the token and issuing
-// its successor.
+// its successor. Only that one waits: a second successful rotation (a
+// reuse let through) goes on and answers, so the test fails at once
+// rather than waiting for the losers' answers that would release it
+// (with a sync.Once, which blocks every other caller until the first
+// returns, such a mutant hung the package's tests until their timeout).
 type holdFirstRotation struct {
 	Store
-	once    sync.Once
+	held    atomic.Bool
 	release chan struct{}
 }
 
 func (h *holdFirstRotation) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
 	ok, err := h.Store.CompareAndSwap(ctx, key, old, value, ttl)
-	if ok && strings.HasPrefix(key, "login-rtf:") {
-		h.once.Do(func() { <-h.release })
+	if ok && strings.HasPrefix(key, "login-rtf:") && h.held.CompareAndSwap(false, true) {
+		<-h.release
 	}
 	return ok, err
 }

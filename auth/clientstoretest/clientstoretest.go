@@ -90,6 +90,25 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 		if again.Scopes[0] != auth.ScopeQRRedeem || again.JWKS.Keys[0].Kid == "changed" {
 			t.Errorf("store shares memory with callers: %+v", again)
 		}
+		// Update's result is a copy too, and so is what its fn changes:
+		// a change in place that fn then refuses is not kept.
+		updated, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error { c.Name = "Renamed"; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		updated.Scopes[0] = "changed-after-update"
+		boom := errors.New("boom")
+		if _, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error {
+			c.Scopes[0] = "changed-in-a-refused-update"
+			c.JWKS.Keys[0].Kid = "changed"
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Errorf("fn error: %v", err)
+		}
+		again, _ = s.Get(ctx, id("svc-a"))
+		if again.Scopes[0] != auth.ScopeQRRedeem || again.JWKS.Keys[0].Kid == "changed" || again.Name != "Renamed" {
+			t.Errorf("store shares memory with Update: %+v", again)
+		}
 	})
 	t.Run("Update", func(t *testing.T) {
 		s, id := start(t)
