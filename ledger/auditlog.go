@@ -419,8 +419,8 @@ func checkAuditInput(kind, symbol string, details map[string]string) error {
 // hold the anchored head (ErrAuditAnchor if not: a replaced log grown
 // longer, which the chaincode cannot tell from an extension).
 //
-// Once the head is anchored, a log over AuditOptions.SegmentSize is
-// rotated: its file sealed as path.<first>-<last> and a new one begun
+// Once the head is anchored, a log over AuditOptions.SegmentSize that
+// holds an entry past its first is rotated: its file sealed as path.<first>-<last> and a new one begun
 // with a log_continued entry (an error then says the rotation failed,
 // the anchor stands).
 func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor, bool, error) {

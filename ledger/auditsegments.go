@@ -124,13 +124,15 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// rotate seals the active segment when it is over the segment size:
-// the file is renamed path.<first>-<last> and a new one begins with a
-// log_continued entry chained to its last entry. Crash-safe: the new
-// segment is written whole as path.next first (finishRotation). a.mu is
-// held.
+// rotate seals the active segment when it is over the segment size and
+// holds an entry past its first (a segment of its log_continued alone is
+// not sealed again: under a segment size smaller than one entry, an idle
+// log would else rotate at every anchor): the file is renamed
+// path.<first>-<last> and a new one begins with a log_continued entry
+// chained to its last entry. Crash-safe: the new segment is written whole
+// as path.next first (finishRotation). a.mu is held.
 func (a *AuditLog) rotate() error {
-	if a.closed || a.segmentSize <= 0 || a.size <= a.segmentSize {
+	if a.closed || a.segmentSize <= 0 || a.size <= a.segmentSize || a.seq == a.first {
 		return nil
 	}
 	seq := a.seq + 1

@@ -46,6 +46,12 @@ var ledgerDown func()
 // a fresh embedded ledger.
 func segmentedLog(t *testing.T) (dir string, a *ledger.AuditLog, c ledger.Client, clock *segmentClock, reopen func() *ledger.AuditLog) {
 	t.Helper()
+	return segmentedLogOf(t, 2<<10)
+}
+
+// segmentedLogOf is segmentedLog with segments of size bytes.
+func segmentedLogOf(t *testing.T, size int64) (dir string, a *ledger.AuditLog, c ledger.Client, clock *segmentClock, reopen func() *ledger.AuditLog) {
+	t.Helper()
 	dir = t.TempDir()
 	l, lb := embeddedtest.Open(t, filepath.Join(dir, "ledger.db"))
 	ledgertest.EnsureConsortium(context.Background(), t, l, lb)
@@ -53,7 +59,7 @@ func segmentedLog(t *testing.T) (dir string, a *ledger.AuditLog, c ledger.Client
 	clock = &segmentClock{now: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)}
 	reopen = func() *ledger.AuditLog {
 		t.Helper()
-		a, err := ledger.OpenAuditLog(filepath.Join(dir, "audit.log"), ledger.AuditOptions{Node: "node-a", Now: clock.Now, SegmentSize: 2 << 10})
+		a, err := ledger.OpenAuditLog(filepath.Join(dir, "audit.log"), ledger.AuditOptions{Node: "node-a", Now: clock.Now, SegmentSize: size})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,6 +152,41 @@ func TestAuditLogRotatesAtSize(t *testing.T) {
 	}
 	if _, sent, err := b.Anchor(ctx, c); !sent || err != nil {
 		t.Fatalf("anchor after reopen: %v %v", sent, err)
+	}
+}
+
+// TestAuditLogIdleDoesNotRotate: under a segment size smaller than one
+// entry, an anchor seals the segment holding entries past its first, but
+// an idle log, whose audit.log holds its log_continued alone, is anchored
+// once and then neither anchored nor rotated again; the next entry
+// appended is sealed at the next anchor.
+func TestAuditLogIdleDoesNotRotate(t *testing.T) {
+	ctx := context.Background()
+	dir, a, c, _, _ := segmentedLogOf(t, 1)
+	appendN(t, a, 1)
+	if _, _, err := a.Anchor(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(t, dir); !slices.Equal(got, []string{"audit.log", "audit.log.1-2"}) {
+		t.Fatalf("after the first anchor: %v", got)
+	}
+	for i, want := range []bool{true, false, false} {
+		if _, sent, err := a.Anchor(ctx, c); sent != want || err != nil {
+			t.Fatalf("idle anchor %d: sent %v, want %v (%v)", i, sent, want, err)
+		}
+		if got := files(t, dir); !slices.Equal(got, []string{"audit.log", "audit.log.1-2"}) {
+			t.Fatalf("idle anchor %d rotated: %v", i, got)
+		}
+	}
+	appendN(t, a, 1)
+	if _, _, err := a.Anchor(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(t, dir); !slices.Equal(got, []string{"audit.log", "audit.log.1-2", "audit.log.3-4"}) {
+		t.Fatalf("after an entry: %v", got)
+	}
+	if sum, err := ledger.VerifyAuditLog(filepath.Join(dir, "audit.log"), 4); err != nil || sum.Seq != 5 || sum.Segments != 3 {
+		t.Fatalf("verify: %+v %v", sum, err)
 	}
 }
 
