@@ -587,8 +587,8 @@ func sealedEnrollments(t *testing.T, dir string) bool {
 // TestEnrollmentLeavesNoPersonalData enrolls several people on a node
 // backed by Redis, then scans the data directory, the logs and every
 // Redis key and value for their numbers and names. The audit log is
-// rotated at every anchor (--audit-segment-size 1), so the enrollments'
-// entries are scanned in a sealed segment.
+// rotated at every anchor after an append (--audit-segment-size 1), so
+// the enrollments' entries are scanned in a sealed segment.
 func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 	addr := testredis.Start(t)
 	rc := testredis.Client(t, addr)
