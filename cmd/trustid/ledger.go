@@ -369,7 +369,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		registered := mode == "embedded" && ensureRegion(ctx, c, n) == nil
 		var wg sync.WaitGroup
 		wg.Add(5)
-		go func() { defer wg.Done(); anchorStart(ctx, n, c, audit) }()
+		go func() { defer wg.Done(); anchorStart(ctx, n, c, audit, wallClock) }()
 		go func() {
 			// Register the region, retrying while the ledger cannot answer
 			// (a Fabric network still starting), and publish its record
@@ -509,27 +509,74 @@ func aheadFix(fix string) string {
 // retrying until the ledger takes it, so that a copy of the data
 // directory taken before this start is refused (checkAuditAhead). The
 // instance serves meanwhile: a ledger outage at start does not stop
-// issuance (docs/operations.md, "Backups", says what that leaves).
-func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog) {
+// issuance (docs/operations.md, "Backups", says what that leaves). A
+// failure that repeats (a region pending admission, for days) is logged
+// rarely (repeatLog); clk is the clock of the retries.
+func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, clk retryClock) {
+	failed := repeatLog{now: clk.now}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, _, err := a.Anchor(actx, c)
 		cancel()
 		switch {
 		case err == nil:
+			if failed.err != "" {
+				n.log.Info("start anchored on the ledger after the failures logged before")
+			}
 			return
 		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale) || errors.Is(err, ledger.ErrAuditAnchor):
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER at start: this data directory was restored from a copy or copied from another instance's; stop this instance and start it on a new data directory (docs/operations.md, \"Backups\")",
 				slog.String("node_id", a.Node()), slog.Any("error", err))
 		case ctx.Err() == nil:
-			n.log.Warn("start not anchored on the ledger yet; retrying", slog.Duration("backoff", wait), slog.Any("error", err))
+			failed.warn(n.log, "start not anchored on the ledger yet; retrying", err, slog.Duration("backoff", wait))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-clk.after(wait):
 		}
 	}
+}
+
+// retryClock is the time a retry loop reads and waits on; a test drives
+// its own.
+type retryClock struct {
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
+}
+
+// wallClock is the retryClock of the node.
+var wallClock = retryClock{now: time.Now, after: time.After}
+
+// repeatLog logs the failures of a retry loop without flooding the log:
+// a failure whose error differs from the one before is logged at once;
+// the same error again only once a quiet interval has passed since it
+// was last logged, the interval doubling from a minute to an hour, with
+// how many attempts failed with it and for how long.
+type repeatLog struct {
+	now      func() time.Time
+	err      string    // the error failing now
+	since    time.Time // when it first failed
+	attempts int       // the attempts failed with it
+	next     time.Time // when it is logged again
+	quiet    time.Duration
+}
+
+// warn counts a failure with err and logs it with msg and attrs at
+// warning level when due.
+func (r *repeatLog) warn(log *slog.Logger, msg string, err error, attrs ...any) {
+	now := r.now()
+	if text := err.Error(); text != r.err {
+		*r = repeatLog{now: r.now, err: text, since: now, next: now, quiet: time.Minute}
+	}
+	r.attempts++
+	if now.Before(r.next) {
+		return
+	}
+	r.next = now.Add(r.quiet)
+	r.quiet = min(2*r.quiet, time.Hour)
+	log.Warn(msg, append(attrs, slog.Int("failed_attempts", r.attempts), slog.Duration("failing_for", now.Sub(r.since)),
+		slog.Duration("same_error_logged_again_after", r.next.Sub(now)), slog.Any("error", err))...)
 }
 
 // runOutbox runs the outbox until ctx ends. Run retries the ledger's

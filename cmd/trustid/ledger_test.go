@@ -437,3 +437,96 @@ func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
 		t.Errorf("once admitted, the keys on the record: %v, want %s active too", states, k2.Kid)
 	}
 }
+
+// TestAnchorStartLogsRepeatsRarely: a node whose region is not on the
+// ledger yet, then pending admission for hours, retries anchoring its
+// start every 5 s (on a clock the test drives) but logs each error at
+// once and the same error again ever more rarely, the interval doubling
+// from a minute (to an hour): 6 lines over the first hour, 7 over the
+// two hours pending, not a line every 5 s. Once admitted, the start is
+// anchored and that is logged.
+func TestAnchorStartLogsRepeatsRarely(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, err := gm.NewJWK(k.Public(), "310000-k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.RequestRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionA, DID: "did:web:310000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}}, Keys: []gm.JWK{ka}}); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	now, requested, admitted := start, false, false
+	clk := retryClock{now: func() time.Time { return now }, after: func(d time.Duration) <-chan time.Time {
+		now = now.Add(d)
+		switch {
+		case !requested && now.Sub(start) >= time.Hour:
+			requested = true
+			if err := ensureRegion(ctx, cb, n); !errors.Is(err, errRegionPending) {
+				t.Fatalf("requesting admission: %v, want errRegionPending", err)
+			}
+		case !admitted && now.Sub(start) >= 3*time.Hour:
+			admitted = true
+			if err := ca.Vote(ctx, chaincode.ActionAdmit, ledgertest.RegionB); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ch := make(chan time.Time, 1)
+		ch <- now
+		return ch
+	}}
+	anchorStart(ctx, n, cb, audit, clk)
+
+	var warned []string
+	var anchored bool
+	for line := range strings.Lines(logs.String()) {
+		var rec struct {
+			Msg      string
+			Error    string
+			Attempts int `json:"failed_attempts"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		switch rec.Msg {
+		case "start not anchored on the ledger yet; retrying":
+			if len(warned) == 0 || rec.Error != warned[len(warned)-1] {
+				if rec.Attempts != 1 {
+					t.Errorf("a new error logged at its attempt %d: %s", rec.Attempts, line)
+				}
+			} else if rec.Attempts < 2 {
+				t.Errorf("a repeat logged as attempt %d: %s", rec.Attempts, line)
+			}
+			warned = append(warned, rec.Error)
+		case "start anchored on the ledger after the failures logged before":
+			anchored = true
+		}
+	}
+	if len(warned) != 13 || warned[0] == warned[6] || warned[5] != warned[0] || warned[12] != warned[6] {
+		t.Errorf("%d failures logged (want 6 of the unregistered region's error, then 7 of the pending one's): %q", len(warned), warned[:min(len(warned), 20)])
+	}
+	if !anchored {
+		t.Errorf("the start anchored at last is not logged:\n%s", logs.String())
+	}
+	if an, err := cb.AuditAnchor(ctx, ledgertest.RegionB, "node-b"); err != nil || an.Seq != 1 {
+		t.Errorf("anchor: %+v %v", an, err)
+	}
+}
