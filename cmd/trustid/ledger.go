@@ -748,18 +748,24 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 // past its segment size. A refusal by the chain — the head forks or is
 // older than the anchored one — or a log that does not hold the anchored
 // head means the log was rewritten or replaced: it is logged as an error
-// each time. With a retention, each interval then prunes the sealed
-// segments past it (ledger.AuditLog.Prune).
+// each time. Other failures (a ledger that does not answer, a region
+// pending admission) are logged rarely while they repeat (repeatLog).
+// With a retention, each interval then prunes the sealed segments past it
+// (ledger.AuditLog.Prune).
 func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, sched auditSchedule) {
+	failed := repeatLog{now: time.Now}
 	anchor := func(ctx context.Context) {
 		an, sent, err := a.Anchor(ctx, c)
+		if err == nil {
+			failed = repeatLog{now: time.Now}
+		}
 		switch {
 		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale) || errors.Is(err, ledger.ErrAuditAnchor):
 			seq, head := a.Head()
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
 				slog.String("node_id", a.Node()), slog.Uint64("seq", seq), slog.String("head", head), slog.Any("error", err))
 		case err != nil:
-			n.log.Warn("audit log anchoring (or its rotation) failed; retrying at the next interval", slog.Any("error", err))
+			failed.warn(n.log, "audit log anchoring (or its rotation) failed; retrying at the next interval", err)
 		case sent:
 			n.log.Debug("audit log anchored", slog.Uint64("seq", an.Seq), slog.String("head", an.Head), slog.String("tx", an.Tx))
 		}

@@ -530,3 +530,24 @@ func TestAnchorStartLogsRepeatsRarely(t *testing.T) {
 		t.Errorf("anchor: %+v %v", an, err)
 	}
 }
+
+// TestAuditAnchorLogsRepeatsRarely: the interval's anchoring, failing the
+// same way at every interval (a region not on the ledger yet), is logged
+// once, not at each interval: the same error is logged again only after a
+// minute at least.
+func TestAuditAnchorLogsRepeatsRarely(t *testing.T) {
+	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	var logs strings.Builder
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB}
+	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	runAuditAnchor(ctx, n, ledger.Client{L: b}, audit, auditSchedule{every: time.Millisecond})
+	if got := strings.Count(logs.String(), `"msg":"audit log anchoring (or its rotation) failed; retrying at the next interval"`); got != 1 {
+		t.Errorf("the failure logged %d times, want once:\n%.2000s", got, logs.String())
+	}
+}
