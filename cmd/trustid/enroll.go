@@ -218,6 +218,19 @@ func newBindingSubjects(n *node) (*identity.BindingSubjects, error) {
 	return identity.NewBindingSubjects(pw)
 }
 
+// peersOf returns n's --peer base URLs by region, read once (parsePeers).
+func peersOf(n *node, cmd *cobra.Command) (map[string]string, error) {
+	if n.peers == nil {
+		specs, _ := cmd.Flags().GetStringArray("peer")
+		peers, err := parsePeers(specs, n.region, n.peerDev)
+		if err != nil {
+			return nil, err
+		}
+		n.peers = peers
+	}
+	return n.peers, nil
+}
+
 // parsePeers reads --peer REGION=URL values: https, or plain http to a
 // loopback host in loopback development mode (federation.CheckEndpoint).
 func parsePeers(specs []string, self string, development bool) (map[string]string, error) {

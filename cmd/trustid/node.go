@@ -53,9 +53,11 @@ type node struct {
 	fedRefusals *prometheus.CounterVec
 	// peerDev is loopback development mode for calls to other regions'
 	// nodes (federation.DevelopmentMode); peerClient is the client of
-	// those calls (peerClientOf).
+	// those calls (peerClientOf); peers are the --peer base URLs by
+	// region (peersOf).
 	peerDev    bool
 	peerClient *http.Client
+	peers      map[string]string
 	// pinChecker is set by mountEnroll, for user login's L3 approvals.
 	pinChecker *enrollment.PINChecker
 	// loginProvider is set by mountLogin, for OID4VCI's authorization

@@ -720,8 +720,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return errors.New("qr: the credential status lists are not mounted")
 		}
 		f := cmd.Flags()
-		specs, _ := f.GetStringArray("peer")
-		peers, err := parsePeers(specs, n.region, n.peerDev)
+		peers, err := peersOf(n, cmd)
 		if err != nil {
 			return err
 		}
@@ -817,8 +816,7 @@ func peerClientOf(n *node, cmd *cobra.Command) (*http.Client, error) {
 	if n.peerClient == nil {
 		f := cmd.Flags()
 		internal, _ := f.GetStringArray("peer-internal-host")
-		specs, _ := f.GetStringArray("peer")
-		peers, err := parsePeers(specs, n.region, n.peerDev)
+		peers, err := peersOf(n, cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -895,8 +893,7 @@ func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerI
 // region (redemptions, introspection, QR and credential status lists).
 // n has a ledger.
 func directoryOf(n *node, cmd *cobra.Command) (federation.Directory, error) {
-	specs, _ := cmd.Flags().GetStringArray("peer")
-	peers, err := parsePeers(specs, n.region, n.peerDev)
+	peers, err := peersOf(n, cmd)
 	if err != nil {
 		return federation.Directory{}, err
 	}
