@@ -85,15 +85,6 @@ var DefaultIssueLimit = RateLimit{Limit: 12000, Window: time.Second}
 // docs/BENCHMARKS.md was 10,854 a second.
 var DefaultStatusLimit = RateLimit{Limit: 12000, Window: time.Second}
 
-// clientLimitOr is *l, or def when l is nil, named name.
-func clientLimitOr(l *RateLimit, def RateLimit, name string) RateLimit {
-	if l != nil {
-		def = *l
-	}
-	def.Name = name
-	return def
-}
-
 // credentialErrors maps issuance and status errors. Verification errors
 // are reported in the verify responses instead (verifyCodes).
 var credentialErrors = []mapping{

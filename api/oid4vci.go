@@ -79,11 +79,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		limit = *cfg.Limit
 	}
 	limit.Name = "oid4vci-addr"
-	offerLimit := DefaultOID4VCIOfferLimit
-	if cfg.OfferLimit != nil {
-		offerLimit = *cfg.OfferLimit
-	}
-	offerLimit.Name = "oid4vci-offer-client"
+	offerLimit := clientLimitOr(cfg.OfferLimit, DefaultOID4VCIOfferLimit, "oid4vci-offer-client")
 	h := &vciHandlers{svc: cfg.Service, s: s}
 	public := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(nil, f)))

@@ -83,11 +83,7 @@ func (s *Server) MountOID4VP(cfg OID4VPConfig) error {
 		limit = *cfg.Limit
 	}
 	limit.Name = "oid4vp-addr"
-	clientLimit := DefaultOID4VPClientLimit
-	if cfg.ClientLimit != nil {
-		clientLimit = *cfg.ClientLimit
-	}
-	clientLimit.Name = "oid4vp-client"
+	clientLimit := clientLimitOr(cfg.ClientLimit, DefaultOID4VPClientLimit, "oid4vp-client")
 	v := cfg.Verifier
 	s.handle("POST /v1/oid4vp/requests", s.protect(auth.ScopePresentationRequest, s.rateLimit(cfg.Limiter, clientLimit, AuthenticatedClient, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 		p, _ := PrincipalFrom(r.Context())

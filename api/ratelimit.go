@@ -87,6 +87,16 @@ func AuthenticatedClient(r *http.Request) string {
 	return p.ClientID
 }
 
+// clientLimitOr is *l, or def when l is nil, named name: a route's
+// configured per-client limit.
+func clientLimitOr(l *RateLimit, def RateLimit, name string) RateLimit {
+	if l != nil {
+		def = *l
+	}
+	def.Name = name
+	return def
+}
+
 // appendAddressKey appends ip as ClientAddress counts it: an IPv6
 // address by its /64.
 func appendAddressKey(b []byte, ip netip.Addr) []byte {
