@@ -370,15 +370,12 @@ func TestEnsureRegionRegisteredMeanwhile(t *testing.T) {
 	}
 }
 
-// TestPendingRegionPublishesOnceAdmitted: the contract lets a pending
-// region write nothing but its admission request, so the node of a region
-// waiting for the consortium's vote writes nothing to its record: neither
-// the keys its keystore gains meanwhile nor a new URL. Once the region is
-// admitted, ensureRegion publishes both.
-func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
-	ctx := context.Background()
+// genesisOfRegionA opens an embedded ledger as regions A (310000) and B
+// and makes A the consortium's genesis region: the clients of A and B.
+func genesisOfRegionA(t *testing.T) (ca, cb ledger.Client) {
+	t.Helper()
 	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
-	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+	ca, cb = ledger.Client{L: a}, ledger.Client{L: b}
 	k, err := gm.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -387,11 +384,21 @@ func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.RequestRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionA, DID: "did:web:310000.trustid.local",
-		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}},
-		Keys:      []gm.JWK{ka}}); err != nil {
+	if _, err := ca.RequestRegion(context.Background(), chaincode.RegionInput{Code: ledgertest.RegionA, DID: "did:web:310000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}}, Keys: []gm.JWK{ka}}); err != nil {
 		t.Fatal(err)
 	}
+	return ca, cb
+}
+
+// TestPendingRegionPublishesOnceAdmitted: the contract lets a pending
+// region write nothing but its admission request, so the node of a region
+// waiting for the consortium's vote writes nothing to its record: neither
+// the keys its keystore gains meanwhile nor a new URL. Once the region is
+// admitted, ensureRegion publishes both.
+func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
+	ctx := context.Background()
+	ca, cb := genesisOfRegionA(t)
 	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -447,20 +454,7 @@ func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
 // anchored and that is logged.
 func TestAnchorStartLogsRepeatsRarely(t *testing.T) {
 	ctx := context.Background()
-	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
-	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
-	k, err := gm.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ka, err := gm.NewJWK(k.Public(), "310000-k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ca.RequestRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionA, DID: "did:web:310000.trustid.local",
-		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}}, Keys: []gm.JWK{ka}}); err != nil {
-		t.Fatal(err)
-	}
+	ca, cb := genesisOfRegionA(t)
 	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
