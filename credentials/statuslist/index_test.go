@@ -12,21 +12,29 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 )
 
+// oneAllocated opens a file store in a new directory and allocates one
+// revocation entry of it.
+func oneAllocated(t *testing.T) (*FileStore, status.Ref) {
+	t.Helper()
+	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lid, x, err := s.Allocate(context.Background(), status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, status.Ref{ListID: lid, Index: x, Purpose: status.PurposeRevocation}
+}
+
 // TestIndexBindRefusals: a binding needs a credential ID, 1 to 8 refs,
 // an owner tag of at most 128 bytes, and refs each naming an allocated
 // entry of a list of its own purpose; anything else is refused and
 // binds nothing.
 func TestIndexBindRefusals(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lid, x, err := s.Allocate(ctx, status.PurposeRevocation)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok := status.Ref{ListID: lid, Index: x, Purpose: status.PurposeRevocation}
+	s, ok := oneAllocated(t)
+	lid, x := ok.ListID, ok.Index
 	free := (x + 1) % status.MinEntries // the list's one allocated entry is x
 	for name, tc := range map[string]struct {
 		id, owner string
@@ -61,15 +69,8 @@ func TestIndexBindRefusals(t *testing.T) {
 // nobody, the empty tag included.
 func TestIndexCopiesAndOwner(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lid, x, err := s.Allocate(ctx, status.PurposeRevocation)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}
+	s, ref := oneAllocated(t)
+	x, refs := ref.Index, []status.Ref{ref}
 	if err := s.Bind(ctx, "urn:uuid:1", refs); err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +118,8 @@ func TestIndexCorruptLines(t *testing.T) {
 // unallocated entry binds nothing although its group binds others.
 func TestIndexConcurrentBindsOfOneID(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lid, x, err := s.Allocate(ctx, status.PurposeRevocation)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}
+	s, ref := oneAllocated(t)
+	lid, x, refs := ref.ListID, ref.Index, []status.Ref{ref}
 	unallocated := []status.Ref{{ListID: lid, Index: (x + 1) % status.MinEntries, Purpose: status.PurposeRevocation}}
 	for round := range 5 {
 		id := fmt.Sprintf("urn:uuid:%d", round)
