@@ -749,17 +749,21 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 // older than the anchored one — or a log that does not hold the anchored
 // head means the log was rewritten or replaced: it is logged as an error
 // each time. Other failures (a ledger that does not answer, a region
-// pending admission) are logged rarely while they repeat (repeatLog).
+// pending admission) are logged rarely while they repeat (repeatLog); an
+// interval's anchoring cut short by the node's stop is not a failure.
 // With a retention, each interval then prunes the sealed segments past it
 // (ledger.AuditLog.Prune).
 func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, sched auditSchedule) {
 	failed := repeatLog{now: time.Now}
-	anchor := func(ctx context.Context) {
-		an, sent, err := a.Anchor(ctx, c)
+	anchor := func(actx context.Context, last bool) {
+		an, sent, err := a.Anchor(actx, c)
 		if err == nil {
 			failed = repeatLog{now: time.Now}
 		}
 		switch {
+		case err != nil && !last && ctx.Err() != nil && actx.Err() != nil:
+			// The node is stopping: the interval's anchoring was cut
+			// short, it did not fail; the last anchoring follows.
 		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale) || errors.Is(err, ledger.ErrAuditAnchor):
 			seq, head := a.Head()
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
@@ -770,12 +774,12 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 			n.log.Debug("audit log anchored", slog.Uint64("seq", an.Seq), slog.String("head", an.Head), slog.String("tx", an.Tx))
 		}
 	}
-	prune := func(ctx context.Context) {
-		gone, err := a.Prune(ctx, c, sched.retention)
+	prune := func(actx context.Context) {
+		gone, err := a.Prune(actx, c, sched.retention)
 		for _, p := range gone {
 			n.log.Info("audit log: deleted a sealed segment past --audit-retention", slog.String("file", p))
 		}
-		if err != nil {
+		if err != nil && (ctx.Err() == nil || actx.Err() == nil) { // not cut short by the stop
 			n.log.Warn("audit log pruning failed; retrying at the next interval", slog.Any("error", err))
 		}
 	}
@@ -785,12 +789,12 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			anchor(fctx)
+			anchor(fctx, true)
 			cancel()
 			return
 		case <-t.C:
 			actx, cancel := context.WithTimeout(ctx, sched.every)
-			anchor(actx)
+			anchor(actx, false)
 			prune(actx)
 			cancel()
 		}

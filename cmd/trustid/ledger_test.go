@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -538,11 +539,59 @@ func TestAuditAnchorLogsRepeatsRarely(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audit.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
-	runAuditAnchor(ctx, n, ledger.Client{L: b}, audit, auditSchedule{every: time.Millisecond})
+	l := &countedLedger{Ledger: b}
+	runAuditAnchor(ctx, n, ledger.Client{L: l}, audit, auditSchedule{every: 20 * time.Millisecond})
 	if got := strings.Count(logs.String(), `"msg":"audit log anchoring (or its rotation) failed; retrying at the next interval"`); got != 1 {
 		t.Errorf("the failure logged %d times, want once:\n%.2000s", got, logs.String())
+	}
+	if l.submits.Load() < 5 {
+		t.Errorf("%d anchorings tried, want one an interval", l.submits.Load())
+	}
+}
+
+// countedLedger wraps the real embedded ledger and counts its
+// transactions; with cut set, its second transaction cancels the node's
+// context (the node stops) and waits for the transaction's context to
+// end.
+type countedLedger struct {
+	ledger.Ledger
+	submits atomic.Int32
+	cut     context.CancelFunc
+}
+
+func (l *countedLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	if l.submits.Add(1) == 2 && l.cut != nil {
+		l.cut()
+		<-ctx.Done()
+		return nil, 0, ctx.Err()
+	}
+	return l.Ledger.Submit(ctx, fn, args...)
+}
+
+// TestAuditAnchorStopIsNoFailure: an interval's anchoring cut short by
+// the node's stop is not logged as a failure (it was: "context canceled"
+// at every stop, and the last anchoring's error, no longer the one
+// before, logged again).
+func TestAuditAnchorStopIsNoFailure(t *testing.T) {
+	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	var logs strings.Builder
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB}
+	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := &countedLedger{Ledger: b, cut: cancel}
+	runAuditAnchor(ctx, n, ledger.Client{L: l}, audit, auditSchedule{every: 10 * time.Millisecond})
+	if got := l.submits.Load(); got != 3 {
+		t.Errorf("%d anchorings tried, want 3 (a failed one, the one the stop cut, the last)", got)
+	}
+	if got := strings.Count(logs.String(), `"level":"WARN"`); got != 1 {
+		t.Errorf("%d warnings, want the one failure logged once:\n%.2000s", got, logs.String())
 	}
 }
 
