@@ -539,10 +539,10 @@ func TestAuditAnchorLogsRepeatsRarely(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audit.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
 	l := &countedLedger{Ledger: b}
-	runAuditAnchor(ctx, n, ledger.Client{L: l}, audit, auditSchedule{every: 20 * time.Millisecond})
+	runAuditAnchor(ctx, n, ledger.Client{L: l}, audit, auditSchedule{every: 50 * time.Millisecond})
 	if got := strings.Count(logs.String(), `"msg":"audit log anchoring (or its rotation) failed; retrying at the next interval"`); got != 1 {
 		t.Errorf("the failure logged %d times, want once:\n%.2000s", got, logs.String())
 	}
