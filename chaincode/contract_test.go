@@ -1420,7 +1420,11 @@ func TestRegionDIDSyntax(t *testing.T) {
 			t.Errorf("RequestRegion with DID %q wrote %d keys", did, len(l.st.KV))
 		}
 	}
-	for _, u := range []string{"https://:443", "http://:80/path", "https://310000.trustid.example:65536", "https://%E4%BE%8B%E5%AD%90.cn/"} {
+	// Not a base URL (BaseURL, which federation.CheckEndpoint applies
+	// too): a node would not call it.
+	notBase := []string{"https://310000.trustid.example/a?", "https://310000.trustid.example#", "https://310000.trustid.example/?x=1",
+		"https://310000.trustid.example/a#f", "https://u@310000.trustid.example", "https:310000.trustid.example"}
+	for _, u := range append([]string{"https://:443", "http://:80/path", "https://310000.trustid.example:65536", "https://%E4%BE%8B%E5%AD%90.cn/"}, notBase...) {
 		l := newLedger()
 		if _, err := l.call(msp31, "RequestRegion", in("did:web:310000.trustid.example", u)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("RequestRegion with endpoint %q: %v, want invalid", u, err)
@@ -1434,6 +1438,11 @@ func TestRegionDIDSyntax(t *testing.T) {
 		}
 	}
 	before := region(t, l, "310000")
+	for _, u := range notBase {
+		if _, err := l.call(msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Endpoints: []Endpoint{{Type: "api", URL: u}}})); !errors.Is(err, ErrInvalid) {
+			t.Errorf("UpdateRegion with endpoint %q: %v, want invalid", u, err)
+		}
+	}
 	if _, err := l.call(msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:x#key-1", Endpoints: []Endpoint{{Type: "api", URL: okURL}}})); !errors.Is(err, ErrInvalid) {
 		t.Errorf("UpdateRegion to a DID URL: %v, want invalid", err)
 	}

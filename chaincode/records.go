@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -562,13 +563,30 @@ func checkEndpoints(eps []Endpoint) error {
 			return invalid("endpoint type %q repeated", e.Type)
 		}
 		seen[e.Type] = true
-		u, err := url.Parse(e.URL)
+		u, err := BaseURL(e.URL)
 		// IDHost: the host (ASCII) and port its region claims.
-		if _, hosted := IDHost(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || !hosted || u.User != nil || len(e.URL) > 512 {
-			return invalid("endpoint %q: want an http(s) URL with an ASCII host, a port up to 65535 and no credentials", e.Type)
+		if _, hosted := IDHost(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || !hosted || len(e.URL) > 512 {
+			return invalid("endpoint %q: want an http(s) base URL (scheme://host[:port][/path], no credentials, query or fragment) with an ASCII host and a port up to 65535", e.Type)
 		}
 	}
 	return nil
+}
+
+// ErrNotBaseURL: a region's endpoint URL that is not a base URL.
+var ErrNotBaseURL = errors.New("chaincode: not a base URL (scheme://host[:port][/path])")
+
+// BaseURL parses s, a region's endpoint URL, which must be a base URL:
+// scheme://host[:port][/path] with nothing else, no credentials and not
+// even an empty query or fragment ("?", "#"), which would turn the path a
+// node appends into a query, or drop it. The contract takes no other
+// endpoint, and a node calls no other (federation.CheckEndpoint, which
+// also checks the scheme in the node's mode). Errors match ErrNotBaseURL.
+func BaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Hostname() == "" || u.User != nil || u.Opaque != "" || strings.ContainsAny(s, "?#") {
+		return nil, ErrNotBaseURL
+	}
+	return u, nil
 }
 
 // checkJWK validates a public signing key and returns its algorithm.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials"
 )
 
@@ -57,13 +58,14 @@ func loopbackHost(host string) bool {
 // CheckEndpoint accepts base, another region's node base URL, for a call
 // from a node in production (development false: https only) or loopback
 // development mode (https, or http to a loopback host). The URL must be
-// scheme://host[:port][/path] with nothing else: not even an empty query
+// a base URL as the contract takes one (chaincode.BaseURL):
+// scheme://host[:port][/path] with nothing else, not even an empty query
 // or fragment ("?", "#"), which would turn the path a call appends into a
 // query, or drop it, and send the call to the endpoint's own path. Errors
 // match ErrEndpointRefused.
 func CheckEndpoint(base string, development bool) error {
-	u, err := url.Parse(base)
-	if err != nil || u.Hostname() == "" || u.User != nil || u.Opaque != "" || strings.ContainsAny(base, "?#") {
+	u, err := chaincode.BaseURL(base)
+	if err != nil {
 		return fmt.Errorf("%w: not a base URL", ErrEndpointRefused)
 	}
 	switch {
