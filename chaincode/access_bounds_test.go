@@ -180,7 +180,7 @@ func TestWritesNeedAnActiveRegion(t *testing.T) {
 	}
 	writes := [][2]string{
 		{"AnchorBatch", js(t, batch)},
-		{"PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: ListDigest([]byte("v1"))}})},
+		{"PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: ListDigest([]byte("v1"))}})},
 		{"AnchorAudit", js(t, AuditInput{Node: "n", Seq: 1, Head: fmt.Sprintf("%064d", 1)})},
 		{"ClaimSector", js(t, SectorClaim{Kind: SectorKindClientID, Name: "svc-new", ClientID: "svc-new"})},
 	}
@@ -210,19 +210,19 @@ func TestStatusHeadsInputBounds(t *testing.T) {
 	d := ListDigest([]byte("v1"))
 	heads := make([]HeadInput, MaxHeads+1)
 	for i := range heads {
-		heads[i] = HeadInput{List: fmt.Sprintf("L%d", i), Version: 1, Digest: d}
+		heads[i] = HeadInput{List: fmt.Sprintf("%016x", i), Version: 1, Digest: d}
 	}
 	if _, err := l.call(msp31, "PutStatusHeads", js(t, heads)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("%d heads: %v", len(heads), err)
 	}
 	l.must(t, msp31, "PutStatusHeads", js(t, heads[:MaxHeads]))
-	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "M", Version: 1, Digest: d}, {List: "M", Version: 2, Digest: d}})); !errors.Is(err, ErrInvalid) {
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "0000000baaaaaaaa", Version: 1, Digest: d}, {List: "0000000baaaaaaaa", Version: 2, Digest: d}})); !errors.Is(err, ErrInvalid) {
 		t.Errorf("list repeated: %v", err)
 	}
-	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "M", Version: 0, Digest: d}})); !errors.Is(err, ErrInvalid) {
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "0000000baaaaaaaa", Version: 0, Digest: d}})); !errors.Is(err, ErrInvalid) {
 		t.Errorf("version 0: %v", err)
 	}
-	if _, err := l.call("", "GetStatusHead", "310000", "M"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.call("", "GetStatusHead", "310000", "0000000baaaaaaaa"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("head of the refused call stored: %v", err)
 	}
 }

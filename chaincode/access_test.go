@@ -33,7 +33,7 @@ func TestSecondRegionIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.must(t, msp31, "AnchorBatch", js(t, batch))
-	head := []HeadInput{{List: "L1", Version: 2, Digest: ListDigest([]byte("v2"))}}
+	head := []HeadInput{{List: "00000001aaaaaaaa", Version: 2, Digest: ListDigest([]byte("v2"))}}
 	l.must(t, msp31, "PutStatusHeads", js(t, head))
 	audit := AuditInput{Node: "node-a", Seq: 5, Head: strings.Repeat("11", 32)}
 	l.must(t, msp31, "AnchorAudit", js(t, audit))
@@ -78,7 +78,7 @@ func TestSecondRegionIsRefused(t *testing.T) {
 		{"PutTerminal with another key", "PutTerminal", []string{js(t, func() Terminal { x := otherTerm; x.Location = ""; return x }())}, ErrForbidden},
 		{"PutTerminal of a revoked one", "PutTerminal", []string{js(t, func() Terminal { x := otherRevoked; x.Location = ""; return x }())}, ErrForbidden},
 		{"AnchorBatch", "AnchorBatch", []string{js(t, otherBatch)}, nil},
-		{"PutStatusHeads", "PutStatusHeads", []string{js(t, []HeadInput{{List: "L1", Version: 9, Digest: ListDigest([]byte("forged"))}})}, nil},
+		{"PutStatusHeads", "PutStatusHeads", []string{js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 9, Digest: ListDigest([]byte("forged"))}})}, nil},
 		{"AnchorAudit", "AnchorAudit", []string{js(t, AuditInput{Node: "node-a", Seq: 1, Head: strings.Repeat("22", 32)})}, nil},
 		{"BindCredentialIDs", "BindCredentialIDs", []string{js(t, bindings("310000", CredentialBinding{Key: bindingKey(1), Value: bindingValue(2)}))}, ErrForbidden},
 	}
@@ -118,7 +118,7 @@ func TestSecondRegionIsRefused(t *testing.T) {
 func TestReadsOfMalformedKeys(t *testing.T) {
 	l := consortium(t)
 	for _, bad := range []string{"310000\x00", "\U0010FFFF", "\xff", strings.Repeat("3", 1100), strings.Repeat("3", 100000) + "\x00"} {
-		for _, q := range [][]string{{"ListStatusHeads", bad}, {"ListAuditAnchors", bad}, {"GetStatusHead", bad, "L1"},
+		for _, q := range [][]string{{"ListStatusHeads", bad}, {"ListAuditAnchors", bad}, {"GetStatusHead", bad, "00000001aaaaaaaa"},
 			{"GetAuditAnchor", "310000", bad}, {"GetRegion", bad}, {"GetBatch", bad, "b1"},
 			{"ListStatusHeadsPage", bad, ""}, {"ListStatusHeadsPage", "310000", bad}, {"ListIssuersPage", bad}} {
 			_, err := l.call("", q[0], q[1:]...)

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
 )
@@ -1385,8 +1386,11 @@ func putStatusHeads(c *call) (any, error) {
 	}
 	seen := map[string]bool{}
 	for _, h := range in {
-		if err := ValidListID(h.List); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		// A list ID as nodes make them, the one form a node fetches
+		// (a QR status reference names a list by its first 32 bits):
+		// no path, query or fragment to append to a region's endpoint.
+		if !status.ValidListID(h.List) {
+			return nil, invalid("list %.64q: a status list ID is 16 lower-case hex digits", h.List)
 		}
 		if seen[h.List] {
 			return nil, invalid("list %q repeated", h.List)

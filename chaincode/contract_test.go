@@ -196,7 +196,7 @@ func TestConsortiumPolicy(t *testing.T) {
 		t.Fatalf("not suspended: %s", r.Status)
 	}
 	// A suspended region writes nothing.
-	if _, err := l.call(msp44, "PutStatusHeads", js(t, []HeadInput{{List: "l", Version: 1, Digest: strings.Repeat("00", 32)}})); !errors.Is(err, ErrForbidden) {
+	if _, err := l.call(msp44, "PutStatusHeads", js(t, []HeadInput{{List: "0000000caaaaaaaa", Version: 1, Digest: strings.Repeat("00", 32)}})); !errors.Is(err, ErrForbidden) {
 		t.Errorf("suspended region wrote: %v", err)
 	}
 	if _, err := l.call(msp31, "Vote", ActionAdmit, "440000"); !errors.Is(err, ErrRegionState) {
@@ -432,7 +432,7 @@ func TestListPages(t *testing.T) {
 		t.Errorf("%d pages of %d records; want 2 pages of the %d records ListRelyingParties answers (%d bytes)", pages, len(got), n, len(all))
 	}
 	// Status heads page per region.
-	l.must(t, msp32, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: ListDigest([]byte("v1"))}}))
+	l.must(t, msp32, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: ListDigest([]byte("v1"))}}))
 	var heads Page[StatusHead]
 	if err := json.Unmarshal(l.must(t, "", "ListStatusHeadsPage", "320000", ""), &heads); err != nil || len(heads.Items) != 1 || heads.Next != "" {
 		t.Errorf("320000's heads: %+v, %v", heads, err)
@@ -584,26 +584,26 @@ func TestAnchorBatchIdempotent(t *testing.T) {
 func TestStatusHeads(t *testing.T) {
 	l := consortium(t)
 	d1, d2 := ListDigest([]byte("list v1")), ListDigest([]byte("list v2"))
-	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d1}, {List: "L2", Version: 1, Digest: d1}}))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: d1}, {List: "00000002aaaaaaaa", Version: 1, Digest: d1}}))
 	if len(l.st.Events) != 1 || l.st.Events[0].Name != EventStatusHeads {
 		t.Fatal("no heads event")
 	}
 	// Replaying is a no-op without an event.
-	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d1}}))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: d1}}))
 	if len(l.st.Events) != 0 {
 		t.Error("replayed heads emitted an event")
 	}
-	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d2}})); !errors.Is(err, ErrHeadConflict) {
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: d2}})); !errors.Is(err, ErrHeadConflict) {
 		t.Errorf("same version, other digest: %v", err)
 	}
-	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 2, Digest: d2}}))
-	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d1}})); !errors.Is(err, ErrStale) {
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 2, Digest: d2}}))
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: d1}})); !errors.Is(err, ErrStale) {
 		t.Errorf("older version: %v", err)
 	}
 	// 320000 writes under its own region only: no effect on 310000's L1.
-	l.must(t, msp32, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 9, Digest: d1}}))
+	l.must(t, msp32, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 9, Digest: d1}}))
 	var h StatusHead
-	json.Unmarshal(l.must(t, "", "GetStatusHead", "310000", "L1"), &h)
+	json.Unmarshal(l.must(t, "", "GetStatusHead", "310000", "00000001aaaaaaaa"), &h)
 	if h.Version != 2 || h.Digest != d2 {
 		t.Errorf("310000/L1: %+v", h)
 	}
@@ -612,8 +612,21 @@ func TestStatusHeads(t *testing.T) {
 	if len(heads) != 2 {
 		t.Errorf("heads of 310000: %+v", heads)
 	}
-	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "bad list", Version: 1, Digest: d1}})); !errors.Is(err, ErrInvalid) {
-		t.Errorf("list ID with a space: %v", err)
+	// A list ID as nodes make them (status.ValidListID) only: a node
+	// fetches no other (federation.TestQRStatusListIDsOfTheRegistry).
+	for _, id := range []string{"bad list", "L1", "00000001/../../x", "00000002?admin=1", "00000003#fragmen", "00000004%2f..%2f", "00000005AAAAAAAA", "00000006aaaaaaaaa"} {
+		if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: id, Version: 1, Digest: d1}})); !errors.Is(err, ErrInvalid) {
+			t.Errorf("list ID %q: %v", id, err)
+		}
+	}
+	// A head an older contract took under another ID still loads.
+	k, _ := CompositeKey(objHead, "310000", "L9")
+	l.st.KV[k] = []byte(js(t, StatusHead{Region: "310000", List: "L9", Version: 1, Digest: d1}))
+	json.Unmarshal(l.must(t, "", "GetStatusHead", "310000", "L9"), &h)
+	var page Page[StatusHead]
+	json.Unmarshal(l.must(t, "", "ListStatusHeadsPage", "310000", ""), &page)
+	if h.List != "L9" || len(page.Items) != 3 {
+		t.Errorf("an older head: %+v; %d heads", h, len(page.Items))
 	}
 }
 
@@ -704,7 +717,7 @@ func TestGoldenRecords(t *testing.T) {
 	l.must(t, msp31, "PutTerminal", js(t, Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}))
 	in, _ := NewBatchInput("node-a-1", []StatusChange{{List: "L1", Index: 5, Status: 1}, {List: "L2", Index: 300, Status: 2}, {List: "L1", Index: 6, Status: 1}})
 	l.must(t, msp31, "AnchorBatch", js(t, in))
-	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 3, Digest: ListDigest([]byte("L1 v3"))}}))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 3, Digest: ListDigest([]byte("L1 v3"))}}))
 	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 42, Head: strings.Repeat("ab", 32)}))
 	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
 	l.must(t, msp31, "Vote", ActionAdmit, "440000")

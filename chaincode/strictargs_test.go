@@ -69,7 +69,7 @@ func TestArgumentsExactNames(t *testing.T) {
 			Scopes: []string{"openid"}, Claims: []string{"age_over_18"}, Status: EntryActive})},
 		{msp31, "PutTerminal", js(t, Terminal{ID: "T-310000-0001", Kind: "counter", Key: sm2JWK(t, 7, "term-1"), Status: EntryActive})},
 		{msp31, "AnchorBatch", js(t, batch)},
-		{msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: strings.Repeat("00", 32)}})},
+		{msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 1, Digest: strings.Repeat("00", 32)}})},
 		{msp31, "AnchorAudit", js(t, AuditInput{Node: "n1", Seq: 1, Head: strings.Repeat("ab", 32)})},
 		{msp31, "BindCredentialIDs", js(t, BindingsInput{Region: "310000", Bindings: []CredentialBinding{{Key: bindingKey(1), Value: bindingValue(1)}}})},
 	}

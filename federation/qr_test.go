@@ -158,11 +158,11 @@ func BenchmarkQRVerify(b *testing.B) {
 
 // TestQRStatusListIDsOfTheRegistry: another region's QR status list is
 // fetched only as <endpoint>/status/<list ID> with a list ID as nodes
-// make them (credentials/status.ValidListID), as a credential's is. A
-// list ID B anchors on the ledger with a path, a query or a fragment
-// after its number (the contract takes any printable ASCII) is no list:
-// A's node sends no request for it, to B's host (which may be an
-// operator-named private one) or any path on it; a list of B's with a
+// make them (credentials/status.ValidListID), as a credential's is. The
+// contract refuses to anchor any other; a list ID with a path, a query or
+// a fragment after its number that an older contract took (olderHeads)
+// is no list: A's node sends no request for it, to B's host (which may be
+// an operator-named private one) or any path on it; a list of B's with a
 // valid ID is fetched.
 func TestQRStatusListIDsOfTheRegistry(t *testing.T) {
 	ctx := context.Background()
@@ -186,16 +186,18 @@ func TestQRStatusListIDsOfTheRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostile := []string{"00000001/../../x", "00000002?admin=1", "00000003#fragmen", "00000004%2f..%2f", "00000005AAAAAAAA"}
-	var heads []ledger.StatusHeadInput
-	for _, id := range append(hostile, "00000006aaaaaaaa") {
-		heads = append(heads, ledger.StatusHeadInput{List: id, Version: 1, Digest: chaincode.ListDigest([]byte(id))})
+	for _, id := range hostile {
+		if _, err := c.b.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: id, Version: 1, Digest: chaincode.ListDigest([]byte(id))}}); !errors.Is(err, chaincode.ErrInvalid) {
+			t.Errorf("list %q anchored: %v", id, err)
+		}
 	}
-	if _, err := c.b.PutStatusHeads(ctx, heads); err != nil {
+	valid := "00000006aaaaaaaa"
+	if _, err := c.b.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: valid, Version: 1, Digest: chaincode.ListDigest([]byte(valid))}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "B's endpoint and lists in A's view", func() bool {
 		r, _ := c.view.Region(regionB)
-		return r.API() == srv.URL && len(c.view.StatusLists(regionB)) == len(heads)
+		return r.API() == srv.URL && len(c.view.StatusLists(regionB)) == 1
 	})
 	client, err := federation.PeerClient(federation.PeerClientOptions{Development: true})
 	if err != nil {
@@ -203,7 +205,7 @@ func TestQRStatusListIDsOfTheRegistry(t *testing.T) {
 	}
 	lists := credentials.NewStatusCheckerWith(&credentials.HTTPStatusSource{Client: client, Resolver: &credentials.RegistryResolver{Registry: c.view},
 		Algorithms: gm.JWTVerifyAlgorithms, Anchors: c.view}, credentials.StatusCheckerOptions{KeepAnchored: true})
-	q := &federation.QRStatus{Directory: federation.Directory{Registry: c.view, Development: true}, Heads: c.view, Lists: lists}
+	q := &federation.QRStatus{Directory: federation.Directory{Registry: c.view, Development: true}, Heads: olderHeads{c.view, hostile}, Lists: lists}
 	region, _ := qrcode.ParseRegion(regionB)
 	for i, id := range hostile {
 		_, err := q.Status(ctx, qrcode.StatusRef{Region: region, List: uint32(i + 1), Index: 1})
@@ -225,4 +227,19 @@ func TestQRStatusListIDsOfTheRegistry(t *testing.T) {
 	if !slices.Equal(paths, []string{"/status/00000006aaaaaaaa"}) {
 		t.Errorf("requests for a valid list ID: %q", paths)
 	}
+}
+
+// olderHeads lists the status lists of the view and, for region B, lists
+// an older contract anchored under IDs the contract now refuses.
+type olderHeads struct {
+	view  *ledger.View
+	older []string
+}
+
+func (h olderHeads) StatusLists(region string) []string {
+	lists := h.view.StatusLists(region)
+	if region == regionB {
+		lists = append(lists, h.older...)
+	}
+	return lists
 }

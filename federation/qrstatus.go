@@ -117,9 +117,9 @@ func (q *QRStatus) status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 // one list whose ID starts with n (qrcode.ListNumber); a second one fails
 // closed. Only a list ID as nodes make them counts (status.ValidListID,
 // the one a credential's list URL under a region's endpoint must have):
-// the contract takes any printable ASCII, and the ID becomes the last
-// segment of the URL fetched from the region's host, which a path, query
-// or fragment in it would leave. A resolution is kept: list IDs are never
+// the contract now takes no other, but an older one took any printable
+// ASCII, and the ID becomes the last segment of the URL fetched from the
+// region's host, which a path, query or fragment in it would leave. A resolution is kept: list IDs are never
 // reused.
 func (q *QRStatus) listID(region string, n uint32) (string, error) {
 	key := fmt.Sprintf("%s/%d", region, n)

@@ -114,7 +114,7 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 
 	// Heads alone age too.
 	d := chaincode.ListDigest([]byte("v1"))
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "F", Version: 1, Digest: d}}); err != nil {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "0000000faaaaaaaa", Version: 1, Digest: d}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -161,7 +161,7 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 		t.Errorf("after recovery: %+v", st)
 	}
 	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "F", 250)
-	if h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "F"); err != nil || h.Digest != d {
+	if h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "0000000faaaaaaaa"); err != nil || h.Digest != d {
 		t.Errorf("head after recovery: %+v %v", h, err)
 	}
 

@@ -125,7 +125,7 @@ func TestOutboxHeadsBackoffCapped(t *testing.T) {
 	}, ledger.OutboxOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
 	defer n.close()
 	ctx := context.Background()
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
 		t.Fatal(err)
 	}
 	stop := n.run(t)
@@ -177,7 +177,7 @@ func TestOutboxPermanentRefusals(t *testing.T) {
 	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "https://310000.trustid.example/status/tsl-1", Index: 1, Status: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.Flush(ctx); err != nil {
@@ -216,14 +216,14 @@ func (c *newerHeadChain) PutStatusHeads(ctx context.Context, heads []ledger.Stat
 // reaches the chain next.
 func TestOutboxNewerHeadKeptWhileOlderSent(t *testing.T) {
 	var ob *ledger.Outbox
-	newer := ledger.StatusHeadInput{List: "H", Version: 2, Digest: chaincode.ListDigest([]byte("2"))}
+	newer := ledger.StatusHeadInput{List: "00000011aaaaaaaa", Version: 2, Digest: chaincode.ListDigest([]byte("2"))}
 	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
 		return &newerHeadChain{Client: c, ob: &ob, newer: newer}
 	}, ledger.OutboxOptions{})
 	defer n.close()
 	ob = n.ob
 	ctx := context.Background()
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
 		t.Fatal(err)
 	}
 	stop := n.run(t)
@@ -231,7 +231,7 @@ func TestOutboxNewerHeadKeptWhileOlderSent(t *testing.T) {
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "H")
+	h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "00000011aaaaaaaa")
 	if err != nil || h.Version != 2 {
 		t.Fatalf("head on the chain %+v %v, want version 2 (queued while 1 was sent)", h, err)
 	}

@@ -272,11 +272,11 @@ func TestOutboxHeads(t *testing.T) {
 	d := func(s string) string { return chaincode.ListDigest([]byte(s)) }
 	// Queue v1 and v3 (v3 replaces v1 while waiting), then v2 (older: ignored).
 	for _, v := range []uint64{1, 3, 2} {
-		if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: v, Digest: d(fmt.Sprint(v))}}); err != nil {
+		if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: v, Digest: d(fmt.Sprint(v))}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "G", Version: 1, Digest: "xx"}}); !errors.Is(err, chaincode.ErrInvalid) {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000012aaaaaaaa", Version: 1, Digest: "xx"}}); !errors.Is(err, chaincode.ErrInvalid) {
 		t.Errorf("bad digest: %v", err)
 	}
 	stop := n.run(t)
@@ -284,18 +284,18 @@ func TestOutboxHeads(t *testing.T) {
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "H")
+	h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "00000011aaaaaaaa")
 	if err != nil || h.Version != 3 || h.Digest != d("3") {
 		t.Fatalf("head %+v %v", h, err)
 	}
 	// A head older than the chain's is refused by the chain and dropped.
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: 2, Digest: d("2")}, {List: "K", Version: 1, Digest: d("k")}}); err != nil {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 2, Digest: d("2")}, {List: "00000013aaaaaaaa", Version: 1, Digest: d("k")}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if k, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "K"); err != nil || k.Version != 1 {
+	if k, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "00000013aaaaaaaa"); err != nil || k.Version != 1 {
 		t.Errorf("K next to a stale head: %+v %v", k, err)
 	}
 	if st := n.ob.Stats(); st.HeadsPending != 0 {

@@ -158,7 +158,7 @@ func TestLedgerReadiness(t *testing.T) {
 	if err := ob.Anchor(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	if err := ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "R", Version: 1, Digest: chaincode.ListDigest([]byte("R1"))}}); err != nil {
+	if err := ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000014aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("R1"))}}); err != nil {
 		t.Fatal(err)
 	}
 	body = waitFor(503, "outbox stuck", nil)

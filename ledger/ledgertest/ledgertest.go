@@ -38,6 +38,15 @@ func fresh(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
+// freshList returns a status list ID no earlier run wrote: 16 random
+// lower-case hex digits, the form of every list ID (the contract takes
+// no other).
+func freshList() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 func sm2Key(t testing.TB, kid string) gm.JWK {
 	t.Helper()
 	k, err := gm.GenerateKey(rand.Reader)
@@ -316,7 +325,7 @@ func Run(t *testing.T, open Open) {
 	})
 
 	t.Run("StatusHeads", func(t *testing.T) {
-		list := fresh("list")
+		list := freshList()
 		d1, d2 := chaincode.ListDigest([]byte(list+" v1")), chaincode.ListDigest([]byte(list+" v2"))
 		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: d1}}); err != nil {
 			t.Fatal(err)
@@ -349,10 +358,10 @@ func Run(t *testing.T, open Open) {
 	// Lists are read a page at a time (chaincode.PageSize records): every
 	// record of a list longer than a page is read once.
 	t.Run("ListPaged", func(t *testing.T) {
-		prefix := fresh("paged")
+		prefix := freshList()[:12]
 		heads := make([]ledger.StatusHeadInput, chaincode.PageSize+1)
 		for i := range heads {
-			heads[i] = ledger.StatusHeadInput{List: fmt.Sprintf("%s-%04d", prefix, i), Version: 1, Digest: chaincode.ListDigest([]byte{byte(i)})}
+			heads[i] = ledger.StatusHeadInput{List: fmt.Sprintf("%s%04x", prefix, i), Version: 1, Digest: chaincode.ListDigest([]byte{byte(i)})}
 		}
 		if _, err := ca.PutStatusHeads(ctx, heads); err != nil {
 			t.Fatal(err)
@@ -412,7 +421,7 @@ func Run(t *testing.T, open Open) {
 		go func() { done <- v.Run(vctx) }()
 		defer func() { vcancel(); <-done }()
 		waitFor(t, "view ready", v.Ready)
-		list := "https://" + RegionA + ".trustid.local/status/" + fresh("v")
+		list := freshList()
 		good := []byte("encoded list " + list)
 		if _, err := v.CheckList(RegionA, list, good); !errors.Is(err, ledger.ErrListUnknown) {
 			t.Errorf("unknown list: %v", err)
