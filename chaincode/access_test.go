@@ -120,7 +120,8 @@ func TestReadsOfMalformedKeys(t *testing.T) {
 	for _, bad := range []string{"310000\x00", "\U0010FFFF", "\xff", strings.Repeat("3", 1100), strings.Repeat("3", 100000) + "\x00"} {
 		for _, q := range [][]string{{"ListStatusHeads", bad}, {"ListAuditAnchors", bad}, {"GetStatusHead", bad, "00000001aaaaaaaa"},
 			{"GetAuditAnchor", "310000", bad}, {"GetRegion", bad}, {"GetBatch", bad, "b1"},
-			{"ListStatusHeadsPage", bad, ""}, {"ListStatusHeadsPage", "310000", bad}, {"ListIssuersPage", bad}} {
+			{"ListStatusHeadsPage", bad, ""}, {"ListStatusHeadsPage", "310000", bad}, {"ListIssuersPage", bad},
+			{"ListAuditAnchorsPage", bad, ""}, {"ListAuditAnchorsPage", "310000", bad}} {
 			_, err := l.call("", q[0], q[1:]...)
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("%s(%.80q): %.200v, want ErrInvalid", q[0], q[1:], err)

@@ -170,6 +170,7 @@ var functions = map[string]function{
 	"AnchorAudit":            {1, false, anchorAudit},
 	"GetAuditAnchor":         {2, true, getAuditAnchor},
 	"ListAuditAnchors":       {1, true, listAuditAnchors},
+	"ListAuditAnchorsPage":   {2, true, func(c *call) (any, error) { return listPage[AuditAnchor](c, c.arg(1), objAudit, c.arg(0)) }},
 	"BindCredentialIDs":      {1, false, bindCredentialIDs},
 	"GetCredentialBinding":   {2, true, getCredentialBinding},
 }

@@ -437,6 +437,20 @@ func TestListPages(t *testing.T) {
 	if err := json.Unmarshal(l.must(t, "", "ListStatusHeadsPage", "320000", ""), &heads); err != nil || len(heads.Items) != 1 || heads.Next != "" {
 		t.Errorf("320000's heads: %+v, %v", heads, err)
 	}
+	// Audit anchors page per region too.
+	for i := range PageSize + 1 {
+		l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: fmt.Sprintf("node-%03d", i), Seq: 1, Head: strings.Repeat("11", 32)}))
+	}
+	l.must(t, msp32, "AnchorAudit", js(t, AuditInput{Node: "node-b", Seq: 1, Head: strings.Repeat("22", 32)}))
+	var anchors, rest Page[AuditAnchor]
+	json.Unmarshal(l.must(t, "", "ListAuditAnchorsPage", "310000", ""), &anchors)
+	json.Unmarshal(l.must(t, "", "ListAuditAnchorsPage", "310000", anchors.Next), &rest)
+	if len(anchors.Items) != PageSize || anchors.Next == "" || len(rest.Items) != 1 || rest.Next != "" || rest.Items[0].Node != fmt.Sprintf("node-%03d", PageSize) {
+		t.Errorf("310000's anchors: %d then %d, next %q then %q", len(anchors.Items), len(rest.Items), anchors.Next, rest.Next)
+	}
+	if _, err := l.call("", "ListAuditAnchorsPage", "320000", anchors.Next); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a bookmark of 310000's anchors read 320000's: %v", err)
+	}
 	for _, b := range []string{"x", bookmark + "\xff", "\x00terminal\x00a\x00", "\x00rq\x00"} {
 		if _, err := l.call("", "ListRelyingPartiesPage", b); !errors.Is(err, ErrInvalid) {
 			t.Errorf("bookmark %q: %v", b, err)

@@ -369,6 +369,11 @@ func (c Client) AnchorAudit(ctx context.Context, node string, seq uint64, head s
 	return call[chaincode.AuditAnchor](ctx, c, true, "AnchorAudit", a)
 }
 
+// AuditAnchors lists the anchored audit heads of a region's nodes.
+func (c Client) AuditAnchors(ctx context.Context, region string) ([]chaincode.AuditAnchor, error) {
+	return listAll[chaincode.AuditAnchor](ctx, c, "ListAuditAnchors", region)
+}
+
 // AuditAnchor returns the anchored head of a node's audit log.
 func (c Client) AuditAnchor(ctx context.Context, region, node string) (chaincode.AuditAnchor, error) {
 	return call[chaincode.AuditAnchor](ctx, c, false, "GetAuditAnchor", region, node)

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -410,6 +411,10 @@ func Run(t *testing.T, open Open) {
 		eventually(t, func() (err error) { got, err = ca.AuditAnchor(ctx, RegionB, node); return err })
 		if got.Seq != 3 || got.Head != h {
 			t.Errorf("anchor read by %s: %+v", RegionA, got)
+		}
+		all, err := ca.AuditAnchors(ctx, RegionB)
+		if err != nil || !slices.Contains(all, got) {
+			t.Errorf("%s's anchors listed: %d, %v; want %+v among them", RegionB, len(all), err, got)
 		}
 	})
 
