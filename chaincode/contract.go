@@ -115,6 +115,7 @@ const (
 	objHead     = "statushead"
 	objBatch    = "batch"
 	objAudit    = "audit"
+	objClaim    = "claim"
 )
 
 // MaxHeads bounds PutStatusHeads.
@@ -126,6 +127,8 @@ type call struct {
 	caller   string // region code, "" if the caller names none
 	now      time.Time
 	readOnly bool
+	// indexed: the claims are stored (indexClaims).
+	indexed bool
 }
 
 type function struct {
@@ -427,71 +430,237 @@ func (in *RegionInput) check() error {
 }
 
 // unclaimed refuses, with ErrInvalid, a DID or an endpoint URL that
-// another region's record claims (Region.claim: its DID, one of its
-// endpoint URLs, or any identifier on one of its hosts), whatever that
+// another region's record claims (its DID or one of its endpoint URLs,
+// or an identifier on one of its hosts, Region.Hosts), whatever that
 // region's status: a verifier finds an issuer's region by either
 // (ledger.View.IssuerRegion), and an ID on a region's host is that
 // region's alone to write (putIssuer), so a shared one would make the
 // other region's credentials unverifiable, or verifiable with this
 // region's keys while the other is suspended, and would stop the other
-// region from writing the issuers it hosts. It refuses too what an
-// issuer record of another region claims: the record's ID as the DID or
-// an endpoint URL, or the record's host. Not ErrExists: a starting node
-// takes that from RequestRegion as its region already registered.
+// region from writing the issuers it hosts. It refuses too what an issuer
+// record claims: its ID (of any region) as the DID or an endpoint URL, or
+// the host of another region's issuer record. It reads the claims of the
+// input's hosts and identifiers only (see Claim). Not ErrExists: a
+// starting node takes that from RequestRegion as its region already
+// registered.
 func (in *RegionInput) unclaimed(c *call) error {
-	ids := append([]string{in.DID}, endpointURLs(in.Endpoints)...)
-	issuers, err := list[Issuer](c, objIssuer)
-	if err != nil {
-		return err
-	}
 	self := Region{Code: in.Code, DID: in.DID, Endpoints: in.Endpoints}
-	for _, x := range issuers {
-		if why := self.claim(x.ID, x.Region); why != "" {
-			return invalid("issuer %q of region %s %s", x.ID, x.Region, why)
+	for _, h := range self.Hosts() {
+		cl, err := c.claimOf(claimHost, h)
+		if err != nil {
+			return err
 		}
+		if cl.Region != "" && cl.Region != in.Code {
+			return invalid("the DID or an endpoint is on %s", cl.host(h))
+		}
+	}
+	for _, id := range self.claimedIDs() {
+		cl, err := c.claimOf(claimID, id)
+		if err != nil {
+			return err
+		}
+		if cl.Issuer != "" || (cl.Region != "" && cl.Region != in.Code) {
+			return invalid("%q %s", id, cl.id())
+		}
+	}
+	return nil
+}
+
+// Claim is who holds a host or an identifier, stored under the claim key
+// of each (claim/host/<host>, claim/id/<ID>), so that a write checks
+// what it would take with point reads only: reading every region and
+// issuer record instead (a range read) made a transaction fail on Fabric
+// (PHANTOM_READ_CONFLICT) whenever any of them changed between its
+// endorsement and its commit, so a region writing in every block stalled
+// every other region's accreditations. A host is claimed by a region's
+// record (Region.Hosts) and by its issuer records (IDHost of their IDs),
+// an identifier by a region's record (its DID and endpoint URLs, as
+// claimKeyID spells them) or by an issuer record (its ID); one region
+// holds each. A region's record releases what it no longer names; an
+// issuer's claim is never released (issuers are never removed).
+type Claim struct {
+	Region string `json:"region"`
+	// Record: the region's record names the host or identifier.
+	Record bool `json:"record,omitempty"`
+	// Issuer is the ID of the first issuer record on the host, or the
+	// issuer whose ID the identifier is.
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// Kinds of claims.
+const (
+	claimHost = "host"
+	claimID   = "id"
+)
+
+// host names, for an error, a claimed host h and who holds it.
+func (cl Claim) host(h string) string {
+	if cl.Record {
+		return fmt.Sprintf("host %s of region %s", h, cl.Region)
+	}
+	return fmt.Sprintf("host %s of issuer %q of region %s", h, cl.Issuer, cl.Region)
+}
+
+// id says, for an error, who holds a claimed identifier.
+func (cl Claim) id() string {
+	if cl.Record {
+		return fmt.Sprintf("is the DID or an endpoint of region %s", cl.Region)
+	}
+	return fmt.Sprintf("is the ID of issuer %q of region %s", cl.Issuer, cl.Region)
+}
+
+// claimKeyID spells an identifier as its claim's key: a DID as it is, a
+// URL as normURL spells it.
+func claimKeyID(id string) string {
+	if n, ok := normURL(id); ok && !strings.HasPrefix(id, "did:") {
+		return n
+	}
+	return id
+}
+
+// claimedIDs returns the identifiers the region's record claims, as
+// claimKeyID spells them, without repeats.
+func (r Region) claimedIDs() []string {
+	var ids []string
+	for _, id := range append([]string{r.DID}, endpointURLs(r.Endpoints)...) {
+		if k := claimKeyID(id); !slices.Contains(ids, k) {
+			ids = append(ids, k)
+		}
+	}
+	return ids
+}
+
+// claimsIndexed is the key of the mark that the claims are stored.
+const claimsIndexed = "indexed"
+
+// claimOf returns the claim of kind on name; the zero Claim if no one
+// holds it. On a chain an older contract wrote, which stored no claims,
+// the first call stores every record's (indexClaims).
+func (c *call) claimOf(kind, name string) (Claim, error) {
+	if err := c.indexClaims(); err != nil {
+		return Claim{}, err
+	}
+	var cl Claim
+	if err := c.load(&cl, objClaim, kind, name); err != nil && !errors.Is(err, ErrNotFound) {
+		return Claim{}, err
+	}
+	return cl, nil
+}
+
+// indexClaims stores the claims of every region and issuer record, once:
+// a chain an older contract wrote has none. It reads every record (the
+// range reads the claims replace) in the one transaction that finds no
+// mark, and writes the mark. Where records of an even older contract
+// claim one host for two regions, the region's record holds it, else the
+// first issuer record in key order.
+func (c *call) indexClaims() error {
+	if c.indexed {
+		return nil
+	}
+	if ok, err := c.exists(objClaim, claimsIndexed); err != nil || ok {
+		c.indexed = ok
+		return err
 	}
 	regions, err := list[Region](c, objRegion)
 	if err != nil {
 		return err
 	}
-	for _, o := range regions {
-		if o.Code == in.Code {
-			continue
+	issuers, err := list[Issuer](c, objIssuer)
+	if err != nil {
+		return err
+	}
+	c.indexed = true // the claims below are read and written from here on
+	if err := c.save(map[string]string{"tx": c.st.TxID()}, objClaim, claimsIndexed); err != nil {
+		return err
+	}
+	for _, r := range regions {
+		if err := c.reclaim(Region{}, r); err != nil {
+			return err
 		}
-		for _, id := range ids {
-			if why := o.claim(id, in.Code); why != "" {
-				return invalid("%q %s", id, why)
+	}
+	for _, x := range issuers {
+		if err := c.claimIssuer(x.Region, x.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reclaim moves the claims of a region's record from what old names to
+// what r names: it claims r's hosts and identifiers and releases those
+// only old names (a host an issuer of the region is on stays the
+// region's). A claim another region holds is left to it (unclaimed
+// refused such a write; only indexClaims meets one).
+func (c *call) reclaim(old, r Region) error {
+	for _, kind := range []string{claimHost, claimID} {
+		was, now := old.Hosts(), r.Hosts()
+		if kind == claimID {
+			was, now = old.claimedIDs(), r.claimedIDs()
+		}
+		if old.Code == "" {
+			was = nil
+		}
+		for _, name := range now {
+			cl, err := c.claimOf(kind, name)
+			if err != nil {
+				return err
+			}
+			if cl.Record || (cl.Region != "" && cl.Region != r.Code) {
+				continue
+			}
+			cl.Region, cl.Record = r.Code, true
+			if err := c.save(cl, objClaim, kind, name); err != nil {
+				return err
+			}
+		}
+		for _, name := range was {
+			if slices.Contains(now, name) {
+				continue
+			}
+			cl, err := c.claimOf(kind, name)
+			if err != nil {
+				return err
+			}
+			switch {
+			case cl.Region != r.Code || !cl.Record:
+			case cl.Issuer == "":
+				err = c.del(objClaim, kind, name)
+			default:
+				cl.Record = false
+				err = c.save(cl, objClaim, kind, name)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// claim says why region r forbids the identifier id (an issuer ID, or
-// another region's DID or endpoint URL) to region owner, or returns ""
-// when it does not: an ID that is the region's DID or an endpoint URL
-// would pass for the region's node, an ID on one of its hosts
-// (Region.Hosts) for an issuer that node hosts, which is for the region
-// alone to write.
-func (r Region) claim(id, owner string) string {
-	if id == r.DID || slices.ContainsFunc(r.Endpoints, func(e Endpoint) bool { return sameURL(id, e.URL) }) {
-		return fmt.Sprintf("is the DID or an endpoint of region %s", r.Code)
+// claimIssuer claims for region the host and the identifier of issuer id,
+// unless already claimed.
+func (c *call) claimIssuer(region, id string) error {
+	host, _ := IDHost(id)
+	for _, k := range [][2]string{{claimHost, host}, {claimID, claimKeyID(id)}} {
+		kind, name := k[0], k[1]
+		cl, err := c.claimOf(kind, name)
+		if err != nil {
+			return err
+		}
+		if cl.Issuer != "" || (cl.Region != "" && cl.Region != region) {
+			continue
+		}
+		cl.Region, cl.Issuer = region, id
+		if err := c.save(cl, objClaim, kind, name); err != nil {
+			return err
+		}
 	}
-	if h, ok := IDHost(id); ok && owner != r.Code && slices.Contains(r.Hosts(), h) {
-		return fmt.Sprintf("is on host %s of region %s", h, r.Code)
-	}
-	return ""
+	return nil
 }
 
-// sameURL compares two endpoint URLs with scheme and host in lower case,
-// the port in its one spelling (canonicalPort: the scheme's default
-// removed) and trailing slashes removed.
-func sameURL(a, b string) bool {
-	na, oka := normURL(a)
-	nb, okb := normURL(b)
-	return oka && okb && na == nb
-}
-
+// normURL spells an endpoint URL with scheme and host in lower case, the
+// port in its one spelling (canonicalPort: the scheme's default removed)
+// and trailing slashes removed: two URLs so spelled alike are one.
 func normURL(s string) (string, bool) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -566,6 +735,9 @@ func requestRegion(c *call) (any, error) {
 		return nil, err
 	}
 	if err := c.saveRegion(r); err != nil {
+		return nil, err
+	}
+	if err := c.reclaim(Region{}, r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: action})
@@ -689,8 +861,12 @@ func updateRegion(c *call) (any, error) {
 	if err := in.unclaimed(c); err != nil {
 		return nil, err
 	}
+	old := r
 	r.DID, r.Name, r.Endpoints, r.Updated = in.DID, in.Name, nonNil(in.Endpoints), c.now
 	if err := c.saveRegion(r); err != nil {
+		return nil, err
+	}
+	if err := c.reclaim(old, r); err != nil {
 		return nil, err
 	}
 	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "updated"})
@@ -837,29 +1013,25 @@ func putIssuer(c *call) (any, error) {
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	regions, err := list[Region](c, objRegion)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range regions {
-		if why := r.claim(in.ID, c.caller); why != "" {
-			return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, why)
-		}
-	}
-	// Hosts are first come between regions: an issuer record of another
+	// An ID that is a region's DID or endpoint URL would pass for its
+	// node; one on a region's host (Region.Hosts) for an issuer that
+	// node hosts, which is for the region alone to write. Hosts no region
+	// names are first come between regions: an issuer record of another
 	// region on the ID's host keeps it (IDHost: its case, a trailing dot
-	// and the default port do not make another host).
-	issuers, err := list[Issuer](c, objIssuer)
-	if err != nil {
-		return nil, err
-	}
+	// and the default port do not make another host). The claims tell
+	// (Claim), read for the ID and its host only.
 	host, _ := IDHost(in.ID)
-	for _, x := range issuers {
-		if h, _ := IDHost(x.ID); h == host && x.Region != c.caller {
-			return nil, fmt.Errorf("%w: region %s may not write issuer %q: host %s is claimed by issuer %q of region %s", ErrForbidden, c.caller, in.ID, host, x.ID, x.Region)
-		}
+	if cl, err := c.claimOf(claimID, claimKeyID(in.ID)); err != nil {
+		return nil, err
+	} else if cl.Record {
+		return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, cl.id())
 	}
-	if err := c.typeHostsFree(in.Types, regions, issuers); err != nil {
+	if cl, err := c.claimOf(claimHost, host); err != nil {
+		return nil, err
+	} else if cl.Region != "" && cl.Region != c.caller {
+		return nil, fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, in.ID, cl.host(host))
+	}
+	if err := c.typeHostsFree(in.Types); err != nil {
 		return nil, err
 	}
 	var old Issuer
@@ -871,7 +1043,11 @@ func putIssuer(c *call) (any, error) {
 		return nil, err
 	}
 	in.Keys = keys
-	return putOwned(c, &in, "issuer", objIssuer, in.ID, false)
+	out, err := putOwned(c, &in, "issuer", objIssuer, in.ID, false)
+	if err != nil {
+		return nil, err
+	}
+	return out, c.claimIssuer(c.caller, in.ID)
 }
 
 // typeHostsFree refuses, with ErrForbidden, a credential type that is a
@@ -882,26 +1058,18 @@ func putIssuer(c *call) (any, error) {
 // by it (a vct per region's domain, docs/credentials.md), so an issuer of
 // the caller's accredited for it could issue what they take for the other
 // region's.
-func (c *call) typeHostsFree(types []string, regions []Region, issuers []Issuer) error {
-	hosts := map[string]string{} // host → a type on it
+func (c *call) typeHostsFree(types []string) error {
 	for _, t := range types {
-		if h, ok := IDHost(t); ok {
-			hosts[h] = t
+		h, ok := IDHost(t)
+		if !ok {
+			continue
 		}
-	}
-	if len(hosts) == 0 {
-		return nil
-	}
-	for _, r := range regions {
-		for _, h := range r.Hosts() {
-			if t, ok := hosts[h]; ok && r.Code != c.caller {
-				return fmt.Errorf("%w: credential type %q is on host %s of region %s", ErrForbidden, t, h, r.Code)
-			}
+		cl, err := c.claimOf(claimHost, h)
+		if err != nil {
+			return err
 		}
-	}
-	for _, x := range issuers {
-		if h, _ := IDHost(x.ID); x.Region != c.caller && hosts[h] != "" {
-			return fmt.Errorf("%w: credential type %q is on host %s of issuer %q of region %s", ErrForbidden, hosts[h], h, x.ID, x.Region)
+		if cl.Region != "" && cl.Region != c.caller {
+			return fmt.Errorf("%w: credential type %q is on %s", ErrForbidden, t, cl.host(h))
 		}
 	}
 	return nil

@@ -278,6 +278,56 @@ func (r *readLog) Scan(objectType string, attrs []string, fn func(string, []byte
 	return r.MemState.Scan(objectType, attrs, fn)
 }
 
+func (r *readLog) ScanPage(objectType string, attrs []string, bookmark string, limit int, fn func(string, []byte) error) (string, error) {
+	r.scans = append(r.scans, objectType)
+	return r.MemState.ScanPage(objectType, attrs, bookmark, limit, fn)
+}
+
+// invokeLogged runs fn as msp over l's state, as l.call does, and returns
+// the key ranges it scanned.
+func (l *ledger) invokeLogged(t *testing.T, msp, fn string, args ...string) []string {
+	t.Helper()
+	rl := &readLog{MemState: l.st}
+	l.st.MSPID = msp
+	bargs := make([][]byte, len(args))
+	for i, a := range args {
+		bargs[i] = []byte(a)
+	}
+	if _, err := Invoke(rl, fn, bargs); err != nil {
+		t.Fatalf("%s by %s: %v", fn, msp, err)
+	}
+	return rl.scans
+}
+
+// TestRegistryWritesReadNoRanges: PutIssuer, RequestRegion and
+// UpdateRegion read the claims of the hosts and identifiers they name
+// (point reads), no range of keys: on Fabric a range read fails at
+// commit (PHANTOM_READ_CONFLICT) when any record in it changed meanwhile,
+// so reading every region's and issuer's record let a region writing its
+// own in every block stall every other region's accreditations and
+// admission requests (docs/SECURITY.md, gap 24).
+func TestRegistryWritesReadNoRanges(t *testing.T) {
+	l := consortium(t)
+	iss := func(id string) string {
+		return js(t, Issuer{ID: id, Types: []string{"ResidenceCredential", "https://310000.trustid.example/vct/X"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive})
+	}
+	l.must(t, msp31, "PutIssuer", iss("did:web:university.example:a"))
+	for name, w := range map[string][]string{
+		"PutIssuer (new)":   {msp31, "PutIssuer", iss("did:web:310000.trustid.example:issuers:a")},
+		"PutIssuer (again)": {msp31, "PutIssuer", iss("did:web:310000.trustid.example:issuers:a")},
+		"RequestRegion":     {msp44, "RequestRegion", regionInput(t, "440000", 4)},
+		"UpdateRegion": {msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example",
+			Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: "https://www.320000.example"}}})},
+	} {
+		l.seq++
+		l.st.ID = fmt.Sprintf("tx%03d", l.seq)
+		if scans := l.invokeLogged(t, w[0], w[1], w[2:]...); len(scans) != 0 {
+			t.Errorf("%s scanned %q", name, scans)
+		}
+	}
+}
+
 // TestVoteReadsNothingItsSubjectWrites: a vote reads the standings, its
 // proposal and the voter's own record, nothing the region it is about
 // writes (its record, a scan of the regions' records). On Fabric a
@@ -305,6 +355,115 @@ func TestVoteReadsNothingItsSubjectWrites(t *testing.T) {
 	}
 	if r := region(t, l, "330000"); r.Status != RegionSuspended || len(r.StatusHistory) != 3 || r.Name != "busy "+msp32 {
 		t.Errorf("after 2 of 2 votes: %s %+v %q", r.Status, r.StatusHistory, r.Name)
+	}
+}
+
+// TestClaimsOfAnOlderChain: a chain an older contract wrote holds no
+// claims. Until a write that reads them succeeds, each reads the region
+// and issuer records (refusing what the claims would); the first stores
+// the claims of every record, the same as the contract keeps, and the
+// writes after it read no range.
+func TestClaimsOfAnOlderChain(t *testing.T) {
+	l := consortium(t)
+	iss := func(id string) string {
+		return js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"}, Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive})
+	}
+	l.must(t, msp31, "PutIssuer", iss("did:web:university.example:a"))
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	start, end, _ := PrefixRange(objClaim, nil)
+	claims := func() map[string]string {
+		m := map[string]string{}
+		for k, v := range l.st.KV {
+			if k >= start && k < end {
+				m[k] = string(v)
+			}
+		}
+		return m
+	}
+	want := claims()
+	mark, _ := CompositeKey(objClaim, claimsIndexed)
+	if _, ok := want[mark]; !ok || len(want) < 10 {
+		t.Fatalf("claims: %q", want)
+	}
+	for k := range want {
+		delete(l.st.KV, k)
+	}
+	if _, err := l.call(msp32, "PutIssuer", iss("did:web:University.example:b")); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an issuer on another region's issuer's host: %v", err)
+	}
+	if _, err := l.call(msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://440000.trustid.example/320000"}}})); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an endpoint on another region's host: %v", err)
+	}
+	if got := claims(); len(got) != 0 {
+		t.Fatalf("refused writes stored claims: %q", got)
+	}
+	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}}}))
+	got := claims()
+	if _, ok := got[mark]; !ok {
+		t.Error("no mark of the stored claims")
+	}
+	delete(got, mark)
+	delete(want, mark)
+	if !maps.Equal(got, want) {
+		t.Errorf("claims stored on the older chain:\n%q\nwant\n%q", got, want)
+	}
+	if scans := l.invokeLogged(t, msp32, "PutIssuer", iss("did:web:320000.trustid.example:issuers:b")); len(scans) != 0 {
+		t.Errorf("PutIssuer after the claims were stored scanned %q", scans)
+	}
+}
+
+// TestClaimsFollowTheRecords: a host or an endpoint URL a region's
+// record no longer names is free for another region, unless an issuer
+// of the region is on the host (issuers are never removed: their hosts
+// stay their region's).
+func TestClaimsFollowTheRecords(t *testing.T) {
+	l := consortium(t)
+	iss := func(msp, id string) error {
+		_, err := l.call(msp, "PutIssuer", js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+		return err
+	}
+	upd := func(msp, code, host string, extra ...Endpoint) error {
+		_, err := l.call(msp, "UpdateRegion", js(t, RegionInput{Code: code, DID: "did:web:" + host,
+			Endpoints: append([]Endpoint{{Type: "api", URL: "https://" + host}}, extra...)}))
+		return err
+	}
+	if err := upd(msp32, "320000", "320000.trustid.example", Endpoint{Type: "web", URL: "https://www.320000.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss(msp31, "did:web:www.320000.example:x"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an issuer on another region's web host: %v", err)
+	}
+	if err := upd(msp32, "320000", "320000.trustid.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss(msp31, "did:web:www.320000.example:x"); err != nil {
+		t.Errorf("an issuer on the host another region dropped: %v", err)
+	}
+	// 310000's issuer keeps 310000.trustid.example when 310000 moves.
+	if err := iss(msp31, "https://310000.trustid.example/issuers/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := upd(msp31, "310000", "node.310000.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss(msp32, "https://310000.trustid.example/issuers/b"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an issuer on the host of another region's issuer: %v", err)
+	}
+	if err := upd(msp32, "320000", "320000.trustid.example", Endpoint{Type: "web", URL: "https://310000.trustid.example"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an endpoint on the host of another region's issuer: %v", err)
+	}
+	if err := upd(msp32, "320000", "320000.trustid.example", Endpoint{Type: "web", URL: "https://node.310000.example/"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an endpoint on the host another region moved to: %v", err)
+	}
+	// 310000 may come back, and name its issuer's ID nowhere.
+	if err := upd(msp31, "310000", "310000.trustid.example"); err != nil {
+		t.Errorf("310000 back on its host: %v", err)
+	}
+	if err := upd(msp31, "310000", "310000.trustid.example", Endpoint{Type: "web", URL: "https://310000.trustid.example/issuers/a/"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an endpoint that is its own issuer's ID: %v", err)
 	}
 }
 
