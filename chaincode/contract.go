@@ -116,10 +116,41 @@ const (
 	objBatch    = "batch"
 	objAudit    = "audit"
 	objClaim    = "claim"
+	objQuota    = "quota"
 )
 
 // MaxHeads bounds PutStatusHeads.
 const MaxHeads = 1000
+
+// MaxRegionRecords bounds the records a region adds: issuers, relying
+// parties, terminals and status heads together, which every node's View
+// keeps in memory (a relying party at most about 60 KB, the others a few
+// KB). Past it an addition is refused with ErrQuota; updates of the
+// region's records go on. Records written by a contract older than the
+// count (quota) are not counted.
+const MaxRegionRecords = 50_000
+
+// quota counts the records a region added (MaxRegionRecords), under a
+// key of the region's own (quota/<code>), which only its own additions
+// write.
+type quota struct {
+	Records int `json:"records"`
+}
+
+// count adds n new records to the caller's count, refusing with ErrQuota
+// any past MaxRegionRecords.
+func (c *call) count(n int) error {
+	var q quota
+	if err := c.load(&q, objQuota, c.caller); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if q.Records+n > MaxRegionRecords {
+		return fmt.Errorf("%w: region %s has added %d records (issuers, relying parties, terminals and status heads); %d more would pass its quota of %d",
+			ErrQuota, c.caller, q.Records, n, MaxRegionRecords)
+	}
+	q.Records += n
+	return c.save(q, objQuota, c.caller)
+}
 
 type call struct {
 	st       State
@@ -1177,6 +1208,9 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 	switch {
 	case errors.Is(err, ErrNotFound):
 		*created, action = c.now, "added"
+		if err := c.count(1); err != nil {
+			return nil, err
+		}
 	case err != nil:
 		return nil, err
 	default:
@@ -1576,6 +1610,7 @@ func putStatusHeads(c *call) (any, error) {
 		return nil, err
 	}
 	ev := HeadsEvent{Region: c.caller, Heads: []StatusHead{}}
+	added := 0
 	for _, h := range in {
 		var old StatusHead
 		err := c.load(&old, objHead, c.caller, h.List)
@@ -1586,7 +1621,9 @@ func putStatusHeads(c *call) (any, error) {
 			return nil, fmt.Errorf("%w: list %q version %d", ErrHeadConflict, h.List, h.Version)
 		case err == nil && old.Version > h.Version:
 			return nil, fmt.Errorf("%w: list %q is at version %d, not %d", ErrStale, h.List, old.Version, h.Version)
-		case err != nil && !errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound):
+			added++
+		case err != nil:
 			return nil, err
 		}
 		head := StatusHead{Region: c.caller, List: h.List, Version: h.Version, Digest: h.Digest, Updated: c.now, Tx: c.st.TxID()}
@@ -1597,6 +1634,11 @@ func putStatusHeads(c *call) (any, error) {
 	}
 	if len(ev.Heads) == 0 {
 		return ev, nil
+	}
+	if added > 0 {
+		if err := c.count(added); err != nil {
+			return nil, err
+		}
 	}
 	return ev, c.emit(EventStatusHeads, ev)
 }

@@ -467,6 +467,63 @@ func TestClaimsFollowTheRecords(t *testing.T) {
 	}
 }
 
+// TestRegionQuota: a region adds at most MaxRegionRecords issuers,
+// relying parties, terminals and status heads together, counted under a
+// key of its own: past it an addition is refused with ErrQuota (also
+// ErrForbidden, and so over the wire) and writes nothing, while updates
+// of its records go on; another region counts its own.
+func TestRegionQuota(t *testing.T) {
+	l := consortium(t)
+	term := func(id string, seed byte, status string) string {
+		return js(t, Terminal{ID: id, Kind: "counter", Key: sm2JWK(t, seed, id), Status: status})
+	}
+	head := func(list string, version uint64) HeadInput {
+		return HeadInput{List: list, Version: version, Digest: ListDigest([]byte(list))}
+	}
+	counted := func() int {
+		k, _ := CompositeKey(objQuota, "310000")
+		var q quota
+		if err := json.Unmarshal(l.st.KV[k], &q); err != nil {
+			t.Fatal(err)
+		}
+		return q.Records
+	}
+	l.must(t, msp31, "AddTerminal", term("T-1", 7, EntryActive))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{head("00000001aaaaaaaa", 1)}))
+	if n := counted(); n != 2 {
+		t.Fatalf("counted %d records, want 2", n)
+	}
+	k, _ := CompositeKey(objQuota, "310000")
+	l.st.KV[k] = []byte(fmt.Sprintf(`{"records":%d}`, MaxRegionRecords-1))
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{head("00000002aaaaaaaa", 1), head("00000003aaaaaaaa", 1)})); !errors.Is(err, ErrQuota) {
+		t.Errorf("two heads past the quota: %v", err)
+	}
+	if _, err := l.call("", "GetStatusHead", "310000", "00000002aaaaaaaa"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a head of a refused transaction: %v", err)
+	}
+	l.must(t, msp31, "AddTerminal", term("T-2", 8, EntryActive))
+	for name, w := range map[string][]string{
+		"terminal": {"AddTerminal", term("T-3", 9, EntryActive)},
+		"issuer": {"PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuers:q", Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive})},
+		"relying party": {"AddRelyingParty", js(t, RelyingParty{ClientID: "rp-31", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
+			Scopes: []string{"openid"}, Status: EntryActive})},
+		"status head": {"PutStatusHeads", js(t, []HeadInput{head("00000004aaaaaaaa", 1)})},
+	} {
+		_, err := l.call(msp31, w[0], w[1])
+		if !errors.Is(err, ErrQuota) || !errors.Is(err, ErrForbidden) || !errors.Is(FromWire("peer: "+WireMessage(err)), ErrQuota) {
+			t.Errorf("a %s past the quota: %v", name, err)
+		}
+	}
+	// Updates are no additions.
+	l.must(t, msp31, "PutTerminal", term("T-1", 7, EntrySuspended))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{head("00000001aaaaaaaa", 2)}))
+	if n := counted(); n != MaxRegionRecords {
+		t.Errorf("counted %d records, want %d", n, MaxRegionRecords)
+	}
+	l.must(t, msp32, "AddTerminal", term("T-32", 10, EntryActive))
+}
+
 // TestStandingsOfAnOlderChain: on a chain whose region records hold
 // their status (written before the consortium record), the records'
 // statuses are the standings; the first write makes the consortium record

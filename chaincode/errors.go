@@ -59,13 +59,17 @@ var (
 	// another value: the first binding of a credential ID wins. It is also
 	// an ErrExists; its message names the keys (TakenKeys reads them).
 	ErrBindingExists = &Error{code: "binding_exists", msg: "chaincode: the credential ID is bound already", kindOf: ErrExists}
+
+	// ErrQuota refuses a write that would add a record past the region's
+	// quota (MaxRegionRecords). It is also an ErrForbidden.
+	ErrQuota = &Error{code: "quota", msg: "chaincode: the region holds as many records as it may", kindOf: ErrForbidden}
 )
 
 var allErrors = []*Error{
 	ErrNotFound, ErrForbidden, ErrInvalid, ErrExists, ErrBatchConflict, ErrHeadConflict,
 	ErrStale, ErrRegionState, ErrUnknownCaller, ErrUnknownFunc,
 	ErrKeyTransition, ErrAlreadyVoted, ErrArgumentsCount, ErrMalformedKey, ErrUnknownRegion, ErrUnknownScope,
-	ErrForeignParty, ErrBindingExists,
+	ErrForeignParty, ErrBindingExists, ErrQuota,
 }
 
 // wirePrefix marks a contract error inside a Fabric error message.
