@@ -160,6 +160,10 @@ type call struct {
 	readOnly bool
 	// indexed: the claims are stored (indexClaims).
 	indexed bool
+	// claims holds the claims this transaction wrote (the zero Claim: a
+	// deleted one): its reads do not see its own writes (as on Fabric),
+	// and a transaction may write one claim twice (indexClaims).
+	claims map[[2]string]Claim
 }
 
 type function struct {
@@ -571,11 +575,27 @@ func (c *call) claimOf(kind, name string) (Claim, error) {
 	if err := c.indexClaims(); err != nil {
 		return Claim{}, err
 	}
+	if cl, ok := c.claims[[2]string{kind, name}]; ok {
+		return cl, nil
+	}
 	var cl Claim
 	if err := c.load(&cl, objClaim, kind, name); err != nil && !errors.Is(err, ErrNotFound) {
 		return Claim{}, err
 	}
 	return cl, nil
+}
+
+// setClaim stores cl as the claim of kind on name; the zero Claim deletes
+// it.
+func (c *call) setClaim(kind, name string, cl Claim) error {
+	if c.claims == nil {
+		c.claims = map[[2]string]Claim{}
+	}
+	c.claims[[2]string{kind, name}] = cl
+	if cl == (Claim{}) {
+		return c.del(objClaim, kind, name)
+	}
+	return c.save(cl, objClaim, kind, name)
 }
 
 // indexClaims stores the claims of every region and issuer record, once:
@@ -640,7 +660,7 @@ func (c *call) reclaim(old, r Region) error {
 				continue
 			}
 			cl.Region, cl.Record = r.Code, true
-			if err := c.save(cl, objClaim, kind, name); err != nil {
+			if err := c.setClaim(kind, name, cl); err != nil {
 				return err
 			}
 		}
@@ -655,10 +675,10 @@ func (c *call) reclaim(old, r Region) error {
 			switch {
 			case cl.Region != r.Code || !cl.Record:
 			case cl.Issuer == "":
-				err = c.del(objClaim, kind, name)
+				err = c.setClaim(kind, name, Claim{})
 			default:
 				cl.Record = false
-				err = c.save(cl, objClaim, kind, name)
+				err = c.setClaim(kind, name, cl)
 			}
 			if err != nil {
 				return err
@@ -682,7 +702,7 @@ func (c *call) claimIssuer(region, id string) error {
 			continue
 		}
 		cl.Region, cl.Issuer = region, id
-		if err := c.save(cl, objClaim, kind, name); err != nil {
+		if err := c.setClaim(kind, name, cl); err != nil {
 			return err
 		}
 	}

@@ -34,7 +34,6 @@ func newLedger() *ledger { return &ledger{st: NewMemState("", t0)} }
 
 func (l *ledger) call(msp, fn string, args ...string) ([]byte, error) {
 	l.seq++
-	before := maps.Clone(l.st.KV)
 	l.st.MSPID, l.st.ID, l.st.Now = msp, fmt.Sprintf("tx%03d", l.seq), t0.Add(time.Duration(l.seq)*time.Second)
 	l.st.Events = nil
 	bargs := make([][]byte, len(args))
@@ -43,8 +42,9 @@ func (l *ledger) call(msp, fn string, args ...string) ([]byte, error) {
 	}
 	out, err := Invoke(l.st, fn, bargs)
 	if err != nil {
-		l.st.KV = before
-		l.st.Events = nil
+		l.st.Discard()
+	} else {
+		l.st.Commit()
 	}
 	return out, err
 }
@@ -296,6 +296,7 @@ func (l *ledger) invokeLogged(t *testing.T, msp, fn string, args ...string) []st
 	if _, err := Invoke(rl, fn, bargs); err != nil {
 		t.Fatalf("%s by %s: %v", fn, msp, err)
 	}
+	l.st.Commit()
 	return rl.scans
 }
 
@@ -349,6 +350,7 @@ func TestVoteReadsNothingItsSubjectWrites(t *testing.T) {
 		if _, err := Invoke(rl, "Vote", [][]byte{[]byte(ActionSuspend), []byte("330000")}); err != nil {
 			t.Fatal(err)
 		}
+		l.st.Commit()
 		if slices.Contains(rl.gets, subject) || slices.Contains(rl.scans, objRegion) {
 			t.Errorf("the vote of %s read its subject's record: gets %q, scans %q", voter, rl.gets, rl.scans)
 		}

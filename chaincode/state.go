@@ -91,7 +91,9 @@ func PrefixRange(objectType string, attrs []string) (start, end string, err erro
 }
 
 // MemState is an in-memory State for tests and tools. It is not safe for
-// concurrent use. Its Caller, TxID and Time are the exported fields.
+// concurrent use. Its Caller, TxID and Time are the exported fields. As
+// on Fabric, a transaction's reads do not see its own writes: Put and
+// Delete go to a write set that Commit applies to KV (Discard drops it).
 type MemState struct {
 	MSPID string
 	ID    string
@@ -99,6 +101,24 @@ type MemState struct {
 
 	KV     map[string][]byte
 	Events []Event
+	writes map[string][]byte // the transaction's writes; nil: a delete
+}
+
+// Commit applies the transaction's writes to KV.
+func (m *MemState) Commit() {
+	for k, v := range m.writes {
+		if v == nil {
+			delete(m.KV, k)
+		} else {
+			m.KV[k] = v
+		}
+	}
+	m.writes = nil
+}
+
+// Discard drops the transaction's writes and events.
+func (m *MemState) Discard() {
+	m.writes, m.Events = nil, nil
 }
 
 // Event is an event a transaction emitted.
@@ -126,13 +146,20 @@ func (m *MemState) Put(key string, value []byte) error {
 	if len(value) == 0 {
 		return fmt.Errorf("chaincode: empty value for key %q", key)
 	}
-	m.KV[key] = append([]byte(nil), value...)
+	m.write(key, append([]byte(nil), value...))
 	return nil
+}
+
+func (m *MemState) write(key string, value []byte) {
+	if m.writes == nil {
+		m.writes = map[string][]byte{}
+	}
+	m.writes[key] = value
 }
 
 // Delete implements State.
 func (m *MemState) Delete(key string) error {
-	delete(m.KV, key)
+	m.write(key, nil)
 	return nil
 }
 
