@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -15,14 +16,15 @@ import (
 const module = "github.com/trustid-cn/trustid"
 
 // A rule forbids the packages matching From (less Except) to link, directly
-// or through any chain of imports, a package matching one of Forbid. A
-// pattern is an import path, or a path ending in "/..." for it and
-// everything below it.
+// or through any chain of imports, a package matching one of Forbid or a
+// standard-library package named in ForbidStd. A pattern is an import
+// path, or a path ending in "/..." for it and everything below it.
 type rule struct {
-	Name   string
-	From   []string
-	Except []string
-	Forbid []string
+	Name      string
+	From      []string
+	Except    []string
+	Forbid    []string
+	ForbidStd []string
 }
 
 var (
@@ -127,6 +129,11 @@ var enforced = []rule{
 		Forbid: []string{"api/...", "store/...", "ledger/...", "auth/...", "credentials", "keystore/...", "oid4vp"},
 	},
 	{
+		Name:      "the commands, the SDKs and the examples link no package testing (a test harness is a test's: the load tool holds its ports through heldport)",
+		From:      []string{"cmd/...", "sdk/...", "examples/..."},
+		ForbidStd: []string{"testing"},
+	},
+	{
 		Name:   "the HTTP layer does not pick a backend",
 		From:   []string{"api/..."},
 		Forbid: backends,
@@ -226,7 +233,7 @@ func violations(pkgs map[string]*pkg, r rule) (chains []string, applies int) {
 		for len(queue) > 0 {
 			cur := queue[0]
 			queue = queue[1:]
-			if cur != path && matchAny(r.Forbid, cur) {
+			if cur != path && (matchAny(r.Forbid, cur) || slices.Contains(r.ForbidStd, cur)) {
 				chain := []string{cur}
 				for at := prev[cur]; at != ""; at = prev[at] {
 					chain = append([]string{at}, chain...)
