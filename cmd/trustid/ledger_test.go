@@ -595,29 +595,74 @@ func TestAuditAnchorStopIsNoFailure(t *testing.T) {
 	}
 }
 
-// TestRepeatLogHourly: a failure every 5 s for a day is logged 29 times
-// (at 0, 1, 3, 7, 15, 31 and 63 minutes, then hourly); after a success
-// (a new repeatLog) the same error is logged at once again, as its first
-// attempt.
-func TestRepeatLogHourly(t *testing.T) {
+// downLedger is the real ledger behind a link that is down while down
+// is set: every call fails as a ledger that does not answer does.
+type downLedger struct {
+	ledger.Ledger
+	down bool
+}
+
+var errLedgerDown = errors.New("ledger: peer unavailable")
+
+func (l *downLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	if l.down {
+		return nil, 0, errLedgerDown
+	}
+	return l.Ledger.Submit(ctx, fn, args...)
+}
+
+func (l *downLedger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if l.down {
+		return nil, errLedgerDown
+	}
+	return l.Ledger.Evaluate(ctx, fn, args...)
+}
+
+// TestRegisterRegionLogsRepeatsRarely: a node whose ledger does not
+// answer for two hours retries registering its region every 5 s (on a
+// clock the test drives) but logs the failure 7 times (at 0, 1, 3, 7,
+// 15, 31 and 63 minutes), not 1,440 times; then its region is pending
+// admission (logged once) and, once admitted, registered.
+func TestRegisterRegionLogsRepeatsRarely(t *testing.T) {
+	ctx := context.Background()
+	ca, cb := genesisOfRegionA(t)
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs strings.Builder
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	r := repeatLog{now: func() time.Time { return now }}
-	failure := errors.New("ledger: unavailable")
-	for end := now.Add(24 * time.Hour); now.Before(end); now = now.Add(5 * time.Second) {
-		r.warn(log, "failed", failure)
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	l := &downLedger{Ledger: cb.L, down: true}
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	now, attempts, admitted := start, 0, false
+	clk := retryClock{now: func() time.Time { return now }, after: func(d time.Duration) <-chan time.Time {
+		now = now.Add(d)
+		attempts++
+		switch {
+		case l.down && now.Sub(start) >= 2*time.Hour:
+			l.down = false
+		case !admitted && now.Sub(start) >= 3*time.Hour:
+			admitted = true
+			if err := ca.Vote(ctx, chaincode.ActionAdmit, ledgertest.RegionB); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ch := make(chan time.Time, 1)
+		ch <- now
+		return ch
+	}}
+	registerRegion(ctx, n, ledger.Client{L: l}, "embedded", clk)
+
+	if got := strings.Count(logs.String(), `"msg":"region is not registered on the ledger yet; retrying"`); got != 7 {
+		t.Errorf("the ledger's failure logged %d times over two hours, want 7:\n%.3000s", got, logs.String())
 	}
-	if got := strings.Count(logs.String(), `"msg":"failed"`); got != 29 {
-		t.Fatalf("logged %d times in a day, want 29:\n%s", got, logs.String())
+	if got := strings.Count(logs.String(), `"msg":"region is pending admission on the ledger`); got != 1 {
+		t.Errorf("pending admission logged %d times, want once", got)
 	}
-	if !strings.Contains(logs.String(), `"failed_attempts":16597,`) { // the last line, at 23 h 3 min
-		t.Errorf("the last line does not count the attempts:\n%s", logs.String())
+	if attempts < 2*3600/5 {
+		t.Errorf("%d attempts, want one every 5 s", attempts)
 	}
-	logs.Reset()
-	r = repeatLog{now: r.now}
-	r.warn(log, "failed", failure)
-	if !strings.Contains(logs.String(), `"failed_attempts":1,`) {
-		t.Errorf("after a success, the same error again: %q", logs.String())
+	if r, err := ca.Region(ctx, ledgertest.RegionB); err != nil || r.Status != chaincode.RegionActive {
+		t.Errorf("region once admitted: %+v %v", r, err)
 	}
 }
