@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
@@ -132,7 +133,7 @@ func TestOutboxBatchBackoffDoublesToCap(t *testing.T) {
 // failures of heads, the first logged at once since the batch went
 // through meanwhile.
 func TestOutboxLogsRepeatsRarely(t *testing.T) {
-	var logs syncBuilder
+	var logs testnode.Buffer
 	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
 		return &failingChain{Client: c, fails: 40}
 	}, ledger.OutboxOptions{Window: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
@@ -161,24 +162,6 @@ func TestOutboxLogsRepeatsRarely(t *testing.T) {
 		strings.Count(out, `"msg":"status heads not anchored yet; retrying"`) != 1 {
 		t.Errorf("80 failures logged other than once for the batch and once for the heads:\n%.2000s", out)
 	}
-}
-
-// syncBuilder is a strings.Builder safe for concurrent use.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestOutboxHeadsBackoffCapped: status heads the ledger keeps failing
