@@ -48,7 +48,7 @@ var (
 	// holder's wallet imports. Patterns that match nothing yet (packages
 	// other splits are creating) start to bind as soon as the package
 	// exists.
-	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "holder/...", "sdk/...", "oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"}
+	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "credentials/cose", "holder/...", "sdk/...", "oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"}
 	// sdkLedgerAdapter is the SDK's opt-in adapter for relying parties
 	// with a ledger connection: it follows the chain with ledger.View to
 	// give sdk.Nodes the anchored status-list heads, so it links the
@@ -344,6 +344,9 @@ var sdkModules = []string{
 	"github.com/cayleygraph/quad",
 	// RFC 8785 for the @json literals a proof signs (credentials/jsonld).
 	"github.com/gowebpki/jcs",
+	// COSE_Sign1 (RFC 9052) for the relying party to verify vc+cose and
+	// vp+cose (sdk.NewCOSEVerifier, over credentials/cose).
+	"github.com/veraison/go-cose",
 	"golang.org/x/crypto",
 	"golang.org/x/text",
 }
