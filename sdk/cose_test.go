@@ -2,8 +2,10 @@ package sdk_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +83,49 @@ func TestCOSECredential(t *testing.T) {
 	}
 	if _, err := fresh.VerifyCredential(ctx, data); !errors.Is(err, vc.ErrRevoked) {
 		t.Errorf("a revoked credential: %v, want ErrRevoked", err)
+	}
+}
+
+// TestCOSEPresentation: a holder (a did:key) presents, as vp+cose, a
+// vc+cose the node's issuer issued to it; the SDK's verifier checks the
+// holder's signature, the challenge and domain and the credential, and
+// refuses another challenge.
+func TestCOSEPresentation(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	ctx := context.Background()
+	key, err := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := vc.DIDKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := vc.IdentityCredential(vc.IdentityClaims{Subject: holder, AssuranceLevel: 3, Region: "310000", BirthDate: "1949-12-31"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := node.issuer.Issue(ctx, claims, issuer.IssueOptions{Format: "vc+cose"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": "VerifiablePresentation", "holder": holder,
+		"verifiableCredential": []any{issued.Envelope()}}
+	opts := vc.PresentOptions{Challenge: "n-0S6_WzA2Mj", Domain: "https://rp.example"}
+	data, err := cose.SignPresentation(vp, holder+"#"+strings.TrimPrefix(holder, "did:key:"), opts, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := sdk.NewCOSEVerifier(&sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}}, 0, []string{gm.AlgSM2, gm.AlgES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.VerifyPresentation(ctx, data, opts.Challenge, opts.Domain)
+	if err != nil || res.Holder != holder || len(res.Credentials) != 1 || res.Credentials[0].Format != cose.FormatVCCOSE {
+		t.Fatalf("presentation: %+v, %v", res, err)
+	}
+	if _, err := v.VerifyPresentation(ctx, data, "another", opts.Domain); !errors.Is(err, vc.ErrChallenge) {
+		t.Errorf("another challenge: %v, want ErrChallenge", err)
 	}
 }
