@@ -26,6 +26,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
@@ -596,26 +597,68 @@ func TestAuditAnchorStopIsNoFailure(t *testing.T) {
 }
 
 // downLedger is the real ledger behind a link that is down while down
-// is set: every call fails as a ledger that does not answer does.
+// is set: every call fails as a ledger that does not answer does. calls
+// counts the calls made while down.
 type downLedger struct {
 	ledger.Ledger
-	down bool
+	down  atomic.Bool
+	calls atomic.Int32
 }
 
 var errLedgerDown = errors.New("ledger: peer unavailable")
 
+func (l *downLedger) isDown() bool {
+	if l.down.Load() {
+		l.calls.Add(1)
+		return true
+	}
+	return false
+}
+
 func (l *downLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
-	if l.down {
+	if l.isDown() {
 		return nil, 0, errLedgerDown
 	}
 	return l.Ledger.Submit(ctx, fn, args...)
 }
 
 func (l *downLedger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
-	if l.down {
+	if l.isDown() {
 		return nil, errLedgerDown
 	}
 	return l.Ledger.Evaluate(ctx, fn, args...)
+}
+
+func (l *downLedger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
+	if l.isDown() {
+		return nil, errLedgerDown
+	}
+	return l.Ledger.Events(ctx, from)
+}
+
+// TestFollowStatusLogsRepeatsRarely: the status lists' follower of the
+// ledger's events, retrying every millisecond here (every second in a
+// node) while the ledger is down, logs the failure once, not at every
+// retry.
+func TestFollowStatusLogsRepeatsRarely(t *testing.T) {
+	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	l := &downLedger{Ledger: b}
+	l.down.Store(true)
+	var logs testnode.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		followStatus(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), l, time.Millisecond, func(ledger.Event) error { return nil })
+	}()
+	for deadline := time.Now().Add(10 * time.Second); l.calls.Load() < 20 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := strings.Count(logs.String(), `"msg":"status: lost the ledger's events`); got != 1 || l.calls.Load() < 20 {
+		t.Errorf("%d failures logged %d times, want at least 20 logged once:\n%.2000s", l.calls.Load(), got, logs.String())
+	}
 }
 
 // TestRegisterRegionLogsRepeatsRarely: a node whose ledger does not
@@ -632,15 +675,16 @@ func TestRegisterRegionLogsRepeatsRarely(t *testing.T) {
 	}
 	var logs strings.Builder
 	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
-	l := &downLedger{Ledger: cb.L, down: true}
+	l := &downLedger{Ledger: cb.L}
+	l.down.Store(true)
 	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	now, attempts, admitted := start, 0, false
 	clk := retryClock{now: func() time.Time { return now }, after: func(d time.Duration) <-chan time.Time {
 		now = now.Add(d)
 		attempts++
 		switch {
-		case l.down && now.Sub(start) >= 2*time.Hour:
-			l.down = false
+		case l.down.Load() && now.Sub(start) >= 2*time.Hour:
+			l.down.Store(false)
 		case !admitted && now.Sub(start) >= 3*time.Hour:
 			admitted = true
 			if err := ca.Vote(ctx, chaincode.ActionAdmit, ledgertest.RegionB); err != nil {
