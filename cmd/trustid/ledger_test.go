@@ -710,3 +710,50 @@ func TestRegisterRegionLogsRepeatsRarely(t *testing.T) {
 		t.Errorf("region once admitted: %+v %v", r, err)
 	}
 }
+
+// TestMigrateLogsRepeatsRarely: a registry file whose import fails the
+// same way for two hours (a ledger that does not answer), retried every
+// 5 s on a clock the test drives, is logged 7 times, not 1,440; then it
+// is imported and renamed.
+func TestMigrateLogsRepeatsRarely(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca, _ := genesisOfRegionA(t)
+	view := ledger.NewView(ca.L, ledger.ViewOptions{})
+	go view.Run(ctx)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, ok := view.Region(ledgertest.RegionA); ok && r.Status == chaincode.RegionActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view does not show region A active")
+		}
+	}
+	path := filepath.Join(t.TempDir(), clientsFile)
+	if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionA}
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	now, attempts := start, 0
+	clk := retryClock{now: func() time.Time { return now }, after: func(d time.Duration) <-chan time.Time {
+		now = now.Add(d)
+		ch := make(chan time.Time, 1)
+		ch <- now
+		return ch
+	}}
+	migrate(ctx, n, &nodeLedger{View: view}, path, "clients", clk, func(context.Context, string) (int, int, error) {
+		attempts++
+		if now.Sub(start) < 2*time.Hour {
+			return 0, 0, errLedgerDown
+		}
+		return 0, 0, nil
+	})
+	if got := strings.Count(logs.String(), `"msg":"importing the clients registry file failed; retrying every 5s"`); got != 7 || attempts < 2*3600/5 {
+		t.Errorf("%d failures logged %d times over two hours, want 7:\n%.2000s", attempts-1, got, logs.String())
+	}
+	if _, err := os.Stat(path + ".imported"); err != nil {
+		t.Errorf("the file imported at last is not renamed: %v", err)
+	}
+}
