@@ -148,7 +148,7 @@ func TestOutboxLogsRepeatsRarely(t *testing.T) {
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.Flush(ctx); err != nil {
