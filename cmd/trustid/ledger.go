@@ -731,7 +731,8 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 // pending admission) are logged rarely while they repeat (retrylog); an
 // interval's anchoring cut short by the node's stop is not a failure.
 // With a retention, each interval then prunes the sealed segments past it
-// (ledger.AuditLog.Prune).
+// (ledger.AuditLog.Prune); its failure (it reads the anchor on the
+// ledger) is logged rarely too.
 func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, sched auditSchedule) {
 	var failed retrylog.Log
 	anchor := func(actx context.Context, last bool) {
@@ -753,13 +754,17 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 			n.log.Debug("audit log anchored", slog.Uint64("seq", an.Seq), slog.String("head", an.Head), slog.String("tx", an.Tx))
 		}
 	}
+	var pruneFailed retrylog.Log
 	prune := func(actx context.Context) {
 		gone, err := a.Prune(actx, c, sched.retention)
 		for _, p := range gone {
 			n.log.Info("audit log: deleted a sealed segment past --audit-retention", slog.String("file", p))
 		}
-		if err != nil && (ctx.Err() == nil || actx.Err() == nil) { // not cut short by the stop
-			n.log.Warn("audit log pruning failed; retrying at the next interval", slog.Any("error", err))
+		switch {
+		case err == nil:
+			pruneFailed.Reset()
+		case ctx.Err() == nil || actx.Err() == nil: // not cut short by the stop
+			pruneFailed.Warn(n.log, "audit log pruning failed; retrying at the next interval", err)
 		}
 	}
 	t := time.NewTicker(sched.every)

@@ -757,3 +757,41 @@ func TestMigrateLogsRepeatsRarely(t *testing.T) {
 		t.Errorf("the file imported at last is not renamed: %v", err)
 	}
 }
+
+// TestAuditPruneLogsRepeatsRarely: with a retention and a sealed segment
+// past it, pruning reads the anchor on the ledger at every interval; a
+// ledger down fails it at every interval, and it is logged once (as the
+// anchoring's failure is), not at each.
+func TestAuditPruneLogsRepeatsRarely(t *testing.T) {
+	ca, _ := genesisOfRegionA(t)
+	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-a", SegmentSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	if _, err := audit.Append("node_started", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := audit.Anchor(context.Background(), ca); err != nil { // anchored, then sealed
+		t.Fatal(err)
+	}
+	var logs testnode.Buffer
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionA}
+	l := &downLedger{Ledger: ca.L}
+	l.down.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runAuditAnchor(ctx, n, ledger.Client{L: l}, audit, auditSchedule{every: 20 * time.Millisecond, retention: time.Nanosecond})
+	}()
+	const msg = `"msg":"audit log pruning failed; retrying at the next interval"`
+	for deadline := time.Now().Add(10 * time.Second); l.calls.Load() < 10 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := strings.Count(logs.String(), msg); got != 1 || l.calls.Load() < 10 {
+		t.Errorf("pruning failed at %d calls to the ledger, logged %d times, want once:\n%.3000s", l.calls.Load(), got, logs.String())
+	}
+}
