@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 )
 
 // CredentialBinder is what a Binder needs from the chain; Client
@@ -50,6 +51,8 @@ type Binder struct {
 	mu    sync.Mutex
 	queue []*bindReq
 	kick  chan struct{}
+	// retries logs the transactions' failures rarely (under mu).
+	retries retrylog.Log
 }
 
 type bindReq struct {
@@ -176,6 +179,9 @@ func (d *Binder) send(ctx context.Context, batch []*bindReq) {
 		_, err := d.chain.BindCredentialIDs(ctx, in)
 		switch taken := chaincode.TakenKeys(err); {
 		case err == nil:
+			d.mu.Lock()
+			d.retries.Reset()
+			d.mu.Unlock()
 			for _, r := range batch {
 				r.done <- nil
 			}
@@ -221,8 +227,10 @@ func (d *Binder) send(ctx context.Context, batch []*bindReq) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.opts.Logger.Warn("credential bindings not committed yet; retrying", slog.Int("bindings", len(batch)),
-			slog.Duration("backoff", backoff), slog.Any("error", err))
+		d.mu.Lock()
+		d.retries.Warn(d.opts.Logger, "credential bindings not committed yet; retrying", err, slog.Int("bindings", len(batch)),
+			slog.Duration("backoff", backoff))
+		d.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return

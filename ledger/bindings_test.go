@@ -8,14 +8,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
@@ -42,6 +45,51 @@ func (c *countingBinder) BindCredentialIDs(ctx context.Context, in chaincode.Bin
 	c.txs.Add(1)
 	time.Sleep(c.delay)
 	return c.Client.BindCredentialIDs(ctx, in)
+}
+
+// downBinder fails the first fails transactions as a ledger that is down
+// does.
+type downBinder struct {
+	ledger.Client
+	fails atomic.Int64
+}
+
+func (c *downBinder) BindCredentialIDs(ctx context.Context, in chaincode.BindingsInput) (chaincode.BindingsResult, error) {
+	if c.fails.Add(-1) >= 0 {
+		return chaincode.BindingsResult{}, errInjected
+	}
+	return c.Client.BindCredentialIDs(ctx, in)
+}
+
+// TestBinderLogsRepeatsRarely: a binding retried through 30 failures of
+// the ledger (every millisecond here) commits, and the failure is logged
+// once, not at every retry (internal/retrylog); a failure after that
+// commit is logged at once again.
+func TestBinderLogsRepeatsRarely(t *testing.T) {
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(context.Background(), t, a, b)
+	chain := &downBinder{Client: ledger.Client{L: a}}
+	chain.fails.Store(30)
+	var logs testnode.Buffer
+	d := ledger.NewBinder(chain, ledgertest.RegionA, ledger.BinderOptions{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	if err := d.Bind(ctx, binding(t)); err != nil {
+		t.Fatal(err)
+	}
+	const msg = `"msg":"credential bindings not committed yet; retrying"`
+	if got := strings.Count(logs.String(), msg); got != 1 || chain.fails.Load() >= 0 {
+		t.Errorf("30 failures logged %d times, want once:\n%.2000s", got, logs.String())
+	}
+	chain.fails.Store(1)
+	if err := d.Bind(ctx, binding(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(logs.String(), msg); got != 2 {
+		t.Errorf("a failure after a commit: %d lines, want it logged at once", got)
+	}
 }
 
 // TestBinderGroups: concurrent Bind calls share transactions, a taken key

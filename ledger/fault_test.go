@@ -316,6 +316,13 @@ func TestViewRecordsErrors(t *testing.T) {
 	if s := logs.String(); !strings.Contains(s, "ledger view: lost the ledger") || !strings.Contains(s, "unreachable") {
 		t.Errorf("error not logged:\n%s", s)
 	}
+	// Retried every second, the same error is logged again only after a
+	// minute (internal/retrylog), not at every retry.
+	first := h.LastErrorAt
+	eventually("the ledger not retried twice more", func(h ledger.ViewHealth) bool { return h.LastErrorAt.Sub(first) >= 1500*time.Millisecond })
+	if n := strings.Count(logs.String(), "ledger view: lost the ledger"); n != 1 {
+		t.Errorf("the same failure logged %d times in its first seconds, want once:\n%s", n, logs.String())
+	}
 
 	fl.reads.Store(false)
 	h = eventually("view did not recover", func(h ledger.ViewHealth) bool { return h.Ready && h.LastError == nil })
@@ -332,6 +339,9 @@ func TestViewRecordsErrors(t *testing.T) {
 	}
 	if _, ok := v.Region(ledgertest.RegionA); !ok {
 		t.Error("the view dropped its data when the ledger failed")
+	}
+	if n := strings.Count(logs.String(), "ledger view: lost the ledger"); n != 2 {
+		t.Errorf("the same failure after a recovery: %d lines, want it logged again at once:\n%s", n, logs.String())
 	}
 	fl.reads.Store(false)
 	eventually("view did not recover again", func(h ledger.ViewHealth) bool { return h.LastError == nil })

@@ -21,6 +21,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/groupcommit"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 )
 
 // BatchAnchorer is what the Outbox needs from the chain; Client
@@ -87,6 +88,10 @@ type Outbox struct {
 	// freezeMu is held shared by Anchor from its write to its count and
 	// exclusively by freeze, so freeze never takes a chunk not counted yet.
 	freezeMu sync.RWMutex
+	// retries logs the retries' failures rarely, the batches' and the
+	// heads' alike (a ledger that is down fails them all the same); under
+	// mu.
+	retries retrylog.Log
 
 	mu          sync.Mutex
 	changed     chan struct{} // closed and replaced when the outbox shrinks
@@ -223,7 +228,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	if err != nil {
 		return nil, err
 	}
-	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, retries: retrylog.Log{Now: opts.Now}, kick: make(chan struct{}, 1), changed: make(chan struct{})}
 	o.chunks = groupcommit.New(o.commitChunks)
 	o.chunks.SetSpacing(max(opts.CommitSpacing, 0))
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -926,9 +931,9 @@ func (o *Outbox) send(ctx context.Context, q *queued, results chan<- sent) {
 		o.mu.Lock()
 		o.stats.Retries++
 		o.failed(err)
+		o.retries.Warn(o.log, "status batch not anchored yet; retrying", err, slog.String("batch", fb.Input.ID),
+			slog.Int("changes", fb.Input.Count), slog.Duration("backoff", backoff))
 		o.mu.Unlock()
-		o.log.Warn("status batch not anchored yet; retrying", slog.String("batch", fb.Input.ID),
-			slog.Int("changes", fb.Input.Count), slog.Duration("backoff", backoff), slog.Any("error", err))
 		select {
 		case <-ctx.Done():
 			return
@@ -988,6 +993,7 @@ func (o *Outbox) done(r sent) error {
 		o.stats.Dead++
 	} else {
 		o.stats.LastError = nil
+		o.retries.Reset()
 		o.stats.CommittedBatches++
 		o.stats.CommittedChanges += r.fb.Input.Count
 		if r.rep {
@@ -1037,6 +1043,7 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 		case err == nil:
 			o.mu.Lock()
 			o.stats.LastError = nil
+			o.retries.Reset()
 			o.mu.Unlock()
 			if err := o.removeHeads(g); err != nil {
 				return err
@@ -1057,8 +1064,8 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 			o.mu.Lock()
 			o.stats.Retries++
 			o.failed(err)
+			o.retries.Warn(o.log, "status heads not anchored yet; retrying", err, slog.Int("heads", len(g)), slog.Duration("backoff", backoff))
 			o.mu.Unlock()
-			o.log.Warn("status heads not anchored yet; retrying", slog.Int("heads", len(g)), slog.Any("error", err))
 			select {
 			case <-ctx.Done():
 				return nil

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
@@ -87,10 +89,21 @@ func TestOutboxBatchBackoffDoublesToCap(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &backoffLog{}
+			// The outbox's clock moves an hour at each reading, so that
+			// every retry's failure is logged (the same error is logged
+			// again after an hour at most: TestOutboxLogsRepeatsRarely).
+			var mu sync.Mutex
+			now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+			hourly := func() time.Time {
+				mu.Lock()
+				defer mu.Unlock()
+				now = now.Add(time.Hour)
+				return now
+			}
 			n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
 				return &failingChain{Client: c, fails: tc.fails}
 			}, ledger.OutboxOptions{Window: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: tc.max,
-				Logger: slog.New(log)})
+				Logger: slog.New(log), Now: hourly})
 			defer n.close()
 			stop := n.run(t)
 			defer stop()
@@ -110,6 +123,44 @@ func TestOutboxBatchBackoffDoublesToCap(t *testing.T) {
 				t.Fatalf("backoffs %v, want %v (doubled from MinBackoff, capped at MaxBackoff)", log.backoffs, tc.want)
 			}
 		})
+	}
+}
+
+// TestOutboxLogsRepeatsRarely: a ledger failing 40 submissions of a
+// batch the same way, retried every millisecond, is logged once, not at
+// every retry (the same error is logged again after a quiet interval of
+// a minute, doubling to an hour: internal/retrylog); so are its next 40
+// failures of heads, the first logged at once since the batch went
+// through meanwhile.
+func TestOutboxLogsRepeatsRarely(t *testing.T) {
+	var logs testnode.Buffer
+	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
+		return &failingChain{Client: c, fails: 40}
+	}, ledger.OutboxOptions{Window: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	defer n.close()
+	stop := n.run(t)
+	defer stop()
+	ctx := context.Background()
+	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "https://310000.trustid.example/status/tsl-1", Index: 1, Status: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.ob.Stats(); st.Retries != 80 || st.CommittedBatches != 1 || st.HeadsPending != 0 {
+		t.Fatalf("stats %+v, want 80 retries, the batch and the heads sent", st)
+	}
+	out := logs.String()
+	if strings.Count(out, `"level":"WARN"`) != 2 || strings.Count(out, `"msg":"status batch not anchored yet; retrying"`) != 1 ||
+		strings.Count(out, `"msg":"status heads not anchored yet; retrying"`) != 1 {
+		t.Errorf("80 failures logged other than once for the batch and once for the heads:\n%.2000s", out)
 	}
 }
 

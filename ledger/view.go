@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 )
 
 // StatusHeads is what a verifier needs to check a fetched status list;
@@ -169,20 +170,25 @@ func (v *View) load(ctx context.Context) error {
 // Run loads the view, then follows the ledger's events and reconciles
 // periodically until ctx ends, and returns ctx's error. When the ledger
 // fails (unavailable, an event it cannot apply) Run records the error
-// (Health), logs it and starts again a second later.
+// (Health), logs it (the same error again rarely while it repeats:
+// internal/retrylog) and starts again a second later.
 func (v *View) Run(ctx context.Context) error {
+	failed := retrylog.Log{Now: v.opts.Now}
 	for {
 		err := v.follow(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		v.mu.Lock()
-		last := v.health.LastRefresh
+		last, followed := v.health.LastRefresh, v.health.LastError == nil
 		v.mu.Unlock()
+		if followed { // it followed the ledger since the failure before
+			failed.Reset()
+		}
 		// Log before recording, so whoever sees the error in Health also
-		// finds it in the log.
-		v.opts.Logger.Warn("ledger view: lost the ledger; lookups answer from the last refresh; retrying in 1s",
-			slog.Time("last_refresh", last), slog.Any("error", err))
+		// finds it in the log (a repeat rarely: retrylog).
+		failed.Warn(v.opts.Logger, "ledger view: lost the ledger; lookups answer from the last refresh; retrying every 1s", err,
+			slog.Time("last_refresh", last))
 		v.mu.Lock()
 		v.health.LastError, v.health.LastErrorAt = err, v.opts.Now()
 		v.mu.Unlock()

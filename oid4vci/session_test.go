@@ -79,16 +79,24 @@ func TestAccessTokenSchemes(t *testing.T) {
 	}
 }
 
+// withApprovedCode returns a service over a memory store whose login
+// approves every authorization request, and the authorization code of
+// an approved request.
+func withApprovedCode(t *testing.T) (*Service, string) {
+	t.Helper()
+	m := memoryStore(t)
+	lp := approvingLogin(t, m)
+	s := newServiceWith(t, Config{Store: m, Login: lp})
+	return s, approvedCode(t, s, lp, authorizationRequest(t, s))
+}
+
 // TestReplayedCodeRevokesItsToken: an authorization code redeemed a
 // second time revokes the access token the first redemption got (RFC
 // 6749 §4.1.2, "SHOULD revoke ... all tokens previously issued based on
 // that authorization code"): the credential endpoint then refuses it.
 func TestReplayedCodeRevokesItsToken(t *testing.T) {
-	m := memoryStore(t)
 	ctx := context.Background()
-	lp := approvingLogin(t, m)
-	s := newServiceWith(t, Config{Store: m, Login: lp})
-	c := approvedCode(t, s, lp, authorizationRequest(t, s))
+	s, c := withApprovedCode(t)
 	tok, err := s.Token(ctx, codeRequest(c))
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +114,8 @@ func TestReplayedCodeRevokesItsToken(t *testing.T) {
 // authorization code without redirect_uri or client_id is invalid_request
 // and leaves the code to the complete request.
 func TestAuthorizationCodeRequestIncomplete(t *testing.T) {
-	m := memoryStore(t)
 	ctx := context.Background()
-	lp := approvingLogin(t, m)
-	s := newServiceWith(t, Config{Store: m, Login: lp})
-	c := approvedCode(t, s, lp, authorizationRequest(t, s))
+	s, c := withApprovedCode(t)
 	noRedirect, noClient := codeRequest(c), codeRequest(c)
 	noRedirect.RedirectURI, noClient.ClientID = "", ""
 	for name, req := range map[string]TokenRequest{"no redirect_uri": noRedirect, "no client_id": noClient} {

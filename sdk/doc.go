@@ -8,7 +8,8 @@
 // (NewQRVerifier, QRStatus), and verifies vc+jwt and SD-JWT VC
 // credentials and presentations with cached issuer keys (JWKS, DID
 // documents) and status lists honouring their ttl (NewCredentialVerifier),
-// and Data Integrity secured ones likewise (NewDataIntegrityVerifier).
+// and Data Integrity and COSE (vc+cose, vp+cose) secured ones likewise
+// (NewDataIntegrityVerifier, NewCOSEVerifier).
 // With Nodes.Anchors set, every status list is also checked against the
 // head its region anchored on the consortium ledger, as a node's verifier
 // checks it (package sdk/ledgeranchors provides the heads to relying

@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
@@ -84,7 +85,10 @@ func startExampleNode() *exampleNode {
 	n.auth = svc
 	n.lists, err = statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{})
 	must(err)
-	n.issuer, err = issuer.New(issuer.Config{BaseURL: n.URL, Keys: n.keys, Status: n.lists})
+	// vc+cose as a node registers it (cmd/trustid's credentialFormats).
+	n.issuer, err = issuer.New(issuer.Config{BaseURL: n.URL, Keys: n.keys, Status: n.lists, Formats: map[string]issuer.Format{
+		"vc+cose": {MediaType: cose.MediaTypeVC, Algorithms: []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}, Sign: cose.SignToken},
+	}})
 	must(err)
 	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.URL, Store: n.lists}, time.Minute, nil)
 	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker,

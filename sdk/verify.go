@@ -9,6 +9,7 @@ import (
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/status"
@@ -54,6 +55,25 @@ func NewDataIntegrityVerifier(nodes *Nodes, statusTTL time.Duration, cryptosuite
 	}
 	return dataintegrity.NewVerifier(dataintegrity.Config{Resolver: nodes, Cryptosuites: cryptosuites,
 		Checker: dataintegrity.CheckWith(v.CheckCredential), Now: nodes.Now, Leeway: leewayOr(nodes.Leeway), MaxAge: vc.DefaultVPMaxAge})
+}
+
+// NewCOSEVerifier returns a verifier of credentials and presentations
+// secured with COSE (W3C VC-JOSE-COSE: application/vc+cose,
+// application/vp+cose) from the configured nodes and the issuers they
+// host, as a node's verifier checks them: the COSE_Sign1's alg one of
+// algorithms (the allow-list, required: "SM2", "ES256", "ES384",
+// "ES512", "EdDSA"; a node issues SM2, ES256 and EdDSA), its kid a key
+// of the credential's issuer resolved by nodes; then the checks
+// NewCredentialVerifier makes of a vc+jwt (data model, validity, the
+// issuer's accreditation for the types, status lists cached as there).
+// Its VerifyToken takes an enveloped credential (a data: URL) of any
+// form NewCredentialVerifier's takes too.
+func NewCOSEVerifier(nodes *Nodes, statusTTL time.Duration, algorithms []string) (*cose.Verifier, error) {
+	v, err := NewCredentialVerifier(nodes, statusTTL)
+	if err != nil {
+		return nil, err
+	}
+	return cose.NewVerifier(v, algorithms)
 }
 
 // QRStatus is a qrcode.StatusChecker over the status lists the nodes

@@ -9,16 +9,16 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/trustid-cn/trustid/internal/testport"
+	"github.com/trustid-cn/trustid/internal/heldport"
 )
 
 // startRedis runs redis-server on a loopback port, without persistence,
 // with its files in dir, until stop is called. redis-server cannot bind
-// port 0 and report the port, so the port is held (testport.Hold) from
+// port 0 and report the port, so the port is held (heldport.Hold) from
 // before redis-server starts until it is stopped: no other socket takes
 // it in between.
 func startRedis(ctx context.Context, dir string) (addr, pid string, stop func(), err error) {
-	held, release, err := testport.Hold()
+	held, release, err := heldport.Hold()
 	if err != nil {
 		return "", "", nil, err
 	}

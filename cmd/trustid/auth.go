@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/progress"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/registry"
 )
@@ -94,7 +95,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		n.background.Add(1)
 		go func() {
 			defer n.background.Done()
-			migrate(ctx, n, nl, filepath.Join(n.dataDir, clientsFile), "clients", func(ctx context.Context, path string) (int, int, error) {
+			migrate(ctx, n, nl, filepath.Join(n.dataDir, clientsFile), "clients", wallClock, func(ctx context.Context, path string) (int, int, error) {
 				return importClients(ctx, clients, path, nil)
 			})
 		}()
@@ -192,16 +193,19 @@ func (p *importProgress) start(w io.Writer, o progress.Options) *progress.Line {
 // directory (clients.json, terminals.json) into the ledger once, as soon
 // as the view shows the region active (retrying every 5 s after a
 // failure), then renames the file
-// to FILE.imported so it is not read again. Nothing is lost if the node
+// to FILE.imported so it is not read again. A failure that repeats (a
+// ledger that does not answer) is logged rarely (retrylog); clk is the
+// clock of the retries. Nothing is lost if the node
 // stops midway: the import skips what is registered. An import the
 // registry refused in part for good (errImportRefused) is logged once as
 // an error naming what it refused, and the file is left as it is, to be
 // corrected and imported again (at the next start, or `trustid clients
 // import`).
-func migrate(ctx context.Context, n *node, nl *nodeLedger, path, what string, imp func(context.Context, string) (int, int, error)) {
+func migrate(ctx context.Context, n *node, nl *nodeLedger, path, what string, clk retryClock, imp func(context.Context, string) (int, int, error)) {
 	if _, err := os.Stat(path); err != nil {
 		return
 	}
+	failed := retrylog.Log{Now: clk.now}
 	for {
 		wait := 100 * time.Millisecond // until the view shows the region active
 		if r, ok := nl.View.Region(n.region); ok && r.Status == chaincode.RegionActive {
@@ -220,12 +224,12 @@ func migrate(ctx context.Context, n *node, nl *nodeLedger, path, what string, im
 					slog.Int("added", added), slog.Int("already_registered", kept), slog.Any("error", err))
 				return
 			}
-			n.log.Warn("importing the "+what+" registry file failed; retrying in 5s", slog.String("file", path), slog.Any("error", err))
+			failed.Warn(n.log, "importing the "+what+" registry file failed; retrying every 5s", err, slog.String("file", path))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-clk.after(wait):
 		}
 	}
 }

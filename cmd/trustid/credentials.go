@@ -37,6 +37,7 @@ import (
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/atomicfile"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -780,9 +781,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	n.background.Add(4)
 	go func() {
 		defer n.background.Done()
-		ledger.Follow(follow, nl.Ledger, time.Second, apply, func(err error) {
-			n.log.Warn("status: lost the ledger's events; lists are served as last applied; retrying", slog.Any("error", err))
-		})
+		followStatus(follow, n.log, nl.Ledger, time.Second, apply)
 		bindings.Close()
 	}()
 	go func() { defer n.background.Done(); binder.Run(ctx) }()
@@ -793,6 +792,19 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	n.log.Info("status shared through the ledger", slog.String("instance", inst), slog.Int("own_lists", len(own.Lists())),
 		slog.String("credential_id_key", ids.Fingerprint()))
 	return shared, own, nil
+}
+
+// followStatus applies the ledger's events with apply until ctx ends,
+// retrying every retry when the ledger fails; a failure that repeats is
+// logged rarely (retrylog), and at once again after an event applied.
+func followStatus(ctx context.Context, log *slog.Logger, l ledger.Ledger, retry time.Duration, apply func(ledger.Event) error) {
+	var lost retrylog.Log
+	ledger.Follow(ctx, l, retry, func(ev ledger.Event) error {
+		lost.Reset()
+		return apply(ev)
+	}, func(err error) {
+		lost.Warn(log, "status: lost the ledger's events; lists are served as last applied; retrying", err)
+	})
 }
 
 // regionStatusFetch returns the status-list fetch of the credential

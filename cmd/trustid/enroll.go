@@ -117,7 +117,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		n.background.Add(1)
 		go func() {
 			defer n.background.Done()
-			migrate(ctx, n, nl, filepath.Join(n.dataDir, terminalsFile), "terminals", func(ctx context.Context, path string) (int, int, error) {
+			migrate(ctx, n, nl, filepath.Join(n.dataDir, terminalsFile), "terminals", wallClock, func(ctx context.Context, path string) (int, int, error) {
 				return importTerminals(ctx, terms, path)
 			})
 		}()

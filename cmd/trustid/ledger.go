@@ -27,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/fabric"
@@ -371,29 +372,9 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		wg.Add(5)
 		go func() { defer wg.Done(); anchorStart(ctx, n, c, audit, wallClock) }()
 		go func() {
-			// Register the region, retrying while the ledger cannot answer
-			// (a Fabric network still starting), and publish its record
-			// once the consortium admits it.
 			defer wg.Done()
-			pending := false
-			for !registered {
-				err := ensureRegion(ctx, c, n)
-				switch {
-				case err == nil:
-					return
-				case errors.Is(err, errRegionPending):
-					if !pending {
-						n.log.Info("region is pending admission on the ledger; its keys and endpoint are published once admitted")
-					}
-					pending = true
-				default:
-					n.log.Warn("region is not registered on the ledger yet; retrying in 5s", slog.String("mode", mode), slog.Any("error", err))
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(5 * time.Second):
-				}
+			if !registered {
+				registerRegion(ctx, n, c, mode, wallClock)
 			}
 		}()
 		// The outbox runs on until it has sent what it holds (flushOutbox).
@@ -511,16 +492,16 @@ func aheadFix(fix string) string {
 // instance serves meanwhile: a ledger outage at start does not stop
 // issuance (docs/operations.md, "Backups", says what that leaves). A
 // failure that repeats (a region pending admission, for days) is logged
-// rarely (repeatLog); clk is the clock of the retries.
+// rarely (retrylog); clk is the clock of the retries.
 func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, clk retryClock) {
-	failed := repeatLog{now: clk.now}
+	failed := retrylog.Log{Now: clk.now}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, _, err := a.Anchor(actx, c)
 		cancel()
 		switch {
 		case err == nil:
-			if failed.err != "" {
+			if failed.Failing() {
 				n.log.Info("start anchored on the ledger after the failures logged before")
 			}
 			return
@@ -528,12 +509,41 @@ func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditL
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER at start: this data directory was restored from a copy or copied from another instance's; stop this instance and start it on a new data directory (docs/operations.md, \"Backups\")",
 				slog.String("node_id", a.Node()), slog.Any("error", err))
 		case ctx.Err() == nil:
-			failed.warn(n.log, "start not anchored on the ledger yet; retrying", err, slog.Duration("backoff", wait))
+			failed.Warn(n.log, "start not anchored on the ledger yet; retrying", err, slog.Duration("backoff", wait))
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-clk.after(wait):
+		}
+	}
+}
+
+// registerRegion registers the region, retrying every 5 s (on clk)
+// while the ledger cannot answer (a Fabric network still starting), and
+// publishes its record once the consortium admits it. Pending admission
+// is logged once; another failure that repeats is logged rarely
+// (retrylog).
+func registerRegion(ctx context.Context, n *node, c ledger.Client, mode string, clk retryClock) {
+	pending := false
+	failed := retrylog.Log{Now: clk.now}
+	for {
+		err := ensureRegion(ctx, c, n)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, errRegionPending):
+			if !pending {
+				n.log.Info("region is pending admission on the ledger; its keys and endpoint are published once admitted")
+			}
+			pending = true
+		case ctx.Err() == nil:
+			failed.Warn(n.log, "region is not registered on the ledger yet; retrying", err, slog.String("mode", mode))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-clk.after(5 * time.Second):
 		}
 	}
 }
@@ -547,37 +557,6 @@ type retryClock struct {
 
 // wallClock is the retryClock of the node.
 var wallClock = retryClock{now: time.Now, after: time.After}
-
-// repeatLog logs the failures of a retry loop without flooding the log:
-// a failure whose error differs from the one before is logged at once;
-// the same error again only once a quiet interval has passed since it
-// was last logged, the interval doubling from a minute to an hour, with
-// how many attempts failed with it and for how long.
-type repeatLog struct {
-	now      func() time.Time
-	err      string    // the error failing now
-	since    time.Time // when it first failed
-	attempts int       // the attempts failed with it
-	next     time.Time // when it is logged again
-	quiet    time.Duration
-}
-
-// warn counts a failure with err and logs it with msg and attrs at
-// warning level when due.
-func (r *repeatLog) warn(log *slog.Logger, msg string, err error, attrs ...any) {
-	now := r.now()
-	if text := err.Error(); text != r.err {
-		*r = repeatLog{now: r.now, err: text, since: now, next: now, quiet: time.Minute}
-	}
-	r.attempts++
-	if now.Before(r.next) {
-		return
-	}
-	r.next = now.Add(r.quiet)
-	r.quiet = min(2*r.quiet, time.Hour)
-	log.Warn(msg, append(attrs, slog.Int("failed_attempts", r.attempts), slog.Duration("failing_for", now.Sub(r.since)),
-		slog.Duration("same_error_logged_again_after", r.next.Sub(now)), slog.Any("error", err))...)
-}
 
 // runOutbox runs the outbox until ctx ends. Run retries the ledger's
 // failures itself and returns early only when the outbox file fails: that
@@ -749,16 +728,17 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 // older than the anchored one — or a log that does not hold the anchored
 // head means the log was rewritten or replaced: it is logged as an error
 // each time. Other failures (a ledger that does not answer, a region
-// pending admission) are logged rarely while they repeat (repeatLog); an
+// pending admission) are logged rarely while they repeat (retrylog); an
 // interval's anchoring cut short by the node's stop is not a failure.
 // With a retention, each interval then prunes the sealed segments past it
-// (ledger.AuditLog.Prune).
+// (ledger.AuditLog.Prune); its failure (it reads the anchor on the
+// ledger) is logged rarely too.
 func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, sched auditSchedule) {
-	failed := repeatLog{now: time.Now}
+	var failed retrylog.Log
 	anchor := func(actx context.Context, last bool) {
 		an, sent, err := a.Anchor(actx, c)
 		if err == nil {
-			failed = repeatLog{now: time.Now}
+			failed.Reset()
 		}
 		switch {
 		case err != nil && !last && ctx.Err() != nil && actx.Err() != nil:
@@ -769,18 +749,22 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
 				slog.String("node_id", a.Node()), slog.Uint64("seq", seq), slog.String("head", head), slog.Any("error", err))
 		case err != nil:
-			failed.warn(n.log, "audit log anchoring (or its rotation) failed; retrying at the next interval", err)
+			failed.Warn(n.log, "audit log anchoring (or its rotation) failed; retrying at the next interval", err)
 		case sent:
 			n.log.Debug("audit log anchored", slog.Uint64("seq", an.Seq), slog.String("head", an.Head), slog.String("tx", an.Tx))
 		}
 	}
+	var pruneFailed retrylog.Log
 	prune := func(actx context.Context) {
 		gone, err := a.Prune(actx, c, sched.retention)
 		for _, p := range gone {
 			n.log.Info("audit log: deleted a sealed segment past --audit-retention", slog.String("file", p))
 		}
-		if err != nil && (ctx.Err() == nil || actx.Err() == nil) { // not cut short by the stop
-			n.log.Warn("audit log pruning failed; retrying at the next interval", slog.Any("error", err))
+		switch {
+		case err == nil:
+			pruneFailed.Reset()
+		case ctx.Err() == nil || actx.Err() == nil: // not cut short by the stop
+			pruneFailed.Warn(n.log, "audit log pruning failed; retrying at the next interval", err)
 		}
 	}
 	t := time.NewTicker(sched.every)

@@ -26,6 +26,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
@@ -595,29 +596,202 @@ func TestAuditAnchorStopIsNoFailure(t *testing.T) {
 	}
 }
 
-// TestRepeatLogHourly: a failure every 5 s for a day is logged 29 times
-// (at 0, 1, 3, 7, 15, 31 and 63 minutes, then hourly); after a success
-// (a new repeatLog) the same error is logged at once again, as its first
-// attempt.
-func TestRepeatLogHourly(t *testing.T) {
+// downLedger is the real ledger behind a link that is down while down
+// is set: every call fails as a ledger that does not answer does. calls
+// counts the calls made while down.
+type downLedger struct {
+	ledger.Ledger
+	down  atomic.Bool
+	calls atomic.Int32
+}
+
+var errLedgerDown = errors.New("ledger: peer unavailable")
+
+func (l *downLedger) isDown() bool {
+	if l.down.Load() {
+		l.calls.Add(1)
+		return true
+	}
+	return false
+}
+
+func (l *downLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	if l.isDown() {
+		return nil, 0, errLedgerDown
+	}
+	return l.Ledger.Submit(ctx, fn, args...)
+}
+
+func (l *downLedger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if l.isDown() {
+		return nil, errLedgerDown
+	}
+	return l.Ledger.Evaluate(ctx, fn, args...)
+}
+
+func (l *downLedger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
+	if l.isDown() {
+		return nil, errLedgerDown
+	}
+	return l.Ledger.Events(ctx, from)
+}
+
+// TestFollowStatusLogsRepeatsRarely: the status lists' follower of the
+// ledger's events, retrying every millisecond here (every second in a
+// node) while the ledger is down, logs the failure once, not at every
+// retry.
+func TestFollowStatusLogsRepeatsRarely(t *testing.T) {
+	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	l := &downLedger{Ledger: b}
+	l.down.Store(true)
+	var logs testnode.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		followStatus(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), l, time.Millisecond, func(ledger.Event) error { return nil })
+	}()
+	for deadline := time.Now().Add(10 * time.Second); l.calls.Load() < 20 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := strings.Count(logs.String(), `"msg":"status: lost the ledger's events`); got != 1 || l.calls.Load() < 20 {
+		t.Errorf("%d failures logged %d times, want at least 20 logged once:\n%.2000s", l.calls.Load(), got, logs.String())
+	}
+}
+
+// TestRegisterRegionLogsRepeatsRarely: a node whose ledger does not
+// answer for two hours retries registering its region every 5 s (on a
+// clock the test drives) but logs the failure 7 times (at 0, 1, 3, 7,
+// 15, 31 and 63 minutes), not 1,440 times; then its region is pending
+// admission (logged once) and, once admitted, registered.
+func TestRegisterRegionLogsRepeatsRarely(t *testing.T) {
+	ctx := context.Background()
+	ca, cb := genesisOfRegionA(t)
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs strings.Builder
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	r := repeatLog{now: func() time.Time { return now }}
-	failure := errors.New("ledger: unavailable")
-	for end := now.Add(24 * time.Hour); now.Before(end); now = now.Add(5 * time.Second) {
-		r.warn(log, "failed", failure)
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	l := &downLedger{Ledger: cb.L}
+	l.down.Store(true)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	now, attempts, admitted := start, 0, false
+	clk := retryClock{now: func() time.Time { return now }, after: func(d time.Duration) <-chan time.Time {
+		now = now.Add(d)
+		attempts++
+		switch {
+		case l.down.Load() && now.Sub(start) >= 2*time.Hour:
+			l.down.Store(false)
+		case !admitted && now.Sub(start) >= 3*time.Hour:
+			admitted = true
+			if err := ca.Vote(ctx, chaincode.ActionAdmit, ledgertest.RegionB); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ch := make(chan time.Time, 1)
+		ch <- now
+		return ch
+	}}
+	registerRegion(ctx, n, ledger.Client{L: l}, "embedded", clk)
+
+	if got := strings.Count(logs.String(), `"msg":"region is not registered on the ledger yet; retrying"`); got != 7 {
+		t.Errorf("the ledger's failure logged %d times over two hours, want 7:\n%.3000s", got, logs.String())
 	}
-	if got := strings.Count(logs.String(), `"msg":"failed"`); got != 29 {
-		t.Fatalf("logged %d times in a day, want 29:\n%s", got, logs.String())
+	if got := strings.Count(logs.String(), `"msg":"region is pending admission on the ledger`); got != 1 {
+		t.Errorf("pending admission logged %d times, want once", got)
 	}
-	if !strings.Contains(logs.String(), `"failed_attempts":16597,`) { // the last line, at 23 h 3 min
-		t.Errorf("the last line does not count the attempts:\n%s", logs.String())
+	if attempts < 2*3600/5 {
+		t.Errorf("%d attempts, want one every 5 s", attempts)
 	}
-	logs.Reset()
-	r = repeatLog{now: r.now}
-	r.warn(log, "failed", failure)
-	if !strings.Contains(logs.String(), `"failed_attempts":1,`) {
-		t.Errorf("after a success, the same error again: %q", logs.String())
+	if r, err := ca.Region(ctx, ledgertest.RegionB); err != nil || r.Status != chaincode.RegionActive {
+		t.Errorf("region once admitted: %+v %v", r, err)
+	}
+}
+
+// TestMigrateLogsRepeatsRarely: a registry file whose import fails the
+// same way for two hours (a ledger that does not answer), retried every
+// 5 s on a clock the test drives, is logged 7 times, not 1,440; then it
+// is imported and renamed.
+func TestMigrateLogsRepeatsRarely(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca, _ := genesisOfRegionA(t)
+	view := ledger.NewView(ca.L, ledger.ViewOptions{})
+	go view.Run(ctx)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, ok := view.Region(ledgertest.RegionA); ok && r.Status == chaincode.RegionActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view does not show region A active")
+		}
+	}
+	path := filepath.Join(t.TempDir(), clientsFile)
+	if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionA}
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	now, attempts := start, 0
+	clk := retryClock{now: func() time.Time { return now }, after: func(d time.Duration) <-chan time.Time {
+		now = now.Add(d)
+		ch := make(chan time.Time, 1)
+		ch <- now
+		return ch
+	}}
+	migrate(ctx, n, &nodeLedger{View: view}, path, "clients", clk, func(context.Context, string) (int, int, error) {
+		attempts++
+		if now.Sub(start) < 2*time.Hour {
+			return 0, 0, errLedgerDown
+		}
+		return 0, 0, nil
+	})
+	if got := strings.Count(logs.String(), `"msg":"importing the clients registry file failed; retrying every 5s"`); got != 7 || attempts < 2*3600/5 {
+		t.Errorf("%d failures logged %d times over two hours, want 7:\n%.2000s", attempts-1, got, logs.String())
+	}
+	if _, err := os.Stat(path + ".imported"); err != nil {
+		t.Errorf("the file imported at last is not renamed: %v", err)
+	}
+}
+
+// TestAuditPruneLogsRepeatsRarely: with a retention and a sealed segment
+// past it, pruning reads the anchor on the ledger at every interval; a
+// ledger down fails it at every interval, and it is logged once (as the
+// anchoring's failure is), not at each.
+func TestAuditPruneLogsRepeatsRarely(t *testing.T) {
+	ca, _ := genesisOfRegionA(t)
+	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-a", SegmentSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	if _, err := audit.Append("node_started", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := audit.Anchor(context.Background(), ca); err != nil { // anchored, then sealed
+		t.Fatal(err)
+	}
+	var logs testnode.Buffer
+	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionA}
+	l := &downLedger{Ledger: ca.L}
+	l.down.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runAuditAnchor(ctx, n, ledger.Client{L: l}, audit, auditSchedule{every: 20 * time.Millisecond, retention: time.Nanosecond})
+	}()
+	const msg = `"msg":"audit log pruning failed; retrying at the next interval"`
+	for deadline := time.Now().Add(10 * time.Second); l.calls.Load() < 10 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := strings.Count(logs.String(), msg); got != 1 || l.calls.Load() < 10 {
+		t.Errorf("pruning failed at %d calls to the ledger, logged %d times, want once:\n%.3000s", l.calls.Load(), got, logs.String())
 	}
 }

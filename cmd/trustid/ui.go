@@ -49,7 +49,11 @@ func mountUI(cmd *cobra.Command) func(*api.Server, *node) error {
 			if err != nil {
 				return fmt.Errorf("--demo-rate-addr: %w", err)
 			}
-			cfg.Demo = newDemoWallets(n.issuer, n.demoEnroll)
+			demo, err := newDemoWallets(n.issuer, n.demoEnroll)
+			if err != nil {
+				return err
+			}
+			cfg.Demo = demo
 			cfg.Limiter, cfg.DemoLimit = n.store, limit
 			n.log.Warn("--demo is on: /ui/demo/ enrolls made-up identities for anyone who reaches this node; never run it in production",
 				slog.String("rate_addr", limit.String()))
@@ -94,8 +98,15 @@ type demoWallet struct {
 
 var _ api.DemoWallets = (*demoWallets)(nil)
 
-func newDemoWallets(node string, enroll *enrollment.Service) *demoWallets {
-	return &demoWallets{node: node, enroll: enroll, now: time.Now, wallets: map[string]*demoWallet{}}
+// newDemoWallets returns the demo wallets of the node at node, its
+// issuer: the wallet SDK's node URL, so https or http to a loopback
+// host (walletsdk.ErrInsecureURL), which is checked here, at the start,
+// rather than at each enrollment.
+func newDemoWallets(node string, enroll *enrollment.Service) (*demoWallets, error) {
+	if _, err := walletsdk.NewHolder(node, walletsdk.NewSoftwareKeys(), "device"); err != nil {
+		return nil, fmt.Errorf("--demo: the demo's wallets call this node at its issuer URL, which the wallet SDK refuses (set --issuer to its https URL, or listen on loopback): %w", err)
+	}
+	return &demoWallets{node: node, enroll: enroll, now: time.Now, wallets: map[string]*demoWallet{}}, nil
 }
 
 // demoNames are the made-up holders' given names ("演示" + one of them).

@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/internal/testbrowser"
+	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
 
 // get fetches path from the node (through the OpenAPI-validating
@@ -574,7 +575,10 @@ func TestDemoPINIsNeverTrivial(t *testing.T) {
 // wallets' clock is the test's.
 func TestDemoWalletExtend(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := newDemoWallets("https://id.example", nil)
+	d, err := newDemoWallets("https://id.example", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d.now = func() time.Time { return now }
 	d.keep("w1", &demoWallet{expires: now.Add(demoWalletTTL)})
 	for i := range 12 {
@@ -594,5 +598,24 @@ func TestDemoWalletExtend(t *testing.T) {
 	}
 	if _, err := d.Extend(context.Background(), "nope"); !errors.Is(err, api.ErrDemoWallet) {
 		t.Errorf("extending an unknown wallet: %v, want ErrDemoWallet", err)
+	}
+}
+
+// TestDemoWalletsNeedANodeTheWalletCalls: the demo's wallets are the
+// wallet SDK's, whose node is the node's issuer, so `serve --demo` with
+// an issuer the SDK refuses (plain http off loopback, as the default
+// http://<addr> of a node listening on all interfaces) does not start,
+// saying why, rather than failing at every enrollment; the default
+// loopback address and an https issuer do.
+func TestDemoWalletsNeedANodeTheWalletCalls(t *testing.T) {
+	for _, issuer := range []string{"http://127.0.0.1:8080", "https://id.example"} {
+		if _, err := newDemoWallets(issuer, nil); err != nil {
+			t.Errorf("newDemoWallets(%q): %v", issuer, err)
+		}
+	}
+	for _, issuer := range []string{"http://0.0.0.0:8080", "http://192.0.2.1:8080"} {
+		if _, err := newDemoWallets(issuer, nil); !errors.Is(err, sdkwallet.ErrInsecureURL) || !strings.Contains(err.Error(), "--issuer") {
+			t.Errorf("newDemoWallets(%q) = %v, want ErrInsecureURL naming --issuer", issuer, err)
+		}
 	}
 }

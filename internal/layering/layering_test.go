@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -15,14 +16,15 @@ import (
 const module = "github.com/trustid-cn/trustid"
 
 // A rule forbids the packages matching From (less Except) to link, directly
-// or through any chain of imports, a package matching one of Forbid. A
-// pattern is an import path, or a path ending in "/..." for it and
-// everything below it.
+// or through any chain of imports, a package matching one of Forbid or a
+// standard-library package named in ForbidStd. A pattern is an import
+// path, or a path ending in "/..." for it and everything below it.
 type rule struct {
-	Name   string
-	From   []string
-	Except []string
-	Forbid []string
+	Name      string
+	From      []string
+	Except    []string
+	Forbid    []string
+	ForbidStd []string
 }
 
 var (
@@ -46,7 +48,7 @@ var (
 	// holder's wallet imports. Patterns that match nothing yet (packages
 	// other splits are creating) start to bind as soon as the package
 	// exists.
-	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "holder/...", "sdk/...", "oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"}
+	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "credentials/cose", "holder/...", "sdk/...", "oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"}
 	// sdkLedgerAdapter is the SDK's opt-in adapter for relying parties
 	// with a ledger connection: it follows the chain with ledger.View to
 	// give sdk.Nodes the anchored status-list heads, so it links the
@@ -125,6 +127,11 @@ var enforced = []rule{
 		Name:   "the DCQL and transaction data packages, shared by the node's verifier and the wallet SDK, link no node-side package",
 		From:   []string{"oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"},
 		Forbid: []string{"api/...", "store/...", "ledger/...", "auth/...", "credentials", "keystore/...", "oid4vp"},
+	},
+	{
+		Name:      "the commands, the SDKs and the examples link no package testing (a test harness is a test's: the load tool holds its ports through heldport)",
+		From:      []string{"cmd/...", "sdk/...", "examples/..."},
+		ForbidStd: []string{"testing"},
 	},
 	{
 		Name:   "the HTTP layer does not pick a backend",
@@ -226,7 +233,7 @@ func violations(pkgs map[string]*pkg, r rule) (chains []string, applies int) {
 		for len(queue) > 0 {
 			cur := queue[0]
 			queue = queue[1:]
-			if cur != path && matchAny(r.Forbid, cur) {
+			if cur != path && (matchAny(r.Forbid, cur) || slices.Contains(r.ForbidStd, cur)) {
 				chain := []string{cur}
 				for at := prev[cur]; at != ""; at = prev[at] {
 					chain = append([]string{at}, chain...)
@@ -337,6 +344,9 @@ var sdkModules = []string{
 	"github.com/cayleygraph/quad",
 	// RFC 8785 for the @json literals a proof signs (credentials/jsonld).
 	"github.com/gowebpki/jcs",
+	// COSE_Sign1 (RFC 9052) for the relying party to verify vc+cose and
+	// vp+cose (sdk.NewCOSEVerifier, over credentials/cose).
+	"github.com/veraison/go-cose",
 	"golang.org/x/crypto",
 	"golang.org/x/text",
 }

@@ -1,74 +1,25 @@
 // Package testport hands tests loopback TCP ports that no other socket
 // can take while the test runs, for a server the test starts (and
-// restarts) at an address it must know beforehand: an issuer URL naming
-// the node's own port, a load balancer's front, a peer's address.
-//
-// Asking the kernel for a free port with a listener and closing it
-// before the server binds leaves a window in which another process (a
-// parallel test package binding port 0, an outgoing connection's
-// ephemeral port) takes the port and the test fails without a defect;
-// the same window opens at every restart. Instead, Reserve (and Hold, for
-// the load tool's servers, outside tests) keeps a socket bound to the
-// port, with SO_REUSEADDR, that never listens. On Linux the
-// kernel then hands the port to no bind to port 0 and to no connect (both
-// skip a port in use), while a server that binds the address itself with
-// SO_REUSEADDR (Go's net.Listen, redis-server and HAProxy set it) may,
-// since the reserving socket does not listen. Nothing listening on the
-// port, a connection to it is refused, as to any closed port.
+// restarts) at an address it must know beforehand: Reserve is
+// heldport.Hold (see there why a port merely free when asked does not
+// do) released when the test ends.
 package testport
 
 import (
-	"fmt"
-	"net"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/trustid-cn/trustid/internal/heldport"
 )
 
 // Reserve returns "127.0.0.1:PORT" with PORT held for the test until it
-// ends (see the package comment). A server can listen there, stop and
-// listen there again.
+// ends (heldport.Hold). A server can listen there, stop and listen
+// there again.
 func Reserve(t testing.TB) string {
 	t.Helper()
-	addr, release, err := Hold()
+	addr, release, err := heldport.Hold()
 	if err != nil {
 		t.Fatalf("testport: %v", err)
 	}
 	t.Cleanup(release)
 	return addr
-}
-
-// Hold is Reserve outside a test: the port is held until release is
-// called. The load tool (cmd/trustid-bench) holds the port of a server
-// it starts that cannot bind port 0 itself and report the port
-// (redis-server).
-func Hold() (addr string, release func(), err error) {
-	// The socket is made close-on-exec under the fork lock, as the net
-	// package makes its own, so a child process started meanwhile does
-	// not inherit it.
-	syscall.ForkLock.RLock()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fd)
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		return "", nil, fmt.Errorf("socket: %w", err)
-	}
-	var sa syscall.Sockaddr
-	if err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
-		err = fmt.Errorf("SO_REUSEADDR: %w", err)
-	} else if err = syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		err = fmt.Errorf("bind: %w", err)
-	} else if sa, err = syscall.Getsockname(fd); err != nil {
-		err = fmt.Errorf("getsockname: %w", err)
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return "", nil, err
-	}
-	var once sync.Once
-	release = func() { once.Do(func() { syscall.Close(fd) }) }
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)), release, nil
 }

@@ -1149,16 +1149,21 @@ func checkBound(sdjwtVC, thumb string) error {
 // checkURL accepts https URLs, and http ones only on a loopback host
 // (a node under test).
 func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err == nil && u.Host != "" && u.User == nil {
-		if u.Scheme == "https" {
-			return nil
-		}
-		if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && (u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())) {
-			return nil
-		}
+	if u, err := url.Parse(s); err != nil || !secureURL(u) {
+		return fmt.Errorf("%w: %q is not an https URL", ErrIssuer, truncated(s))
 	}
-	return fmt.Errorf("%w: %q is not an https URL", ErrIssuer, truncated(s))
+	return nil
+}
+
+// secureURL reports whether u is https, or http to localhost or a
+// loopback address, with a host and without user information.
+func secureURL(u *url.URL) bool {
+	if u.Host == "" || u.User != nil {
+		return false
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	return u.Scheme == "https" || u.Scheme == "http" && (strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback())
 }
 
 func truncated(s string) string {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,11 @@ var (
 	// link) that is not a login session of the wallet's own node; the
 	// wallet sends it nothing.
 	ErrForeignSession = errors.New("wallet: the login session is not at this wallet's node")
+	// ErrInsecureURL: a node URL the wallet does not call: not https,
+	// nor plain http to localhost or a loopback address (a node under
+	// test); or with user information, a query or a fragment. The wallet
+	// sends its node enrollment requests, login approvals and PIN checks.
+	ErrInsecureURL = errors.New("wallet: not an https URL (plain http only to loopback)")
 )
 
 // Holder is a holder's wallet for one node: a device key in a KeyStore,
@@ -71,11 +77,19 @@ type Holder struct {
 	client                      *http.Client
 }
 
-// NewHolder returns a wallet for the node at base URL node whose device
-// key is (or will be) the key under alias in keys.
+// NewHolder returns a wallet for the node at base URL node (https, or
+// http to a loopback host: ErrInsecureURL) whose device key is (or will
+// be) the key under alias in keys.
 func NewHolder(node string, keys KeyStore, alias string) (*Holder, error) {
 	if node == "" || keys == nil || alias == "" {
 		return nil, fmt.Errorf("%w: a wallet needs a node URL, a key store and an alias", ErrInvalidArgument)
+	}
+	u, err := url.Parse(node)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the node URL is not a URL", ErrInsecureURL)
+	}
+	if u.Opaque != "" || strings.ContainsAny(node, "?#") || !secureURL(u) {
+		return nil, fmt.Errorf("%w: %.80q", ErrInsecureURL, u.Redacted())
 	}
 	return &Holder{node: strings.TrimSuffix(node, "/"), keys: keys, alias: alias, copyCount: DefaultCopies, now: time.Now, rand: rand.Reader,
 		client: newClient(15 * time.Second)}, nil
