@@ -65,7 +65,13 @@ func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) 
 	if r == nil {
 		return fmt.Errorf("%w: no credential", ErrInvalidPresentation)
 	}
-	return boundToHolder(r, holder, holderPub)
+	if err := boundToHolder(r, holder); err != nil {
+		return err
+	}
+	if cnf, ok := r.Credential["cnf"]; ok {
+		return sameKey(cnf, holderPub)
+	}
+	return nil
 }
 
 // Fetch gets url over HTTPS with the guarded client as the resolver and

@@ -204,7 +204,10 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 		}
 	}
 	out := &PresentationResult{Holder: p.Holder, Presentation: payload}
-	if out.Credentials, err = v.presentedCredentials(ctx, p, key.pub); err != nil {
+	if out.Credentials, err = v.presentedCredentials(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := boundToKey(out.Credentials, key.pub); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -213,7 +216,7 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 // presentedCredentials verifies the credentials of a verified presentation
 // signed with holderPub: each an enveloped credential (VerifyToken), bound
 // to the holder (boundToHolder).
-func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation, holderPub crypto.PublicKey) ([]*Verified, error) {
+func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation) ([]*Verified, error) {
 	var out []*Verified
 	for i, c := range p.Credentials {
 		if _, ok := c["id"].(string); !ok || !slices.Contains(mustTypes(c), TypeEnvelopedCredential) {
@@ -223,7 +226,7 @@ func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation, ho
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
-		if err := boundToHolder(r, p.Holder, holderPub); err != nil {
+		if err := boundToHolder(r, p.Holder); err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
 		out = append(out, r)
