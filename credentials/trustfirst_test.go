@@ -109,7 +109,7 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 	}{
 		{"another challenge", v, good, "c-2", rp, ErrChallenge},
 		{"another domain", v, good, "c-1", "https://evil.example", ErrChallenge},
-		{"an old iat", v, present(time.Now().Add(-DefaultVPMaxAge - time.Minute), mine), "c-1", rp, ErrExpired},
+		{"an old iat", v, present(time.Now().Add(-DefaultVPMaxAge-time.Minute), mine), "c-1", rp, ErrExpired},
 		{"an unaccredited issuer", verifier(&RegistryTrust{}), good, "c-1", rp, ErrNotAccredited},
 		{"a forged credential", v, present(time.Now(), credential(holder, forged)), "c-1", rp, ErrSignature},
 		{"another's credential", v, present(time.Now(), credential("did:example:someone-else", issuerKey)), "c-1", rp, ErrHolderMismatch},
