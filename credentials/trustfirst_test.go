@@ -56,14 +56,15 @@ func TestUnaccreditedIssuerFetchesNothing(t *testing.T) {
 	}
 }
 
-// TestPresentationChecksBeforeHolderFetch: a vp+jwt of a did:web holder
-// is checked in everything that needs no key (the challenge, the domain,
+// TestPresentationChecksBeforeHolderFetch: a vp+jwt or vp+sd-jwt of a
+// did:web holder is checked in everything that needs no key (the challenge, the domain,
 // iat, its credentials' accreditation, signatures and binding to the
 // holder, each credential secured) before the holder's DID document is
 // fetched: a presentation refused for any of these fetches nothing. (The
 // holder's document was fetched first, for each of them: anyone who can
 // post to the public verify routes could make the node GET the did:web
-// document of any host.) A presentation that passes them fetches it once.
+// document of any host.) A presentation that passes them fetches it once
+// (at a verifier that has not resolved it yet).
 func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 	ctx := context.Background()
 	vpKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
@@ -83,13 +84,20 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 	}
 	forged, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	const rp = "https://rp.example"
-	present := func(iat time.Time, creds ...any) string {
+	// present returns the presentation of creds as a vp+jwt and as a
+	// vp+sd-jwt.
+	present := func(iat time.Time, creds ...any) [2]string {
 		vp := map[string]any{"@context": []any{ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder, "verifiableCredential": creds}
-		tok, err := SignPresentation(vp, holder+"#key-1", PresentOptions{Challenge: "c-1", Domain: rp, IssuedAt: iat}, vpKey)
+		opts := PresentOptions{Challenge: "c-1", Domain: rp, IssuedAt: iat}
+		tok, err := SignPresentation(vp, holder+"#key-1", opts, vpKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tok
+		sd, err := SignPresentationSDJWT(vp, holder+"#key-1", opts, nil, rand.Reader, vpKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [2]string{tok, sd}
 	}
 	verifier := func(trust IssuerTrust) *Verifier {
 		v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Client: client}, Trust: trust, SkipStatus: true, KeyTTL: -1})
@@ -102,10 +110,11 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 	mine := credential(holder, issuerKey)
 	good := present(time.Now(), mine)
 	for _, c := range []struct {
-		name              string
-		v                 *Verifier
-		tok, challenge, d string
-		want              error
+		name         string
+		v            *Verifier
+		toks         [2]string
+		challenge, d string
+		want         error
 	}{
 		{"another challenge", v, good, "c-2", rp, ErrChallenge},
 		{"another domain", v, good, "c-1", "https://evil.example", ErrChallenge},
@@ -115,14 +124,19 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 		{"another's credential", v, present(time.Now(), credential("did:example:someone-else", issuerKey)), "c-1", rp, ErrHolderMismatch},
 		{"an unsecured credential", v, present(time.Now(), sampleCredential()), "c-1", rp, ErrInvalidPresentation},
 	} {
-		if _, err := c.v.VerifyPresentation(ctx, c.tok, c.challenge, c.d); !errors.Is(err, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, err, c.want)
-		}
-		if n := fetches.Load(); n != 0 {
-			t.Fatalf("%s: %d fetches of the holder's DID document, want none", c.name, n)
+		for i, verify := range []func(context.Context, string, string, string) (*PresentationResult, error){c.v.VerifyPresentation, c.v.VerifyVPSDJWT} {
+			if _, err := verify(ctx, c.toks[i], c.challenge, c.d); !errors.Is(err, c.want) {
+				t.Errorf("%s (%s): %v, want %v", c.name, []string{TypVPJWT, TypVPSDJWT}[i], err, c.want)
+			}
+			if n := fetches.Load(); n != 0 {
+				t.Fatalf("%s (%s): %d fetches of the holder's DID document, want none", c.name, []string{TypVPJWT, TypVPSDJWT}[i], n)
+			}
 		}
 	}
-	if res, err := v.VerifyPresentation(ctx, good, "c-1", rp); err != nil || res.Holder != holder || len(res.Credentials) != 1 || fetches.Load() != 1 {
-		t.Errorf("a good presentation: %+v %v after %d fetches, want verified with one", res, err, fetches.Load())
+	if res, err := v.VerifyPresentation(ctx, good[0], "c-1", rp); err != nil || res.Holder != holder || len(res.Credentials) != 1 || fetches.Load() != 1 {
+		t.Errorf("a good vp+jwt: %+v %v after %d fetches, want verified with one", res, err, fetches.Load())
+	}
+	if res, err := verifier(AnyIssuer{}).VerifyVPSDJWT(ctx, good[1], "c-1", rp); err != nil || res.Holder != holder || len(res.Credentials) != 1 || fetches.Load() != 2 {
+		t.Errorf("a good vp+sd-jwt: %+v %v after %d fetches, want verified with one more", res, err, fetches.Load())
 	}
 }
