@@ -42,7 +42,7 @@ func TestClockSkewBetweenNodes(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("B%+v", c.skew), func(t *testing.T) {
 			p := newPeerQR(t, map[string]string{"age_over_18": "true"})
-			b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: p.a.srv.URL}}, p.keysOfA(),
+			b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA(),
 				func(cfg *QRConfig) {
 					cfg.Peers.(*redeem.NodeAssertions).Now = func() time.Time { return time.Now().Add(c.skew) }
 				})

@@ -123,6 +123,17 @@ func (s *qrStatus) revoke(ref qrcode.StatusRef) {
 	s.revoked[ref] = true
 }
 
+// peerURLs is a directory of other regions' node URLs (a
+// redeem.PeerDirectory): a region missing from it is not active.
+type peerURLs map[string]string
+
+func (d peerURLs) PeerURL(region string) (string, error) {
+	if u, ok := d[region]; ok {
+		return u, nil
+	}
+	return "", errors.New("region not active")
+}
+
 // qrRegion is one region's node: its keys, store, service and server.
 type qrRegion struct {
 	region string
@@ -134,7 +145,7 @@ type qrRegion struct {
 	logs   *bytes.Buffer
 }
 
-func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]redeem.Peer, peerKeys qrKeys, configure ...func(*QRConfig)) *qrRegion {
+func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers peerURLs, peerKeys qrKeys, configure ...func(*QRConfig)) *qrRegion {
 	t.Helper()
 	key, err := gm.NewPrivateKey(bytes.Repeat([]byte{seed}, 32))
 	if err != nil {
@@ -155,7 +166,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 		},
-		Peers: &redeem.HTTPPeers{Peers: peers, Credentials: nodeAuth, Answers: nodeAuth}, PeerParties: qrRegistryRPs,
+		Peers: &redeem.HTTPPeers{Directory: peers, Credentials: nodeAuth, Answers: nodeAuth}, PeerParties: qrRegistryRPs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +282,7 @@ func TestQRTwoRegions(t *testing.T) {
 	// B exists; B is told A's URL.
 	p := newPeerQR(t, map[string]string{"age_over_18": "true", "resident": "yes"})
 	a, device, binding := p.a, p.device, p.binding
-	b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: a.srv.URL}}, p.keysOfA())
+	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": a.srv.URL}, p.keysOfA())
 
 	nonce := byte(0)
 	holderReq := func(region string, consent ...string) *qrcode.HolderRequest {

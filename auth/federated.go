@@ -12,8 +12,9 @@ import (
 // access tokens of other regions' nodes, without calling them
 // (federation.Tokens over the ledger view). Safe for concurrent use.
 type Federation interface {
-	// TokenRegion returns the active region whose node issues tokens as
-	// iss (its registered endpoint URL or DID), false when none does.
+	// TokenRegion returns the active region whose registry record names
+	// iss (its DID or one of its endpoint URLs), false when none does.
+	// Only RegionIssuer is the issuer of the region's tokens.
 	TokenRegion(iss string) (region string, ok bool)
 	// RegionIssuer returns the issuer URL of region's node: its
 	// registered "api" endpoint, "" when it registers none. It is the
@@ -50,9 +51,10 @@ var FederatedScopes = []string{ScopeQRRedeem}
 var errForeignKey = errors.New("auth: access token key is not this node's")
 
 // parseForeign verifies an access token issued by another region's node:
-// a JWS with alg SM2 or ES256 and typ at+jwt, iss a region of the trust
-// registry other than this node's (the region that names this node's
-// issuer), signed by one of that region's keys in the registry (active or
+// a JWS with alg SM2 or ES256 and typ at+jwt, iss the issuer URL of
+// another region's node (RegionIssuer: its registered api endpoint,
+// exactly) other than this node's region (the region that names this
+// node's issuer), signed by one of that region's keys in the registry (active or
 // retiring), this node among its audiences (RFC 8707 resource
 // indicators), exp and iat within the leeway.
 func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
@@ -73,6 +75,13 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	// not another region's.
 	if own, ok := s.fed.TokenRegion(s.issuer); ok && own == region {
 		return fail(ErrInvalidToken, "access token issuer names this node's own region but is not this node")
+	}
+	// Its region's node writes one issuer, its registered api endpoint:
+	// the region's DID or another endpoint (or the URL spelled with a
+	// trailing slash) names the region too, but is no issuer of tokens
+	// (RFC 9068 §4, RFC 8414 §2: issuers are compared exactly).
+	if s.fed.RegionIssuer(region) != iss {
+		return fail(ErrInvalidToken, "access token issuer must be its region's api endpoint in the trust registry (its node's issuer URL), not its DID or another endpoint")
 	}
 	pub, alg, err := s.fed.RegionKey(context.Background(), region, j.kid)
 	if err != nil {

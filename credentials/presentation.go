@@ -132,20 +132,24 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if challenge == "" || domain == "" {
 		return nil, fmt.Errorf("%w: a challenge and a domain are required to verify a presentation", ErrChallenge)
 	}
-	jws, holderPub, err := v.verifyJWS(ctx, token, TypVPJWT, CtyVP, RelationshipAuthentication, func(m map[string]any, kid string) (string, error) {
-		h, err := idOf(m["holder"], true)
-		if err != nil {
-			return "", fmt.Errorf("%w: holder: %v", ErrInvalidPresentation, err)
-		}
-		if _, err := holderKid(h, kid); err != nil {
-			return "", err
-		}
-		return h, nil
-	})
+	// Everything that needs no key is checked before the holder's key is
+	// resolved, which for a did:web or https holder is a fetch from the
+	// host it names: the form, the challenge and domain, iat, and the
+	// credentials (their issuers' accreditation and keys, signatures,
+	// status, and a binding to the holder). The presentation's signature,
+	// and the credentials bound by key (cnf), are checked last.
+	jws, err := v.parseJWS(token, TypVPJWT, CtyVP)
 	if err != nil {
 		return nil, err
 	}
 	payload := jws.Payload
+	h, err := idOf(payload["holder"], true)
+	if err != nil {
+		return nil, keyErr(fmt.Errorf("%w: holder: %v", ErrInvalidPresentation, err))
+	}
+	if _, err := holderKid(h, jws.Header.String("kid")); err != nil {
+		return nil, keyErr(err)
+	}
 	p, err := NewPresentation(payload)
 	if err != nil {
 		return nil, err
@@ -166,7 +170,14 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 		return nil, err
 	}
 	res := &PresentationResult{Holder: p.Holder, Presentation: payload}
-	if res.Credentials, err = v.presentedCredentials(ctx, p, holderPub); err != nil {
+	if res.Credentials, err = v.presentedCredentials(ctx, p); err != nil {
+		return nil, err
+	}
+	holderPub, err := v.verifySigned(ctx, jws, h, RelationshipAuthentication)
+	if err != nil {
+		return nil, err
+	}
+	if err := boundToKey(res.Credentials, holderPub); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -202,27 +213,22 @@ func (v *Verifier) checkIssuedAt(iat any) error {
 
 // boundToHolder checks that a presented credential is the holder's, by
 // evidence only: its cnf, present in any format, names the key that
-// signed the presentation (holderPub), or its subject's id (an SD-JWT
-// VC's sub, a W3C credential's credentialSubject.id), in the clear or
-// disclosed, is the holder. An SD-JWT-secured credential (dc+sd-jwt,
-// vc+sd-jwt) with neither is refused, as one bound to someone else is:
-// a withheld sub or id cannot be told from none. One secured in the clear
-// with neither is a bearer credential, which VC 2.0 allows (its privacy
-// considerations, "Bearer Credentials"), and is taken as such. An SD-JWT
-// VC with cnf is bound by it alone (its sub need not name the holder:
-// draft-ietf-oauth-sd-jwt-vc, §3.2.2.2: "There is no requirement for a
-// binding to exist between sub and cnf claims"); in a W3C credential every
-// subject id, as well, must be the holder.
-func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error {
-	bound := false
-	if cnf, ok := r.Credential["cnf"]; ok {
-		if err := sameKey(cnf, holderPub); err != nil {
-			return err
-		}
-		if r.Format == TypSDJWTVC {
-			return nil
-		}
-		bound = true
+// signed the presentation (boundToKey checks it, once that key is
+// resolved), or its subject's id (an SD-JWT VC's sub, a W3C credential's
+// credentialSubject.id), in the clear or disclosed, is the holder. An
+// SD-JWT-secured credential (dc+sd-jwt, vc+sd-jwt) with neither is
+// refused, as one bound to someone else is: a withheld sub or id cannot
+// be told from none. One secured in the clear with neither is a bearer
+// credential, which VC 2.0 allows (its privacy considerations, "Bearer
+// Credentials"), and is taken as such. An SD-JWT VC with cnf is bound by
+// it alone (its sub need not name the holder: draft-ietf-oauth-sd-jwt-vc,
+// §3.2.2.2: "There is no requirement for a binding to exist between sub
+// and cnf claims"); in a W3C credential every subject id, as well, must
+// be the holder.
+func boundToHolder(r *Verified, holder string) error {
+	_, bound := r.Credential["cnf"]
+	if bound && r.Format == TypSDJWTVC {
+		return nil
 	}
 	var ids []any
 	if r.Format == TypSDJWTVC {
@@ -245,6 +251,19 @@ func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error
 	}
 	if !bound && (r.Format == TypSDJWTVC || r.Format == TypVCSDJWT) {
 		return fmt.Errorf("%w: the credential names neither the holder (subject id) nor its key (cnf)", ErrHolderMismatch)
+	}
+	return nil
+}
+
+// boundToKey checks that every presented credential with a cnf names
+// holderPub, the key that signed the presentation (boundToHolder).
+func boundToKey(creds []*Verified, holderPub crypto.PublicKey) error {
+	for i, r := range creds {
+		if cnf, ok := r.Credential["cnf"]; ok {
+			if err := sameKey(cnf, holderPub); err != nil {
+				return fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+			}
+		}
 	}
 	return nil
 }

@@ -58,6 +58,18 @@ func (v *Verifier) CheckPresentationTime(iat any) error {
 	return v.checkIssuedAt(iat)
 }
 
+// CheckHolderSubject is the part of CheckHolderBinding that needs no key
+// (its subject id is the holder's, or it has a cnf, or it is a bearer
+// credential in the clear), so that a presentation of another's
+// credential is refused before its holder's key is resolved;
+// CheckHolderBinding checks the cnf once that key is known.
+func CheckHolderSubject(r *Verified, holder string) error {
+	if r == nil {
+		return fmt.Errorf("%w: no credential", ErrInvalidPresentation)
+	}
+	return boundToHolder(r, holder)
+}
+
 // CheckHolderBinding checks that a verified credential belongs to the
 // holder of the presentation that carried it, signed with holderPub (see
 // VerifyPresentation).
@@ -65,7 +77,13 @@ func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) 
 	if r == nil {
 		return fmt.Errorf("%w: no credential", ErrInvalidPresentation)
 	}
-	return boundToHolder(r, holder, holderPub)
+	if err := boundToHolder(r, holder); err != nil {
+		return err
+	}
+	if cnf, ok := r.Credential["cnf"]; ok {
+		return sameKey(cnf, holderPub)
+	}
+	return nil
 }
 
 // Fetch gets url over HTTPS with the guarded client as the resolver and

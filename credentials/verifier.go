@@ -220,39 +220,59 @@ func selfResolving(id string) bool {
 // (strict), issuer and kid, key type against alg, signature, exp/nbf
 // with leeway.
 func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship string, issuerOf func(payload map[string]any, kid string) (string, error)) (*jose.JWS, crypto.PublicKey, error) {
+	jws, err := v.parseJWS(token, typ, cty)
+	if err != nil {
+		return nil, nil, err
+	}
+	iss, err := issuerOf(jws.Payload, jws.Header.String("kid"))
+	if err != nil {
+		return nil, nil, keyErr(err)
+	}
+	pub, err := v.verifySigned(ctx, jws, iss, relationship)
+	if err != nil {
+		return nil, nil, err
+	}
+	return jws, pub, nil
+}
+
+// parseJWS is verifyJWS's first part: the size, the header and the
+// payload (strictly decoded), typ and cty; nothing is verified.
+func (v *Verifier) parseJWS(token, typ, cty string) (*jose.JWS, error) {
 	if len(token) > MaxDocument {
-		return nil, nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
+		return nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
 	}
 	jws, err := jose.Parse(token, v.cfg.Algorithms, MaxDocument)
 	if err != nil {
-		return nil, nil, mapJoseErr(err)
+		return nil, mapJoseErr(err)
 	}
 	hdr := jws.Header
 	// typ and cty may be written with or without "application/" (RFC
 	// 7515 §4.1.9-4.1.10, which VC-JOSE-COSE §3.1.1-3.1.2 refer to).
 	if !joseMediaTypeIs(hdr["typ"], typ) {
-		return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), typ)
+		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), typ)
 	}
 	if c, ok := hdr["cty"]; ok && !joseMediaTypeIs(c, cty) {
-		return nil, nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, c, cty)
+		return nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, c, cty)
 	}
-	kid := hdr.String("kid")
-	iss, err := issuerOf(jws.Payload, kid)
+	return jws, nil
+}
+
+// verifySigned is verifyJWS's second part: the key kid of iss (resolved,
+// which may fetch a document), the signature, exp/nbf with leeway.
+func (v *Verifier) verifySigned(ctx context.Context, jws *jose.JWS, iss, relationship string) (crypto.PublicKey, error) {
+	hdr := jws.Header
+	key, err := v.key(ctx, iss, hdr.String("kid"), hdr.String("alg"), relationship)
 	if err != nil {
-		return nil, nil, keyErr(err)
-	}
-	key, err := v.key(ctx, iss, kid, hdr.String("alg"), relationship)
-	if err != nil {
-		return nil, nil, keyErr(err)
+		return nil, keyErr(err)
 	}
 	if err := jws.Verify(key.pub); err != nil {
-		return nil, nil, mapJWSErr(err)
+		return nil, mapJWSErr(err)
 	}
 	if err := jose.CheckTimes(jws.Payload, v.cfg.Now(), v.cfg.Leeway); err != nil {
-		return nil, nil, mapJWSErr(err)
+		return nil, mapJWSErr(err)
 	}
 	v.remember(key)
-	return jws, key.pub, nil
+	return key.pub, nil
 }
 
 // keyErr keeps the sentinels of issuer and key lookup and reports any

@@ -138,6 +138,14 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 	if cty, ok := hdr["cty"]; ok && !joseMediaTypeIs(cty, CtyVP) {
 		return nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, cty, CtyVP)
 	}
+	// Everything that needs no key is checked on the presentation as
+	// sent, before the holder's key is resolved (for a did:web or https
+	// holder, a fetch from the host it names), as for a vp+jwt; the
+	// signatures, which cover these very bytes, come last.
+	creds, err := v.vpSDJWTUnsigned(ctx, split, challenge, domain)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		key    resolvedKey
 		holder string
@@ -177,7 +185,33 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 	if err := checkClearVP(res); err != nil {
 		return nil, err
 	}
-	payload := res.Claims
+	p, err := NewPresentation(res.Claims)
+	if err != nil {
+		return nil, err
+	}
+	if p.Holder != holder {
+		return nil, fmt.Errorf("%w: holder changed by the disclosures", ErrInvalidPresentation)
+	}
+	if err := boundToKey(creds, key.pub); err != nil {
+		return nil, err
+	}
+	return &PresentationResult{Holder: p.Holder, Presentation: res.Claims, Credentials: creds}, nil
+}
+
+// vpSDJWTUnsigned checks a vp+sd-jwt in everything that needs no key,
+// on its claims with the disclosures processed, none of it verified yet:
+// the presentation's form and @context, its nonce and aud (when in the
+// payload, or without a KB-JWT), its iat (likewise), and its credentials
+// (presentedCredentials). It returns the credentials verified.
+func (v *Verifier) vpSDJWTUnsigned(ctx context.Context, split *sdjwt.SDJWT, challenge, domain string) ([]*Verified, error) {
+	jws, err := jose.Parse(split.JWT, v.cfg.Algorithms, MaxDocument)
+	if err != nil {
+		return nil, mapJoseErr(err)
+	}
+	payload, err := sdjwt.Process(jws.Payload, split.Disclosures)
+	if err != nil {
+		return nil, mapSDJWTErr(err)
+	}
 	p, err := NewPresentation(payload)
 	if err != nil {
 		return nil, err
@@ -185,12 +219,10 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 	if err := v.CheckContext(payload); err != nil {
 		return nil, err
 	}
-	if p.Holder != holder {
-		return nil, fmt.Errorf("%w: holder changed by the disclosures", ErrInvalidPresentation)
-	}
+	keyBound := split.KB != ""
 	n, hasNonce := payload["nonce"]
 	aud, hasAud := payload["aud"]
-	if !res.KeyBound || hasNonce || hasAud {
+	if !keyBound || hasNonce || hasAud {
 		if s, _ := n.(string); s != challenge {
 			return nil, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
 		}
@@ -198,22 +230,18 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 			return nil, fmt.Errorf("%w: aud does not match the domain", ErrChallenge)
 		}
 	}
-	if iat, ok := payload["iat"]; ok || !res.KeyBound {
+	if iat, ok := payload["iat"]; ok || !keyBound {
 		if err := v.checkIssuedAt(iat); err != nil {
 			return nil, err
 		}
 	}
-	out := &PresentationResult{Holder: p.Holder, Presentation: payload}
-	if out.Credentials, err = v.presentedCredentials(ctx, p, key.pub); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return v.presentedCredentials(ctx, p)
 }
 
 // presentedCredentials verifies the credentials of a verified presentation
 // signed with holderPub: each an enveloped credential (VerifyToken), bound
 // to the holder (boundToHolder).
-func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation, holderPub crypto.PublicKey) ([]*Verified, error) {
+func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation) ([]*Verified, error) {
 	var out []*Verified
 	for i, c := range p.Credentials {
 		if _, ok := c["id"].(string); !ok || !slices.Contains(mustTypes(c), TypeEnvelopedCredential) {
@@ -223,7 +251,7 @@ func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation, ho
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
-		if err := boundToHolder(r, p.Holder, holderPub); err != nil {
+		if err := boundToHolder(r, p.Holder); err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
 		out = append(out, r)

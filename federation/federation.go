@@ -174,7 +174,7 @@ func (k *Keys) qrIssuerKey(region string, hint []byte) (crypto.PublicKey, error)
 
 // Tokens is auth.Federation over the registry: other regions' access
 // tokens are verified with their region's keys (Keys), their issuer is a
-// region's registered endpoint, and their client is the registry's
+// region's registered "api" endpoint (exactly), and their client is the registry's
 // relying party of that region. Safe for concurrent use.
 type Tokens struct {
 	*Keys

@@ -397,3 +397,52 @@ func TestOwnRegionTokenUnderAnotherIssuer(t *testing.T) {
 		}
 	}
 }
+
+// TestForeignTokenIssuerIsTheRegionsAPIEndpoint: B accepts a token of
+// region A only under the one issuer A's node writes, A's registered
+// "api" endpoint, exactly (RFC 9068 §4, RFC 8414 §2: the issuer
+// identifier is compared as a string). The same claims signed with A's
+// registered key under A's DID, another of A's endpoints, or the api
+// endpoint with a trailing slash, which the registry places in region A
+// too, are refused: one token is not good under several names.
+func TestForeignTokenIssuerIsTheRegionsAPIEndpoint(t *testing.T) {
+	ctx := context.Background()
+	s := newTokenSetup(t, 0)
+	const webA = "https://www." + regionA + ".trustid.local"
+	r, err := s.c.a.Region(ctx, regionA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.API() != issuerA {
+		t.Fatalf("A's api endpoint %q, want %s", r.API(), issuerA)
+	}
+	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: webA})
+	if _, err := s.c.a.UpdateRegion(ctx, chaincode.RegionInput{Code: regionA, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B's view of A's web endpoint", func() bool { reg, ok := s.viewB.IssuerRegion(webA); return ok && reg == regionA })
+	fed := federation.Tokens{Keys: &federation.Keys{Registry: s.viewB}}
+	for _, iss := range []string{issuerA, r.DID, webA, issuerA + "/"} {
+		if region, ok := fed.TokenRegion(iss); !ok || region != regionA {
+			t.Fatalf("%s: the registry places it in %q %v, want %s", iss, region, ok, regionA)
+		}
+		now := time.Now()
+		j := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": iss, "sub": "svc-a", "client_id": "svc-a", "aud": issuerB,
+			"scope": auth.ScopeQRRedeem, "jti": "j-" + iss, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		j.Header["typ"], j.Header["kid"] = auth.AccessTokenType, "a-node-1"
+		str, err := j.SignedString(s.keyA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.b.Authorize(ctx, str, auth.ScopeQRRedeem)
+		if iss == issuerA {
+			if err != nil {
+				t.Errorf("iss A's api endpoint: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("iss %s (A's region, not its node's issuer): %v, want invalid_token", iss, err)
+		}
+	}
+}

@@ -178,8 +178,9 @@ type Config struct {
 
 // Provider is the OpenID Connect provider. It is safe for concurrent use.
 type Provider struct {
-	cfg  Config
-	held sync.Map // client ID + sector → struct{}: sector claims that succeeded
+	cfg   Config
+	held  sync.Map // client ID + sector → struct{}: sector claims that succeeded
+	wakes wakes    // the long polls of sessions answered here
 }
 
 // New checks cfg and returns a Provider.

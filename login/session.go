@@ -178,6 +178,7 @@ func (p *Provider) answer(ctx context.Context, id string, read []byte, s *sessio
 			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 		}
 		if swapped {
+			p.wakes.answered(id)
 			return nil
 		}
 		now, again, err := p.readSession(ctx, id)
@@ -590,8 +591,12 @@ type Outcome struct {
 
 // Wait waits up to maxWait for session id to be approved and returns
 // the redirect with the authorization code, or nil when it is still
-// pending. browser is the secret Authorize returned (the login page's
-// cookie): only the browser that started the session gets its code. The
+// pending. It reads the session at once, then after pauses doubling
+// from 200 ms to 2 s (at most 16 reads in 25 s), and at once when the
+// session is answered at this instance; an answer at another instance
+// is seen at the next read. browser is the secret Authorize returned (the
+// login page's cookie): only the browser that started the session gets
+// its code. The
 // session ends when the code is issued: a second Wait finds none. When
 // ctx ends (the browser gone, the node stopping) Wait stops waiting and
 // returns nil; the session's reads and the code's issue are not cut
@@ -599,26 +604,46 @@ type Outcome struct {
 func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Duration) (*Outcome, error) {
 	deadline := time.Now().Add(maxWait)
 	work := context.WithoutCancel(ctx)
+	pause := firstPollPause
 	for {
-		s, err := p.getSession(work, id)
-		if err != nil {
-			return nil, err
+		// Watched before the read, so an answer stored after it wakes
+		// the poll.
+		answered, stop := p.wakes.watch(id)
+		out, done, err := p.poll(work, id, browser)
+		if done || err != nil || !time.Now().Before(deadline) {
+			stop()
+			return out, err
 		}
-		if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 {
-			return nil, fail(CodeSessionNotFound, "no such login session for this browser")
-		}
-		if s.Approved != nil || s.Denied {
-			return p.complete(work, id, s)
-		}
-		if !time.Now().Before(deadline) {
-			return nil, nil
-		}
+		t := time.NewTimer(min(pause, time.Until(deadline)))
 		select {
 		case <-ctx.Done():
-			return nil, nil
-		case <-time.After(200 * time.Millisecond):
+		case <-answered:
+		case <-t.C:
 		}
+		t.Stop()
+		stop()
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		pause = min(2*pause, maxPollPause)
 	}
+}
+
+// poll reads session id once for Wait: done when it was answered (out is
+// then its redirect, from complete).
+func (p *Provider) poll(ctx context.Context, id, browser string) (out *Outcome, done bool, err error) {
+	s, err := p.getSession(ctx, id)
+	if err != nil {
+		return nil, true, err
+	}
+	if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 {
+		return nil, true, fail(CodeSessionNotFound, "no such login session for this browser")
+	}
+	if s.Approved == nil && !s.Denied {
+		return nil, false, nil
+	}
+	out, err = p.complete(ctx, id, s)
+	return out, true, err
 }
 
 // complete ends an answered session, exactly once, and issues its code;

@@ -199,30 +199,42 @@ func TestTwoRegionNodes(t *testing.T) {
 	waitUntil(t, "B accepting A's token signed with its new key", func() bool { c, e := atB(forB); return c == 400 && e == "qr_malformed" })
 
 	// A's region registers an api endpoint B may not call (plain http off
-	// loopback), keeping A's URL as a "web" endpoint (A's tokens name
-	// it): B calls A at its --peer URL, for introspection as for every
-	// call to A's node (503 endpoint_refused without the override).
+	// loopback): the issuer of A's tokens (B takes them under that name
+	// only; the test signs one with A's key, A's node being named a.base
+	// here). B calls A at its --peer URL, for introspection as for every
+	// call to A's node (503 endpoint_refused without the override); A,
+	// whose issuer is not that name, answers the token is not its own,
+	// and B keeps it inactive from then on.
 	const refusedA = "http://a.internal.example"
 	rA, err := ca.Region(ctx, "310000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: rA.DID, Name: rA.Name,
-		Endpoints: []chaincode.Endpoint{{Type: "api", URL: refusedA}, {Type: "web", URL: a.base}}}); err != nil {
-		t.Fatal(err)
+	setAPI := func(u string) {
+		t.Helper()
+		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: rA.DID, Name: rA.Name,
+			Endpoints: []chaincode.Endpoint{{Type: "api", URL: u}}}); err != nil {
+			t.Fatal(err)
+		}
+		rA, err = ca.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	// B's view has A's new endpoint once B issues a token for it.
-	keyB := b.addClientIn("svc-b", "320000", auth.ScopeQRRedeem)
-	waitUntil(t, "B's view of A's new api endpoint", func() bool {
-		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {refusedA},
-			"client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-b", keyB)}}
-		c, _, _ := b.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
-		return c == 200
+	setAPI(refusedA)
+	underRefused := a.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) {
+		c["iss"], c["sub"], c["client_id"], c["scope"], c["aud"] = refusedA, "svc-a", "svc-a", auth.ScopeQRRedeem, b.base
 	})
-	introspect := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-a", keyFile)}}
-	if c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", introspect.Encode()); c != 200 || m["active"] != true {
+	waitUntil(t, "B taking A's token under A's new api endpoint", func() bool { c, e := atB(underRefused); return c == 400 && e == "qr_malformed" })
+	introspect := url.Values{"token": {underRefused}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-a", keyFile)}}
+	if c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", introspect.Encode()); c != 200 || m["active"] != false {
 		t.Errorf("A's token introspected at B through --peer, A's registered endpoint refused: %d %v", c, m)
 	}
+	if c, e := atB(underRefused); c != 401 || e != "invalid_token" {
+		t.Errorf("the token A answered is not its own, at B: %d %v", c, e)
+	}
+	setAPI(a.base)
+	waitUntil(t, "B taking A's tokens under a.base again", func() bool { c, e := atB(forB); return c == 400 && e == "qr_malformed" })
 
 	a.node.Stop()
 	if c, e := atB(forB); c != 400 || e != "qr_malformed" {
@@ -553,8 +565,8 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		t.Errorf("a token not of A: %d %v", c, m)
 	}
 	// Nor is one signed by A's key under its region's other name (its
-	// DID): B takes it for A's region's and asks A, whose signed answer
-	// says it is not A's token, so B answers it inactive (503 before).
+	// DID): B takes A's tokens under A's api endpoint only, and answers
+	// it inactive without asking A.
 	regA, err := ca.Region(ctx, "310000")
 	if err != nil {
 		t.Fatal(err)
@@ -651,25 +663,31 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 			t.Fatal(err)
 		}
 		eps := []chaincode.Endpoint{{Type: "api", URL: u}}
-		if u != a.base {
-			eps = append(eps, chaincode.Endpoint{Type: "web", URL: a.base})
-		}
 		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// A's tokens are now issued under the front's URL (B takes them under
+	// A's api endpoint only): the test signs them with A's key, a new one
+	// for each call, since B keeps one A answered inactive as such (A,
+	// whose issuer is a.base here, answers that they are not its own).
+	underFront := func() string {
+		return a.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) {
+			c["iss"], c["aud"], c["client_id"], c["sub"], c["scope"] = front.URL, b.base, "svc-a", "svc-a", auth.ScopeQRRedeem
+		})
+	}
 	mode.Store("pass")
 	setAPI(front.URL)
-	// B answers from A directly until it reads the new endpoint from the
-	// registry: wait for an answer that came through the front.
+	// Until B reads the new endpoint from the registry, it refuses the
+	// token itself: wait for an answer that came through the front.
 	waitUntil(t, "B introspecting through the front", func() bool {
 		n := through.Load()
-		c, m := introspectAtB(forB2)
-		return c == 200 && m["active"] == true && through.Load() > n
+		c, m := introspectAtB(underFront())
+		return c == 200 && m["active"] == false && through.Load() > n
 	})
 	for _, x := range []struct{ mode, reason string }{{"strip", "answer_unsigned"}, {"replay", "answer_mismatch"}} {
 		mode.Store(x.mode)
-		if c, m := introspectAtB(forB2); c != 503 || m["error"] != "temporarily_unavailable" {
+		if c, m := introspectAtB(underFront()); c != 503 || m["error"] != "temporarily_unavailable" {
 			t.Errorf("%s: %d %v", x.mode, c, m)
 		}
 		if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + x.reason + `"\} [1-9]`).MatchString(body) {
@@ -677,6 +695,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		}
 	}
 	setAPI(a.base)
+	waitUntil(t, "B taking A's tokens under a.base again", func() bool { c, m := introspectAtB(forB2); return c == 200 && m["active"] == true })
 
 	// A stopped: B still verifies A's static code from its cached list,
 	// and answers introspection of A's token "temporarily unavailable".
@@ -762,8 +781,8 @@ func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
 	forB := m["access_token"].(string)
 	// B's token endpoint is its public URL's.
 	bAsserted := &authNode{t: t, dir: b.dir, base: issuerB}
-	introspectAtB := func() (int, map[string]any) {
-		form := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {bAsserted.assertion("svc-a", svcKey)}}
+	introspectAtB := func(tok string) (int, map[string]any) {
+		form := url.Values{"token": {tok}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {bAsserted.assertion("svc-a", svcKey)}}
 		c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode())
 		return c, m
 	}
@@ -786,22 +805,25 @@ func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
 		{"https://localhost:" + port, "address_not_allowed"},
 	} {
 		// A's token names B's api endpoint as its audience (resource) and
-		// a.base as its issuer: a.base stays registered (as "web") so B
-		// still takes the token for A's region's and gets to the call it
-		// must refuse.
+		// A's registered api endpoint, x.url, as its issuer (the one name
+		// B takes A's tokens under), signed with A's key: B takes it for
+		// A's region's and gets to the call it must refuse.
 		r, err := ca.Region(ctx, "310000")
 		if err != nil {
 			t.Fatal(err)
 		}
 		eps := []chaincode.Endpoint{{Type: "api", URL: x.url}}
-		if x.url != a.base {
-			eps = append(eps, chaincode.Endpoint{Type: "web", URL: a.base})
-		}
 		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
 			t.Fatal(err)
 		}
+		tok := forB
+		if x.url != a.base {
+			tok = a.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) {
+				c["iss"], c["sub"], c["client_id"], c["scope"], c["aud"] = x.url, "svc-a", "svc-a", auth.ScopeQRRedeem, issuerB
+			})
+		}
 		waitUntil(t, "B refusing "+x.url, func() bool {
-			c, m := introspectAtB()
+			c, m := introspectAtB(tok)
 			if c != 503 || m["error"] != "temporarily_unavailable" {
 				return false
 			}

@@ -606,13 +606,11 @@ type qrWiring struct {
 	Pairwise       redeem.PairwiseDeriver
 	RelyingParties redeem.RelyingParties
 	Status         qrcode.StatusChecker
-	// Peers are fixed nodes of other regions (may be empty; mountQR
-	// gives the --peer URLs in Directory). Directory, RegionKeys and
-	// PeerParties read the trust registry: where other regions' nodes
-	// are (and whether they are active), the calling regions' keys and
-	// the relying parties they redeem for; nil (no ledger) mounts no peer
+	// Directory, RegionKeys and PeerParties read the trust registry:
+	// where other regions' nodes are (and whether they are active; the
+	// --peer URLs are in Directory), the calling regions' keys and the
+	// relying parties they redeem for; nil (no ledger) mounts no peer
 	// route.
-	Peers     map[string]redeem.Peer
 	Directory redeem.PeerDirectory
 	// PeerClient calls the regions found through Directory.
 	PeerClient *http.Client
@@ -659,14 +657,14 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if w.Pairwise == nil || w.RelyingParties == nil || w.Status == nil {
 			return errors.New("qr: pairwise deriver, relying parties and status checker must be wired")
 		}
-		if (len(w.Peers) > 0 || w.Directory != nil) && w.RegionKeys == nil {
+		if w.Directory != nil && w.RegionKeys == nil {
 			return errPeersWithoutRegistry
 		}
 		if _, err := n.keys.Active(gm.AlgSM2); err != nil {
 			return fmt.Errorf("qr: %w", err)
 		}
 		nodeAuth := &redeem.NodeAssertions{Region: n.region, SigningKey: activeNodeKey(n.keys), Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
-		peers := &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient, OnRefuse: w.OnPeerRefuse}
+		peers := &redeem.HTTPPeers{Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient, OnRefuse: w.OnPeerRefuse}
 		if w.RegionKeys != nil {
 			peers.Answers = nodeAuth // the answering region's keys are in the registry
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
@@ -168,7 +169,7 @@ func TestMountQR(t *testing.T) {
 	}
 	// Peers without the registry's keys to check their answers: refused.
 	peersOnly := qrWiring{Pairwise: qrTestPairwise{}, RelyingParties: qrTestRPs{}, Status: revokedFile{},
-		Peers: map[string]redeem.Peer{"320000": {BaseURL: "https://js.trustid.example"}}}
+		Directory: federation.Directory{Peers: map[string]string{"320000": "https://js.trustid.example"}}}
 	if err := mountQRWith(peersOnly)(srv, n); !errors.Is(err, errPeersWithoutRegistry) {
 		t.Errorf("peers without a registry: %v", err)
 	}

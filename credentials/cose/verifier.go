@@ -124,14 +124,10 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 	if err != nil {
 		return nil, err
 	}
-	holderPub, remember, err := v.cv.SignerKey(ctx, p.Holder, m.kid, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.verify(holderPub); err != nil {
-		return nil, err
-	}
-	remember()
+	// Everything that needs no key is checked before the holder's key is
+	// resolved (for a did:web or https holder, a fetch from the host it
+	// names), as for a vp+jwt: the presentation's signature, and the
+	// credentials bound by key (cnf), come last.
 	if err := v.cv.CheckContext(m.payload); err != nil {
 		return nil, err
 	}
@@ -150,10 +146,23 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
-		if err := credentials.CheckHolderBinding(r, p.Holder, holderPub); err != nil {
+		if err := credentials.CheckHolderSubject(r, p.Holder); err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
 		res.Credentials = append(res.Credentials, r)
+	}
+	holderPub, remember, err := v.cv.SignerKey(ctx, p.Holder, m.kid, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.verify(holderPub); err != nil {
+		return nil, err
+	}
+	remember()
+	for i, r := range res.Credentials {
+		if err := credentials.CheckHolderBinding(r, p.Holder, holderPub); err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
 	}
 	return res, nil
 }

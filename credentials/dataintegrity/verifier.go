@@ -213,7 +213,10 @@ type Presentation struct {
 // embedded proof: purpose authentication, the challenge the verifier gave
 // (required) and its domain (when domain is not empty), a verification
 // method of the holder (did:key or did:jwk when the presentation names no
-// holder), and each embedded credential with a Data Integrity proof.
+// holder), and each embedded credential with a Data Integrity proof,
+// verified before the holder's key is resolved (for a did:web or https
+// holder, a fetch) once the presentation's proofs pass their checks that
+// need no key.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*Presentation, error) {
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
@@ -228,36 +231,47 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 			return nil, fmt.Errorf("%w: holder: %v", ErrProof, err)
 		}
 	}
-	unsecured, proofs, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: challenge, domain: domain})
+	// The embedded credentials are verified once the presentation's
+	// proofs pass their checks that need no key, before the holder's key
+	// is resolved (for a did:web or https holder, a fetch from the host
+	// it names).
+	out := &Presentation{Holder: holder}
+	verifyCredentials := func() error {
+		items := doc["verifiableCredential"]
+		if _, isList := items.([]any); !isList && items != nil {
+			items = []any{items}
+		}
+		list, _ := items.([]any)
+		for i, it := range list {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%w: verifiableCredential[%d] is not an object", ErrProof, i)
+			}
+			if _, has := m["proof"]; !has {
+				out.Other = append(out.Other, it)
+				continue
+			}
+			c, err := v.VerifyCredentialMap(ctx, m)
+			if err != nil {
+				return fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+			}
+			out.Credentials = append(out.Credentials, c)
+		}
+		return nil
+	}
+	unsecured, proofs, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: challenge, domain: domain, beforeKeys: verifyCredentials})
 	if err != nil {
 		return nil, err
 	}
-	out := &Presentation{Document: unsecured, Holder: holder, Proofs: proofs}
-	items := unsecured["verifiableCredential"]
-	if _, isList := items.([]any); !isList && items != nil {
-		items = []any{items}
-	}
-	list, _ := items.([]any)
-	for i, it := range list {
-		m, ok := it.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%w: verifiableCredential[%d] is not an object", ErrProof, i)
-		}
-		if _, has := m["proof"]; !has {
-			out.Other = append(out.Other, it)
-			continue
-		}
-		c, err := v.VerifyCredentialMap(ctx, m)
-		if err != nil {
-			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
-		}
-		out.Credentials = append(out.Credentials, c)
-	}
+	out.Document, out.Proofs = unsecured, proofs
 	return out, nil
 }
 
 type expect struct {
 	purpose, controller, challenge, domain string
+	// beforeKeys, if set, runs once every proof passed its checks that
+	// need no key, before any key is resolved.
+	beforeKeys func() error
 }
 
 // verify checks doc's proofs against exp and returns doc without them,
@@ -318,6 +332,11 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 	}
 	if len(distinct) > MaxCanonicalDocuments {
 		return nil, nil, fmt.Errorf("%w: %d distinct previousProof sets, at most %d", ErrChainCost, len(distinct), MaxCanonicalDocuments)
+	}
+	if exp.beforeKeys != nil {
+		if err := exp.beforeKeys(); err != nil {
+			return nil, nil, err
+		}
 	}
 	order := make([]int, len(proofs))
 	for i := range order {

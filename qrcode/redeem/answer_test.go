@@ -124,7 +124,7 @@ func TestPeersCheckAnswers(t *testing.T) {
 	}))
 	defer srv.Close()
 	refused := 0
-	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}, Credentials: caller, Answers: caller, OnRefuse: func(error) { refused++ }}
+	peers := &HTTPPeers{Directory: dirTable{"310000": srv.URL}, Credentials: caller, Answers: caller, OnRefuse: func(error) { refused++ }}
 	redeem := func(s int, b string) error {
 		status, body = s, b
 		_, err := peers.RedeemAt(context.Background(), "310000", RelyingParty{ClientID: "hotel"}, "TIDON1:00")

@@ -48,19 +48,6 @@ type PeerParties interface {
 	PeerParty(ctx context.Context, region, clientID, sector string) (RelyingParty, error)
 }
 
-// Peer is another region's node.
-type Peer struct {
-	// BaseURL is the node's public base URL, without a trailing slash. It
-	// must be one this node may call (federation.CheckEndpoint in the
-	// node's mode; the node's --peer parsing checks it): it is not
-	// checked again here.
-	BaseURL string
-	// Client is the HTTP client for it; nil means a client with a 5 s
-	// timeout. Redirects are never followed, whatever its policy: the
-	// node assertion is for this peer only.
-	Client *http.Client
-}
-
 // PeerCredentials authenticates this node to a peer: it adds credentials
 // (an access token from the peer's token endpoint, a signed node
 // assertion, ...) to a request bound for region.
@@ -78,17 +65,18 @@ type PeerDirectory interface {
 	PeerURL(region string) (string, error)
 }
 
-// HTTPPeers is the PeerRedeemer of a configured peer list and, with
-// Directory, of the regions of the trust registry: a configured peer is
-// used when its region is active in the registry, any other active region
-// at its registered URL.
+// HTTPPeers is the PeerRedeemer of the regions of the trust registry:
+// an active region's node is called at the URL Directory gives (its
+// registered endpoint, or the operator's --peer URL for it:
+// federation.Directory.Peers). Without Directory no code of another
+// region is forwarded (qrcode.ErrNoRoute).
 type HTTPPeers struct {
-	Peers       map[string]Peer // by region, e.g. "310000"
 	Directory   PeerDirectory
 	Credentials PeerCredentials
-	// Client is the HTTP client of the regions found through Directory
-	// only; nil means one with a 5 s timeout. The node gives one that
-	// dials public addresses only (federation.PeerClient).
+	// Client is the HTTP client; nil means one with a 5 s timeout. The
+	// node gives one that dials public addresses only
+	// (federation.PeerClient). Redirects are never followed, whatever its
+	// policy: the node assertion is for this peer only.
 	Client *http.Client
 	// Answers, if set, checks the peer's signature of its answer
 	// (PeerAnswerHeader): a 200 answer that fails is refused (ErrPeer and
@@ -116,21 +104,15 @@ const maxPeerResponse = 64 << 10
 
 // RedeemAt implements PeerRedeemer.
 func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty, code string) (*Redemption, error) {
-	peer, ok := p.Peers[region]
-	if p.Directory != nil {
-		u, err := p.Directory.PeerURL(region)
-		if err != nil {
-			return nil, p.refuse(fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err))
-		}
-		if !ok {
-			peer, ok = Peer{BaseURL: u, Client: p.Client}, true
-		}
-	}
-	if !ok {
+	if p.Directory == nil {
 		return nil, fmt.Errorf("%w: %s", qrcode.ErrNoRoute, region)
 	}
+	base, err := p.Directory.PeerURL(region)
+	if err != nil {
+		return nil, p.refuse(fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err))
+	}
 	body, _ := json.Marshal(PeerRedeemRequest{Code: code, ClientID: rp.ClientID, Sector: rp.Sector})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(peer.BaseURL, "/")+PeerRedeemPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+PeerRedeemPath, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", qrcode.ErrPeer, region, err)
 	}
@@ -140,7 +122,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 			return nil, fmt.Errorf("%w: credentials for %s: %w", qrcode.ErrPeer, region, err)
 		}
 	}
-	resp, err := noRedirects(peer.Client).Do(req)
+	resp, err := noRedirects(p.Client).Do(req)
 	if err != nil {
 		return nil, p.refuse(fmt.Errorf("%w: %w: %s: %w", qrcode.ErrUnavailable, qrcode.ErrPeer, region, err))
 	}

@@ -182,7 +182,7 @@ func TestPeerAnswerStrict(t *testing.T) {
 		io.WriteString(w, body)
 	}))
 	defer srv.Close()
-	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}}
+	peers := &HTTPPeers{Directory: dirTable{"310000": srv.URL}}
 	redeem := func(s int, b string) (*Redemption, error) {
 		status, body = s, b
 		return peers.RedeemAt(context.Background(), "310000", RelyingParty{ClientID: "hotel", Sector: "hotel.example"}, "TIDON1:00")
@@ -230,7 +230,7 @@ func TestPeerAnswerAssuranceLevel(t *testing.T) {
 	defer srv.Close()
 	svc, err := NewService(ServiceConfig{
 		Region: "440000", Store: newMemStore(t, nil), Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
-		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}},
+		Peers: &HTTPPeers{Directory: dirTable{"310000": srv.URL}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +297,8 @@ func TestPeersDoNotFollowRedirects(t *testing.T) {
 	defer redirect.Close()
 
 	peers := &HTTPPeers{
-		Peers:       map[string]Peer{"310000": {BaseURL: redirect.URL, Client: &http.Client{Timeout: 5 * time.Second}}},
+		Directory:   dirTable{"310000": redirect.URL},
+		Client:      &http.Client{Timeout: 5 * time.Second},
 		Credentials: &NodeAssertions{Region: "440000", SigningKey: FixedKey(mustKey(t, 0x62), "kid-b")},
 	}
 	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], (qrcode.OnlineCode{Region: 310000}).String()); !errors.Is(err, qrcode.ErrPeer) {
@@ -319,7 +320,7 @@ func TestForwardedAnswerIsFiltered(t *testing.T) {
 	defer peer.Close()
 	svc, err := NewService(ServiceConfig{
 		Region: "440000", Store: newMemStore(t, nil), Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
-		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: peer.URL}}},
+		Peers: &HTTPPeers{Directory: dirTable{"310000": peer.URL}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -346,9 +347,9 @@ func (d dirTable) PeerURL(region string) (string, error) {
 	return "", errors.New("region not active")
 }
 
-// TestPeersFromTheDirectory: with a directory, a region not configured is
-// reached at its registered URL, and a configured peer whose region is
-// not active is not called (ErrNoRoute).
+// TestPeersFromTheDirectory: a region is reached at the URL the
+// directory gives; a region the directory refuses (not active), or any
+// region without a directory, is not called (ErrNoRoute).
 func TestPeersFromTheDirectory(t *testing.T) {
 	srv, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"pairwise_id":"p1","assurance_level":3,"region":"310000"}`)
@@ -358,9 +359,12 @@ func TestPeersFromTheDirectory(t *testing.T) {
 	if r, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], code); err != nil || r.PairwiseID != "p1" {
 		t.Fatalf("registered region: %+v %v", r, err)
 	}
-	peers = &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}, Directory: dirTable{}}
+	peers = &HTTPPeers{Directory: dirTable{}}
 	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], code); !errors.Is(err, qrcode.ErrNoRoute) {
 		t.Errorf("suspended region: %v", err)
+	}
+	if _, err := (&HTTPPeers{}).RedeemAt(context.Background(), "310000", testRPs["hotel"], code); !errors.Is(err, qrcode.ErrNoRoute) {
+		t.Errorf("no directory: %v", err)
 	}
 	if n := hits.Load(); n != 1 {
 		t.Errorf("peer called %d times, want 1", n)

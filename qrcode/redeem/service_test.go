@@ -428,7 +428,7 @@ func TestCrossRegionPeers(t *testing.T) {
 	credB := &NodeAssertions{Region: "440000", SigningKey: FixedKey(keyB, "kid-b")}
 	svcB, err := NewService(ServiceConfig{
 		Region: "440000", Store: memB, Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
-		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credB},
+		Peers: &HTTPPeers{Directory: dirTable{"310000": srvA.URL}, Credentials: credB},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -458,7 +458,7 @@ func TestCrossRegionPeers(t *testing.T) {
 	// A node A does not know.
 	credC := &NodeAssertions{Region: "440000", SigningKey: FixedKey(mustKey(t, 0x63), "kid-b")}
 	svcC, _ := NewService(ServiceConfig{Region: "440000", Store: memB, Pairwise: hmacPairwise{}, RelyingParties: testRPs, Status: &memStatus{},
-		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credC}})
+		Peers: &HTTPPeers{Directory: dirTable{"310000": srvA.URL}, Credentials: credC}})
 	is2, _ := svcA.Issue(ctx, holder, nil)
 	if _, err := svcC.Redeem(ctx, "hotel", is2.Text); !errors.Is(err, qrcode.ErrPeer) {
 		t.Errorf("impostor node: %v", err)
