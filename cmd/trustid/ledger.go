@@ -777,6 +777,9 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 			cancel()
 			return
 		case <-t.C:
+			if ctx.Err() != nil {
+				continue // the stop came with the tick: only the last anchoring follows
+			}
 			actx, cancel := context.WithTimeout(ctx, sched.every)
 			anchor(actx, false)
 			prune(actx)
