@@ -356,12 +356,8 @@ func TestEnsureRegionRegisteredMeanwhile(t *testing.T) {
 		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}}, Keys: []gm.JWK{ka}}); err != nil {
 		t.Fatal(err)
 	}
-	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{log: slog.New(slog.DiscardHandler), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
-	other := &node{log: n.log, region: n.region, issuer: n.issuer, keys: ks}
+	n := nodeOfRegionB(t, slog.New(slog.DiscardHandler))
+	other := &node{log: n.log, region: n.region, issuer: n.issuer, keys: n.keys}
 	race := &raceRegion{Ledger: b, other: func() {
 		if err := ensureRegion(ctx, ledger.Client{L: b}, other); !errors.Is(err, errRegionPending) {
 			t.Errorf("the other instance: %v, want errRegionPending", err)
@@ -370,6 +366,17 @@ func TestEnsureRegionRegisteredMeanwhile(t *testing.T) {
 	if err := ensureRegion(ctx, ledger.Client{L: race}, n); !errors.Is(err, errRegionPending) {
 		t.Fatalf("registered meanwhile by another instance: %v, want errRegionPending", err)
 	}
+}
+
+// nodeOfRegionB returns a node of region B (320000) logging to log, with
+// a new keystore.
+func nodeOfRegionB(t *testing.T, log *slog.Logger) *node {
+	t.Helper()
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{log: log, region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
 }
 
 // genesisOfRegionA opens an embedded ledger as regions A (310000) and B
@@ -401,11 +408,7 @@ func genesisOfRegionA(t *testing.T) (ca, cb ledger.Client) {
 func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
 	ctx := context.Background()
 	ca, cb := genesisOfRegionA(t)
-	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{log: slog.New(slog.DiscardHandler), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	n := nodeOfRegionB(t, slog.New(slog.DiscardHandler))
 	if err := ensureRegion(ctx, cb, n); !errors.Is(err, errRegionPending) {
 		t.Fatalf("registering: %v, want errRegionPending", err)
 	}
@@ -413,7 +416,7 @@ func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
 	if err != nil || requested.Status != chaincode.RegionPending || len(requested.Keys) != len(keystore.Algorithms) {
 		t.Fatalf("the request: %+v %v", requested, err)
 	}
-	k2, err := ks.Rotate(gm.AlgSM2)
+	k2, err := n.keys.Rotate(gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,12 +460,8 @@ func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
 func TestAnchorStartLogsRepeatsRarely(t *testing.T) {
 	ctx := context.Background()
 	ca, cb := genesisOfRegionA(t)
-	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs strings.Builder
-	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	n := nodeOfRegionB(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
 	if err != nil {
 		t.Fatal(err)
@@ -682,12 +681,8 @@ func TestFollowStatusLogsRepeatsRarely(t *testing.T) {
 func TestRegisterRegionLogsRepeatsRarely(t *testing.T) {
 	ctx := context.Background()
 	ca, cb := genesisOfRegionA(t)
-	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs strings.Builder
-	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	n := nodeOfRegionB(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	l := &downLedger{Ledger: cb.L}
 	l.down.Store(true)
 	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
