@@ -46,9 +46,9 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// readAllocLog marks the allocations the store's log records, cutting a
-// torn last record off the file if cut.
-func (s *FileStore) readAllocLog(cut bool) error {
+// readAllocLog marks the allocations the store's log records and cuts a
+// torn last record off the file.
+func (s *FileStore) readAllocLog() error {
 	path := filepath.Join(s.dir, allocLogName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -62,7 +62,7 @@ func (s *FileStore) readAllocLog(cut bool) error {
 		return err
 	}
 	s.logSize = int64(good)
-	if good < len(data) && cut {
+	if good < len(data) {
 		if err := cutFile(path, int64(good)); err != nil {
 			return fmt.Errorf("statuslist: cutting a torn allocation record: %w", err)
 		}
