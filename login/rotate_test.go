@@ -636,3 +636,53 @@ func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshTokenTooLong: a refresh_token longer than any refresh token
+// (64 characters) is invalid_request, as a missing one is, before any
+// lookup.
+func TestRefreshTokenTooLong(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	for _, tok := range []string{"", strings.Repeat("a", 65)} {
+		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidRequest) {
+			t.Errorf("refresh_token of %d characters: %v, want invalid_request", len(tok), err)
+		}
+	}
+}
+
+// TestEndedWithoutHandleIndexDeletesRecord: a login whose handle index
+// is gone (a login of a node before the index) ended by a reused refresh
+// token, or by the revocation of its refresh token, still has its
+// family record deleted: revokeFamily cannot find it, the token's handle
+// names it.
+func TestEndedWithoutHandleIndexDeletesRecord(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	for _, end := range []string{"reuse", "revoke"} {
+		family := "family-no-index-" + end
+		old, err := shopTokens(ctx, p, shop, family)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := shopRefresh(ctx, p, shop, old.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cfg.Store.Delete(ctx, familyHandleKey(family)); err != nil {
+			t.Fatal(err)
+		}
+		if end == "reuse" {
+			if _, err := shopRefresh(ctx, p, shop, old.RefreshToken); !isCode(err, CodeInvalidGrant) {
+				t.Fatalf("reuse: %v, want invalid_grant", err)
+			}
+		} else if err := p.Revoke(ctx, shop, next.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		handle, _ := tokenHandle(old.RefreshToken)
+		if _, _, err := p.family(ctx, handle); !errors.Is(err, errNoToken) {
+			t.Errorf("%s: the family record of the ended login is still there: %v", end, err)
+		}
+	}
+}
