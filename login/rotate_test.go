@@ -686,3 +686,31 @@ func TestEndedWithoutHandleIndexDeletesRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeOlderTokenRotatedHere: revoking an older node's refresh
+// token that this node rotated a moment ago (its spent record still
+// kept: Spend answers store.ErrReplayed with it) ends the login the
+// rotation continued, and is no error.
+func TestRevokeOlderTokenRotatedHere(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	const old = "Q3Mr1bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oC" // 32 random bytes, as older nodes issued
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older-revoked","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	next, err := shopRefresh(ctx, p, shop, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Revoke(ctx, shop, old); err != nil {
+		t.Fatalf("revoking the rotated older token: %v", err)
+	}
+	if !p.familyRevoked(ctx, "family-older-revoked") {
+		t.Error("the login the rotation continued was not ended")
+	}
+	if _, err := shopRefresh(ctx, p, shop, next.RefreshToken); err == nil {
+		t.Error("the rotation's refresh token still refreshes")
+	}
+}
