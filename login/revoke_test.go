@@ -728,3 +728,57 @@ func TestAccessTokenHandleAloneRefused(t *testing.T) {
 		t.Errorf("the access token after the forged revocations: %v", err)
 	}
 }
+
+// revokeAfterHandle is a store that runs revoke once, right after the
+// first write of a login's handle index: a revocation (a logout by sid,
+// a replayed code) landing between the index and the family record of
+// a login's first issue.
+type revokeAfterHandle struct {
+	Store
+	revoke func(family string)
+	done   bool
+}
+
+func (s *revokeAfterHandle) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	err := s.Store.Set(ctx, key, value, ttl)
+	if family, ok := strings.CutPrefix(key, familyHandleKey("")); ok && err == nil && !s.done {
+		s.done = true
+		s.revoke(family)
+	}
+	return err
+}
+
+// TestRevocationRacingFirstIssue: a login revoked while its first tokens
+// are issued (the revocation reads the handle index before the family
+// record is written, so it deletes nothing and the record is written
+// after it) has a family record whose refresh token matches; the
+// revocation marker alone refuses it, and the login's other tokens.
+func TestRevocationRacingFirstIssue(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	raced := &revokeAfterHandle{Store: p.cfg.Store}
+	raced.revoke = func(family string) {
+		if err := p.revokeFamily(ctx, family); err != nil {
+			t.Error(err)
+		}
+	}
+	p.cfg.Store = raced
+	resp, err := shopTokens(ctx, p, shop, "family-raced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !raced.done {
+		t.Fatal("the revocation did not run")
+	}
+	handle, _ := tokenHandle(resp.RefreshToken)
+	if _, _, err := p.family(ctx, handle); err != nil {
+		t.Fatalf("the family record written after the revocation is not there: %v", err)
+	}
+	if _, err := shopRefresh(ctx, p, shop, resp.RefreshToken); !isCode(err, CodeInvalidGrant) {
+		t.Errorf("refresh of a revoked login: %v, want invalid_grant", err)
+	}
+	if res, err := p.Introspect(ctx, shop, resp.RefreshToken); err != nil || res.Active {
+		t.Errorf("introspection of a revoked login's refresh token: %+v %v", res, err)
+	}
+}

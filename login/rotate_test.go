@@ -636,3 +636,81 @@ func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshTokenTooLong: a refresh_token longer than any refresh token
+// (64 characters) is invalid_request, as a missing one is, before any
+// lookup.
+func TestRefreshTokenTooLong(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	for _, tok := range []string{"", strings.Repeat("a", 65)} {
+		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidRequest) {
+			t.Errorf("refresh_token of %d characters: %v, want invalid_request", len(tok), err)
+		}
+	}
+}
+
+// TestEndedWithoutHandleIndexDeletesRecord: a login whose handle index
+// is gone (a login of a node before the index) ended by a reused refresh
+// token, or by the revocation of its refresh token, still has its
+// family record deleted: revokeFamily cannot find it, the token's handle
+// names it.
+func TestEndedWithoutHandleIndexDeletesRecord(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	for _, end := range []string{"reuse", "revoke"} {
+		family := "family-no-index-" + end
+		old, err := shopTokens(ctx, p, shop, family)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := shopRefresh(ctx, p, shop, old.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cfg.Store.Delete(ctx, familyHandleKey(family)); err != nil {
+			t.Fatal(err)
+		}
+		if end == "reuse" {
+			if _, err := shopRefresh(ctx, p, shop, old.RefreshToken); !isCode(err, CodeInvalidGrant) {
+				t.Fatalf("reuse: %v, want invalid_grant", err)
+			}
+		} else if err := p.Revoke(ctx, shop, next.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		handle, _ := tokenHandle(old.RefreshToken)
+		if _, _, err := p.family(ctx, handle); !errors.Is(err, errNoToken) {
+			t.Errorf("%s: the family record of the ended login is still there: %v", end, err)
+		}
+	}
+}
+
+// TestRevokeOlderTokenRotatedHere: revoking an older node's refresh
+// token that this node rotated a moment ago (its spent record still
+// kept: Spend answers store.ErrReplayed with it) ends the login the
+// rotation continued, and is no error.
+func TestRevokeOlderTokenRotatedHere(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	const old = "Q3Mr1bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oC" // 32 random bytes, as older nodes issued
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older-revoked","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	next, err := shopRefresh(ctx, p, shop, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Revoke(ctx, shop, old); err != nil {
+		t.Fatalf("revoking the rotated older token: %v", err)
+	}
+	if !p.familyRevoked(ctx, "family-older-revoked") {
+		t.Error("the login the rotation continued was not ended")
+	}
+	if _, err := shopRefresh(ctx, p, shop, next.RefreshToken); err == nil {
+		t.Error("the rotation's refresh token still refreshes")
+	}
+}

@@ -46,9 +46,9 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// readAllocLog marks the allocations the store's log records, cutting a
-// torn last record off the file if cut.
-func (s *FileStore) readAllocLog(cut bool) error {
+// readAllocLog marks the allocations the store's log records and cuts a
+// torn last record off the file.
+func (s *FileStore) readAllocLog() error {
 	path := filepath.Join(s.dir, allocLogName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -62,7 +62,7 @@ func (s *FileStore) readAllocLog(cut bool) error {
 		return err
 	}
 	s.logSize = int64(good)
-	if good < len(data) && cut {
+	if good < len(data) {
 		if err := cutFile(path, int64(good)); err != nil {
 			return fmt.Errorf("statuslist: cutting a torn allocation record: %w", err)
 		}
@@ -184,9 +184,9 @@ func cutFile(path string, size int64) error {
 
 // appendAllocs appends one record of the group's allocations (fresh:
 // existing lists -> indices) to the log in one write and one fsync. The
-// log stays open between groups; after a failure it is closed, and the
-// next group opens it again and cuts it back to its last acknowledged end
-// (logSize) before appending. Only the committing goroutine calls it.
+// log stays open between groups; after a failure commit closes it, and
+// the next group opens it again and cuts it back to its last acknowledged
+// end (logSize) before appending. Only the committing goroutine calls it.
 func (s *FileStore) appendAllocs(fresh map[*list][]int) error {
 	if len(fresh) == 0 {
 		return nil
@@ -215,7 +215,6 @@ func (s *FileStore) appendAllocs(fresh map[*list][]int) error {
 		}
 	}
 	if err != nil {
-		s.closeLog()
 		return fmt.Errorf("statuslist: allocation log: %w", err)
 	}
 	s.logSize += int64(len(buf))
@@ -288,7 +287,6 @@ func (s *FileStore) compactAllocLog() error {
 		}
 	}
 	if err != nil {
-		s.closeLog()
 		return fmt.Errorf("statuslist: allocation log: %w", err)
 	}
 	s.logSize = 0

@@ -201,13 +201,29 @@ func TestAllocationLogTorn(t *testing.T) {
 	good, _ := os.ReadFile(path)
 	badSum := record(map[string][]uint32{lid: {7}})
 	badSum[5] ^= 1
-	for _, torn := range [][]byte{
-		{0, 1},
+	rec := record(map[string][]uint32{lid: {7}})
+	// maxRecord is the longest record payload the store could write:
+	// every index of every list.
+	maxRecord := 0
+	for id, l := range s.lists {
+		maxRecord += 1 + len(id) + 4 + 4*l.size()
+	}
+	tornList := [][]byte{
 		{0, 0, 0, 9, 1, 2, 3, 4, 5},
-		record(map[string][]uint32{lid: {7}})[:12],
 		badSum,
 		make([]byte, 16),
-	} {
+		// A torn record, then a zero-filled tail.
+		append(bytes.Clone(rec[:12]), make([]byte, 16)...),
+		// The longest record the store could write, torn.
+		append(binary.BigEndian.AppendUint32(nil, uint32(maxRecord)), 1, 2, 3, 4, 5),
+		// A torn record of a length past the end, then a record one
+		// byte longer than what is left: no whole record follows.
+		append([]byte{0, 0, 0, 60, 1, 2, 3, 4}, lengthen(rec, 1)...),
+	}
+	for n := 1; n < len(rec); n++ {
+		tornList = append(tornList, rec[:n])
+	}
+	for _, torn := range tornList {
 		appendFile(t, path, torn)
 		s, err = OpenFileStore(dir, FileStoreOptions{})
 		if err != nil {
@@ -233,14 +249,24 @@ func TestAllocationLogTorn(t *testing.T) {
 	}
 	countPast := binary.BigEndian.AppendUint32(append([]byte{byte(len(lid))}, lid...), 5)
 	countPast = binary.BigEndian.AppendUint32(countPast, 1)
+	countOnePast := binary.BigEndian.AppendUint32(append([]byte{byte(len(lid))}, lid...), 2)
+	countOnePast = binary.BigEndian.AppendUint32(countOnePast, 1)
 	for name, bad := range map[string][]byte{
-		"bad checksum inside": append(append([]byte{}, badSum...), raw...),
-		"zeros inside":        append(make([]byte, 8), raw...),
-		"zeros then data":     append(append(append([]byte{}, raw...), make([]byte, 8)...), raw...),
-		"unknown list":        append(record(map[string][]uint32{"0123456789abcdef": {1}}), raw...),
-		"index out of range":  append(record(map[string][]uint32{lid: {1 << 30}}), raw...),
-		"count past the end":  append(frame(countPast), raw...),
-		"ID past the end":     append(frame([]byte{40, 'a'}), raw...),
+		"bad checksum inside":         append(append([]byte{}, badSum...), raw...),
+		"zeros inside":                append(make([]byte, 8), raw...),
+		"zeros then data":             append(append(append([]byte{}, raw...), make([]byte, 8)...), raw...),
+		"unknown list":                append(record(map[string][]uint32{"0123456789abcdef": {1}}), raw...),
+		"index out of range":          append(record(map[string][]uint32{lid: {1 << 30}}), raw...),
+		"count past the end":          append(frame(countPast), raw...),
+		"ID past the end":             append(frame([]byte{40, 'a'}), raw...),
+		"count one past":              append(frame(countOnePast), raw...),
+		"count cut short":             append(frame(countPast[:len(countPast)-5]), raw...),
+		"empty record last":           append(bytes.Clone(raw), 0, 0, 0, 0, 1, 2, 3, 4),
+		"header past any record last": append(bytes.Clone(raw), 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0),
+		// A damaged length followed at once by a whole record, or by a
+		// whole record of one byte: not a torn append.
+		"length past the end, a record after":       append(append(bytes.Clone(raw), 0, 0, 0, 60, 1, 2, 3, 4), rec...),
+		"length past the end, a short record after": append(append(bytes.Clone(raw), 0, 0, 0, 20, 1, 2, 3, 4), frame([]byte{1})...),
 		// A damaged length of the first record: cutting it as a torn tail
 		// would free every acknowledged allocation after it.
 		"length past any record": flip(raw, 0, 0x01),
@@ -325,8 +351,9 @@ func TestAllocationLogCompaction(t *testing.T) {
 }
 
 // TestAllocationLogReopens: an append that fails (the log's file closed
-// under the store) fails its group; the next group opens the log again
-// and works, and what it acknowledged survives a restart.
+// under the store) fails its group; the next group opens the log again,
+// cuts off what the failed append wrote, and works, and what it
+// acknowledged survives a restart.
 func TestAllocationLogReopens(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -344,6 +371,8 @@ func TestAllocationLogReopens(t *testing.T) {
 	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err == nil {
 		t.Fatal("allocation succeeded without its log")
 	}
+	// What a failed append wrote is cut off before the next append.
+	appendFile(t, filepath.Join(dir, allocLogName), []byte{1, 2, 3})
 	lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		t.Fatal(err)
@@ -411,9 +440,12 @@ func TestLegacyAllocationLog(t *testing.T) {
 			t.Fatalf("index %d of the old log handed out again", i)
 		}
 	}
-	appendFile(t, legacy, append([]byte{0xff, 0xff, 0xff, 0xff}, old...))
-	if _, err := OpenFileStore(dir, FileStoreOptions{}); !errors.Is(err, ErrCorrupted) {
-		t.Fatalf("out-of-range record inside an old log: %v", err)
+	for _, bad := range []uint32{0xffffffff, uint32(l.size())} {
+		os.WriteFile(legacy, binary.BigEndian.AppendUint32(nil, bad), 0o600)
+		appendFile(t, legacy, old)
+		if _, err := OpenFileStore(dir, FileStoreOptions{}); !errors.Is(err, ErrCorrupted) {
+			t.Fatalf("out-of-range record %d inside an old log: %v", bad, err)
+		}
 	}
 }
 
@@ -532,6 +564,94 @@ func TestAllocationLogDirectoryGone(t *testing.T) {
 	for _, r := range acked {
 		if l, err := s2.lookup(r.ListID); err != nil || !l.isAllocated(r.Index) {
 			t.Fatalf("acknowledged allocation %v lost (%v)", r, err)
+		}
+	}
+}
+
+// TestAllocationLogRepeats: log records that repeat allocations (of the
+// log or of the list's file, as after a crash between a compaction's
+// writes and the emptying of the log) count each entry once.
+func TestAllocationLogRepeats(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lid, first, _ := s.Allocate(ctx, status.PurposeRevocation)
+	_, second, err := s.Allocate(ctx, status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(dir, allocLogName), record(map[string][]uint32{lid: {uint32(first), uint32(second), uint32(second)}}))
+	s, err = OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.lookup(lid); l.count != 2 {
+		t.Fatalf("count %d after repeated records, want 2", l.count)
+	}
+}
+
+// TestAllocationLogCompactionAfterRestart: a compaction writes the lists
+// named by records of before a restart too (their allocations then
+// survive the log's emptying); the log compacts only once past its limit
+// (not at it); and after a compaction a failed append is recovered from
+// like any other.
+func TestAllocationLogCompactionAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, allocLogName)
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var susp []status.Ref
+	for range 2 {
+		lid, idx, err := s.Allocate(ctx, status.PurposeSuspension)
+		if err != nil {
+			t.Fatal(err)
+		}
+		susp = append(susp, status.Ref{ListID: lid, Index: idx})
+	}
+	s.Allocate(ctx, status.PurposeRevocation) // the list, in its file
+	if s, err = OpenFileStore(dir, FileStoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The log now holds one record of one index: at the limit, no
+	// compaction.
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.logLimit = fi.Size()
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(logRecords(t, dir)); n != 2 {
+		t.Fatalf("%d records in a log at its limit, want 2 (no compaction)", n)
+	}
+	// Past the limit: the next group compacts.
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(logRecords(t, dir)); n != 1 {
+		t.Fatalf("%d records after a compaction, want 1", n)
+	}
+	s.logFile.Close()
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err == nil {
+		t.Fatal("allocation succeeded without its log")
+	}
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err != nil {
+		t.Fatalf("after a compaction, the log did not reopen: %v", err)
+	}
+	os.Remove(path)
+	if s, err = OpenFileStore(dir, FileStoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range susp {
+		if l, _ := s.lookup(r.ListID); !l.isAllocated(r.Index) {
+			t.Fatalf("allocation %v of before the restart lost by the compaction", r)
 		}
 	}
 }

@@ -230,7 +230,7 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 			return nil, fmt.Errorf("statuslist: %w", err)
 		}
 	}
-	if err := s.readAllocLog(true); err != nil {
+	if err := s.readAllocLog(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(s.order, func(a, b string) int {

@@ -142,7 +142,13 @@ func readOnDisk(s *FileStore, lid string) (*list, error) {
 		}
 		d.lists[l.id] = l
 	}
-	if err := d.readAllocLog(false); err != nil { // no cut: the store is live
+	// Only read the log: the store is live, a torn record may be an
+	// append in progress.
+	data, err := os.ReadFile(filepath.Join(s.dir, allocLogName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if _, err := d.applyAllocLog(data); err != nil {
 		return nil, err
 	}
 	if d.lists[lid] == nil {

@@ -1222,3 +1222,45 @@ func FuzzEnrollmentCredentials(f *testing.F) {
 		}
 	})
 }
+
+// TestSharedSetRefusals: SetManyIf (and so SetMany) refuses, before
+// anything is marked or anchored, an index below 0 or at the lists'
+// size (ErrIndex) and a value past the list's largest (ErrValue: 2 in
+// a revocation list, past TokenSuspended in a token list); nothing
+// changes.
+func TestSharedSetRefusals(t *testing.T) {
+	l := openLedger(t)
+	a := startInstance(t, l, t.TempDir(), "a")
+	ctx := context.Background()
+	refs, err := a.shared.Refs(ctx, a.issue(t, "client-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rev, tok status.Ref
+	for _, r := range refs {
+		switch r.Purpose {
+		case status.PurposeRevocation:
+			rev = r
+		case status.PurposeToken:
+			tok = r
+		}
+	}
+	for _, c := range []struct {
+		e    status.Entry
+		want error
+	}{
+		{status.Entry{ListID: rev.ListID, Index: -1, Value: 1}, status.ErrIndex},
+		{status.Entry{ListID: rev.ListID, Index: status.MinEntries, Value: 1}, status.ErrIndex},
+		{status.Entry{ListID: rev.ListID, Index: rev.Index, Value: 2}, status.ErrValue},
+		{status.Entry{ListID: tok.ListID, Index: tok.Index, Value: status.TokenSuspended + 1}, status.ErrValue},
+	} {
+		if err := a.shared.SetManyIf(ctx, []status.Entry{c.e}, nil, nil); !errors.Is(err, c.want) {
+			t.Errorf("%+v: %v, want %v", c.e, err, c.want)
+		}
+	}
+	for _, r := range []status.Ref{rev, tok} {
+		if _, v, err := a.shared.Get(ctx, r.ListID, r.Index); err != nil || v != 0 {
+			t.Errorf("%v is %d (%v) after refused changes, want 0", r, v, err)
+		}
+	}
+}
