@@ -520,6 +520,56 @@ type Claim struct {
 	// Issuer is the ID of the first issuer record on the host, or the
 	// issuer whose ID the identifier is.
 	Issuer string `json:"issuer,omitempty"`
+	// Also holds the claims of other regions' records and issuers on a
+	// chain an even older contract wrote, which let two regions name one
+	// host or identifier (indexClaims): when Region releases the claim,
+	// it passes to the first of them, not to whoever writes next.
+	Also []Claim `json:"also,omitempty"`
+}
+
+// share adds o, a claim of another region than cl's, to cl.Also, and
+// reports whether that changed cl.
+func (cl *Claim) share(o Claim) bool {
+	i := slices.IndexFunc(cl.Also, func(a Claim) bool { return a.Region == o.Region })
+	if i < 0 {
+		cl.Also = append(cl.Also, o)
+		return true
+	}
+	a := &cl.Also[i]
+	was := *a
+	a.Record = a.Record || o.Record
+	if a.Issuer == "" {
+		a.Issuer = o.Issuer
+	}
+	return a.Record != was.Record || a.Issuer != was.Issuer
+}
+
+// release drops the record's part of region's claim cl (its record no
+// longer names it) and reports whether that changed cl. The claim passes
+// to the first of Also once no record or issuer of its region holds it.
+func (cl *Claim) release(region string) bool {
+	if cl.Region == region && cl.Record {
+		cl.Record = false
+		if cl.Issuer == "" {
+			next := Claim{}
+			if len(cl.Also) > 0 {
+				next = cl.Also[0]
+				next.Also = cl.Also[1:]
+			}
+			*cl = next
+		}
+		return true
+	}
+	i := slices.IndexFunc(cl.Also, func(a Claim) bool { return a.Region == region && a.Record })
+	if i < 0 {
+		return false
+	}
+	if cl.Also[i].Issuer == "" {
+		cl.Also = slices.Delete(cl.Also, i, i+1)
+	} else {
+		cl.Also[i].Record = false
+	}
+	return true
 }
 
 // Kinds of claims.
@@ -585,14 +635,14 @@ func (c *call) claimOf(kind, name string) (Claim, error) {
 	return cl, nil
 }
 
-// setClaim stores cl as the claim of kind on name; the zero Claim deletes
-// it.
+// setClaim stores cl as the claim of kind on name; a Claim of no region
+// deletes it.
 func (c *call) setClaim(kind, name string, cl Claim) error {
 	if c.claims == nil {
 		c.claims = map[[2]string]Claim{}
 	}
 	c.claims[[2]string{kind, name}] = cl
-	if cl == (Claim{}) {
+	if cl.Region == "" {
 		return c.del(objClaim, kind, name)
 	}
 	return c.save(cl, objClaim, kind, name)
@@ -640,8 +690,9 @@ func (c *call) indexClaims() error {
 // reclaim moves the claims of a region's record from what old names to
 // what r names: it claims r's hosts and identifiers and releases those
 // only old names (a host an issuer of the region is on stays the
-// region's). A claim another region holds is left to it (unclaimed
-// refused such a write; only indexClaims meets one).
+// region's). A claim another region holds is left to it, r's shared
+// with it (Claim.Also: unclaimed refused such a write; only indexClaims
+// meets one).
 func (c *call) reclaim(old, r Region) error {
 	for _, kind := range []string{claimHost, claimID} {
 		was, now := old.Hosts(), r.Hosts()
@@ -656,10 +707,12 @@ func (c *call) reclaim(old, r Region) error {
 			if err != nil {
 				return err
 			}
-			if cl.Record || (cl.Region != "" && cl.Region != r.Code) {
+			switch {
+			case cl.Region == "" || (cl.Region == r.Code && !cl.Record):
+				cl.Region, cl.Record = r.Code, true
+			case cl.Region == r.Code || !cl.share(Claim{Region: r.Code, Record: true}):
 				continue
 			}
-			cl.Region, cl.Record = r.Code, true
 			if err := c.setClaim(kind, name, cl); err != nil {
 				return err
 			}
@@ -672,15 +725,10 @@ func (c *call) reclaim(old, r Region) error {
 			if err != nil {
 				return err
 			}
-			switch {
-			case cl.Region != r.Code || !cl.Record:
-			case cl.Issuer == "":
-				err = c.setClaim(kind, name, Claim{})
-			default:
-				cl.Record = false
-				err = c.setClaim(kind, name, cl)
+			if !cl.release(r.Code) {
+				continue
 			}
-			if err != nil {
+			if err := c.setClaim(kind, name, cl); err != nil {
 				return err
 			}
 		}
@@ -689,7 +737,7 @@ func (c *call) reclaim(old, r Region) error {
 }
 
 // claimIssuer claims for region the host and the identifier of issuer id,
-// unless already claimed.
+// unless already claimed (another region's claim shared, Claim.Also).
 func (c *call) claimIssuer(region, id string) error {
 	host, _ := IDHost(id)
 	for _, k := range [][2]string{{claimHost, host}, {claimID, claimKeyID(id)}} {
@@ -698,10 +746,12 @@ func (c *call) claimIssuer(region, id string) error {
 		if err != nil {
 			return err
 		}
-		if cl.Issuer != "" || (cl.Region != "" && cl.Region != region) {
+		switch {
+		case cl.Region == "" || (cl.Region == region && cl.Issuer == ""):
+			cl.Region, cl.Issuer = region, id
+		case cl.Region == region || !cl.share(Claim{Region: region, Issuer: id}):
 			continue
 		}
-		cl.Region, cl.Issuer = region, id
 		if err := c.setClaim(kind, name, cl); err != nil {
 			return err
 		}

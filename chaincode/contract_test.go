@@ -416,6 +416,75 @@ func TestClaimsOfAnOlderChain(t *testing.T) {
 	}
 }
 
+// TestSharedClaimsOfAnOlderChain: where an even older contract let two
+// regions name one host and one endpoint URL, the claims indexClaims
+// stores give each to one region and keep the other's (Claim.Also): when
+// the holder's record drops it, it passes to the other region, whose
+// record or issuer still names it, not to whoever writes next.
+func TestSharedClaimsOfAnOlderChain(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+	iss := func(msp, id string) error {
+		_, err := l.call(msp, "PutIssuer", js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+		return err
+	}
+	upd := func(msp, code string, eps ...Endpoint) error {
+		_, err := l.call(msp, "UpdateRegion", js(t, RegionInput{Code: code, DID: "did:web:" + code + ".trustid.example",
+			Endpoints: append([]Endpoint{{Type: "api", URL: "https://" + code + ".trustid.example"}}, eps...)}))
+		return err
+	}
+	web := Endpoint{Type: "web", URL: "https://shared.example"}
+	if err := upd(msp31, "310000", web); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss(msp32, "did:web:320000.trustid.example:b"); err != nil {
+		t.Fatal(err)
+	}
+	// An older chain, as an even older contract wrote it: 320000's record
+	// names the web endpoint 310000's names, and one of 320000's issuers
+	// is on its host.
+	var r Region
+	rk, _ := CompositeKey(objRegion, "320000")
+	if err := json.Unmarshal(l.st.KV[rk], &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Endpoints = append(r.Endpoints, Endpoint{Type: "web", URL: "https://shared.example/"})
+	l.st.KV[rk] = []byte(js(t, r))
+	ik, _ := CompositeKey(objIssuer, "did:web:320000.trustid.example:b")
+	shared, _ := CompositeKey(objIssuer, "did:web:shared.example:b")
+	l.st.KV[shared] = []byte(strings.ReplaceAll(string(l.st.KV[ik]), "did:web:320000.trustid.example:b", "did:web:shared.example:b"))
+	delete(l.st.KV, ik)
+	start, end, _ := PrefixRange(objClaim, nil)
+	for k := range l.st.KV {
+		if k >= start && k < end {
+			delete(l.st.KV, k)
+		}
+	}
+	// 310000 drops the endpoint: the host and the URL are 320000's.
+	if err := upd(msp31, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss(msp31, "did:web:shared.example:x"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an issuer on the host another region's record names: %v", err)
+	}
+	if err := upd(msp44, "440000", web); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an endpoint another region's record names: %v", err)
+	}
+	// 320000 drops it too: the host stays 320000's, its issuer's.
+	if err := upd(msp32, "320000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := upd(msp44, "440000", web); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an endpoint on the host of another region's issuer: %v", err)
+	}
+	if err := iss(msp32, "did:web:shared.example:c"); err != nil {
+		t.Errorf("an issuer on the host of its region's issuer: %v", err)
+	}
+}
+
 // TestClaimsFollowTheRecords: a host or an endpoint URL a region's
 // record no longer names is free for another region, unless an issuer
 // of the region is on the host (issuers are never removed: their hosts
