@@ -92,6 +92,9 @@ type Outbox struct {
 	// heads' alike (a ledger that is down fails them all the same); under
 	// mu.
 	retries retrylog.Log
+	// overQuota logs the heads refused past the region's quota
+	// (sendHeads), rarely while they repeat; under mu.
+	overQuota retrylog.Log
 
 	mu          sync.Mutex
 	changed     chan struct{} // closed and replaced when the outbox shrinks
@@ -228,7 +231,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	if err != nil {
 		return nil, err
 	}
-	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, retries: retrylog.Log{Now: opts.Now}, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, retries: retrylog.Log{Now: opts.Now}, overQuota: retrylog.Log{Now: opts.Now}, kick: make(chan struct{}, 1), changed: make(chan struct{})}
 	o.chunks = groupcommit.New(o.commitChunks)
 	o.chunks.SetSpacing(max(opts.CommitSpacing, 0))
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -1011,7 +1014,10 @@ func (o *Outbox) done(r sent) error {
 
 // sendHeads submits the waiting heads (at most chaincode.MaxHeads per
 // transaction); on a permanent refusal it sends them one by one to drop
-// only the refused ones. It returns the file's error when the file
+// only the refused ones. On a refusal past the region's quota
+// (chaincode.ErrQuota: a new list's head) it sends them one by one too,
+// so that the heads of lists anchored already go on, and keeps the
+// refused ones, to send again after MaxBackoff. It returns the file's error when the file
 // cannot be read or does not record the heads sent (they stay, to be
 // sent again), nil when ctx ends.
 func (o *Outbox) sendHeads(ctx context.Context) error {
@@ -1034,6 +1040,7 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 	}
 	groups := [][]StatusHeadInput{heads}
 	backoff := o.opts.MinBackoff
+	var quotaErr error // the last refusal past the quota, its heads kept
 	for len(groups) > 0 {
 		g := groups[0]
 		_, err := o.chain.PutStatusHeads(ctx, g)
@@ -1049,7 +1056,7 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 				return err
 			}
 			groups = groups[1:]
-		case permanent(err) && len(g) > 1:
+		case (permanent(err) || errors.Is(err, chaincode.ErrQuota)) && len(g) > 1:
 			groups = groups[1:]
 			for _, h := range g {
 				groups = append(groups, []StatusHeadInput{h})
@@ -1059,6 +1066,9 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 			if err := o.removeHeads(g); err != nil {
 				return err
 			}
+			groups = groups[1:]
+		case errors.Is(err, chaincode.ErrQuota):
+			quotaErr = err
 			groups = groups[1:]
 		default:
 			o.mu.Lock()
@@ -1073,6 +1083,20 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 			}
 			backoff = min(2*backoff, o.opts.MaxBackoff)
 		}
+	}
+	o.mu.Lock()
+	if quotaErr == nil {
+		o.overQuota.Reset()
+		o.mu.Unlock()
+		return nil
+	}
+	o.failed(quotaErr)
+	o.overQuota.Warn(o.log, "status heads of new lists refused: the region's quota of records is full; the other lists' heads are anchored, these retried", quotaErr,
+		slog.Duration("backoff", o.opts.MaxBackoff))
+	o.mu.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.opts.MaxBackoff):
 	}
 	return nil
 }

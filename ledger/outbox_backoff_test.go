@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,4 +287,66 @@ func TestOutboxNewerHeadKeptWhileOlderSent(t *testing.T) {
 	if err != nil || h.Version != 2 {
 		t.Fatalf("head on the chain %+v %v, want version 2 (queued while 1 was sent)", h, err)
 	}
+}
+
+// quotaChain refuses, as a region whose quota of records is full, every
+// submission of status heads that names list full while refuse is set.
+type quotaChain struct {
+	ledger.Client
+	full   string
+	refuse atomic.Bool
+}
+
+func (c *quotaChain) PutStatusHeads(ctx context.Context, heads []ledger.StatusHeadInput) (chaincode.HeadsEvent, error) {
+	if c.refuse.Load() && slices.ContainsFunc(heads, func(h ledger.StatusHeadInput) bool { return h.List == c.full }) {
+		return chaincode.HeadsEvent{}, fmt.Errorf("%w: injected", chaincode.ErrQuota)
+	}
+	return c.Client.PutStatusHeads(ctx, heads)
+}
+
+// TestOutboxHeadsPastTheQuota: the head of a new list the contract
+// refuses past the region's quota (ErrQuota) is kept and sent again,
+// while the heads of the lists anchored already, queued with it or
+// after it, go on being anchored (a revocation in them reaches the
+// chain); once the quota allows, the new list's head is anchored too.
+func TestOutboxHeadsPastTheQuota(t *testing.T) {
+	const old, full = "00000011aaaaaaaa", "00000012aaaaaaaa"
+	chain := &quotaChain{full: full}
+	chain.refuse.Store(true)
+	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
+		chain.Client = c
+		return chain
+	}, ledger.OutboxOptions{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	defer n.close()
+	ctx := context.Background()
+	head := func(list string, v uint64) ledger.StatusHeadInput {
+		return ledger.StatusHeadInput{List: list, Version: v, Digest: chaincode.ListDigest(fmt.Appendf(nil, "%s %d", list, v))}
+	}
+	anchored := func(list string, v uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, list)
+			if err == nil && h.Version == v {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("head of %s on the chain %+v %v, want version %d", list, h, err, v)
+			}
+		}
+	}
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{head(old, 1), head(full, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	stop := n.run(t)
+	defer stop()
+	anchored(old, 1)
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{head(old, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	anchored(old, 2)
+	if st := n.ob.Stats(); st.HeadsPending != 1 {
+		t.Errorf("heads pending %d, want the new list's kept", st.HeadsPending)
+	}
+	chain.refuse.Store(false)
+	anchored(full, 1)
 }
