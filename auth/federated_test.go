@@ -17,7 +17,7 @@ import (
 )
 
 // regionsFed is a Federation that knows only which issuer is which
-// region's node: enough for IntrospectForPeer, which reads TokenRegion.
+// region's node: enough for IntrospectForPeer, which reads RegionIssuer.
 type regionsFed map[string]string
 
 func (f regionsFed) TokenRegion(iss string) (string, bool) { r, ok := f[iss]; return r, ok }

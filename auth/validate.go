@@ -661,11 +661,12 @@ var (
 // caller, node to node) about token. The token must be one this node
 // issued (else an error matching ErrInvalidRequest and ErrNotIssuedHere,
 // which the peer route answers {"active": false}: RFC 7662 §2.2);
-// it is active when it verifies, names region's node (its registered
-// endpoint, Federation) among its audiences, its client is registered and
-// enabled and it is not revoked. A token of this node not meant for region
-// is {"active": false}, as another client's is at Introspect, and so is an
-// invalid or expired one. Only a failing dependency is ErrUnavailable.
+// it is active when it verifies, names region's node (its issuer URL,
+// Federation.RegionIssuer, exactly) among its audiences, its client is
+// registered and enabled and it is not revoked. A token of this node not
+// meant for region is {"active": false}, as another client's is at
+// Introspect, and so is an invalid or expired one. Only a failing
+// dependency is ErrUnavailable.
 func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (Introspection, error) {
 	if s.fed == nil {
 		return Introspection{}, fail(ErrInvalidRequest, "this node does not answer other regions")
@@ -680,7 +681,13 @@ func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (
 	if v.region != "" {
 		return Introspection{}, failWith(ErrInvalidRequest, ErrNotIssuedHere, "the token was not issued by this node")
 	}
-	if !slices.ContainsFunc(v.aud, func(a string) bool { r, ok := s.fed.TokenRegion(a); return ok && r == region }) {
+	// The token can be used at region's node only when it names the
+	// node's issuer, exactly, as the node requires and as the token
+	// endpoint writes a resource (checkResource): the region's DID or
+	// another endpoint, or the URL spelled with a trailing slash, name
+	// the region but no node that accepts the token (RFC 7662 §4,
+	// RFC 8707 §2).
+	if peer := s.fed.RegionIssuer(region); peer == "" || !slices.Contains(v.aud, peer) {
 		return Introspection{}, nil
 	}
 	c, err := s.clients.Get(ctx, v.clientID)

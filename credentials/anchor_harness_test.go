@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -161,7 +162,7 @@ func anchorShared(t testing.TB, n *node, ch *chain, base string) {
 	}
 	chosen := ledgertest.ChosenIDs(t, ch.l, filepath.Join(t.TempDir(), "bindings.db"), anchorRegion)
 	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ch.ob, Chosen: chosen, Region: anchorRegion,
-		BatchPrefix: ch.ob.NodeID() + "-", OnError: func(err error) { t.Errorf("anchoring heads: %v", err) }})
+		BatchPrefix: ch.ob.NodeID() + "-", Logger: slog.New(slog.NewTextHandler(failOnLog{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,4 +336,13 @@ func signListDoc(t testing.TB, n *node, url string, edit func(doc, subject map[s
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// failOnLog fails the test with each line logged to it: the shared
+// store logs only its failures (heads not handed to the outbox).
+type failOnLog struct{ t testing.TB }
+
+func (f failOnLog) Write(p []byte) (int, error) {
+	f.t.Errorf("status: %s", p)
+	return len(p), nil
 }

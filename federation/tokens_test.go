@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/registry"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -30,11 +31,16 @@ type nodeKeys struct{ k keystore.Key }
 func (n nodeKeys) Active(string) (keystore.Key, error) { return n.k, nil }
 func (n nodeKeys) Published() []keystore.Key           { return []keystore.Key{n.k} }
 
-// newAuth starts a region node's token service; fed nil accepts only its
-// own tokens.
+// newAuth starts a region node's token service with an empty client
+// registry of its own; fed nil accepts only its own tokens.
 func newAuth(t testing.TB, issuer, kid string, key *gm.PrivateKey, fed auth.Federation, cacheSize int) *auth.Service {
 	t.Helper()
-	clients := auth.NewMemoryStore(nil)
+	return newAuthWith(t, issuer, kid, key, fed, auth.NewMemoryStore(nil), cacheSize)
+}
+
+// newAuthWith is newAuth with the client registry clients.
+func newAuthWith(t testing.TB, issuer, kid string, key *gm.PrivateKey, fed auth.Federation, clients auth.ClientStore, cacheSize int) *auth.Service {
+	t.Helper()
 	mem, err := store.NewMemory(store.MemoryOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -443,6 +449,51 @@ func TestForeignTokenIssuerIsTheRegionsAPIEndpoint(t *testing.T) {
 		}
 		if !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("iss %s (A's region, not its node's issuer): %v, want invalid_token", iss, err)
+		}
+	}
+}
+
+// TestPeerIntrospectionAudienceIsTheRegionsAPIEndpoint: A tells B's node
+// that a token of A is active only when the token names B's node by its
+// issuer URL, B's registered "api" endpoint, exactly: the one name B's
+// node accepts in aud and the one resource A's token endpoint takes
+// (TestResourceIsTheRegionsAPIEndpoint). A token of A naming B's DID,
+// another of B's endpoints, or the api endpoint with a trailing slash,
+// which the registry places in region B too, can be used at no node of
+// B, so A answers B that it is not active (RFC 7662 §4: the
+// authorization server determines whether the token can be used at the
+// resource server asking).
+func TestPeerIntrospectionAudienceIsTheRegionsAPIEndpoint(t *testing.T) {
+	ctx := context.Background()
+	s := newTokenSetup(t, 0)
+	const webB = "https://www." + regionB + ".trustid.local"
+	r, err := s.c.b.Region(ctx, regionB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: webB})
+	if _, err := s.c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A's view of B's web endpoint", func() bool { reg, ok := s.c.view.IssuerRegion(webB); return ok && reg == regionB })
+	// A's node, with its region's relying parties (svc-a) from the ledger.
+	a := newAuthWith(t, issuerA, "a-node-1", s.keyA, federation.Tokens{Keys: &federation.Keys{Registry: s.c.view}},
+		registry.NewHomeClients(s.c.a, s.c.view, regionA), 0)
+	for _, aud := range []string{issuerB, r.DID, webB, issuerB + "/"} {
+		if region, ok := s.c.view.IssuerRegion(aud); !ok || region != regionB {
+			t.Fatalf("%s: the registry places it in %q %v, want %s", aud, region, ok, regionB)
+		}
+		now := time.Now()
+		j := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": issuerA, "sub": "svc-a", "client_id": "svc-a", "aud": []string{issuerA, aud},
+			"scope": auth.ScopeQRRedeem, "jti": "j-" + aud, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		j.Header["typ"], j.Header["kid"] = auth.AccessTokenType, "a-node-1"
+		tok, err := j.SignedString(s.keyA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := a.IntrospectForPeer(ctx, regionB, tok)
+		if want := aud == issuerB; err != nil || in.Active != want {
+			t.Errorf("a token of A for %s, asked by B: active %v, %v; want active %v", aud, in.Active, err, want)
 		}
 	}
 }

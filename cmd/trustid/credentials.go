@@ -749,7 +749,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		Chosen:      ledger.ChosenIDs{Binder: binder, Index: bindings},
 		BatchPrefix: nl.Outbox.NodeID() + "-",
 		Markers:     n.store,
-		OnError:     func(err error) { n.log.Error("status", slog.Any("error", err)) }})
+		Logger:      n.log})
 	if err != nil {
 		bindings.Close()
 		return nil, nil, err

@@ -3,6 +3,7 @@ package statuslist_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -177,23 +178,19 @@ func (m *failingMarkers) Claim(ctx context.Context, value, free []byte, ttl time
 	return m.Markers.Claim(ctx, value, free, ttl, keys...)
 }
 
-// TestSharedRefreshFailure: a refresh the store fails is reported through
-// OnError, and the instance forgets the markers it could not refresh: its
-// next change of such an entry claims the marker again.
+// TestSharedRefreshFailure: a refresh the store fails is logged (at
+// warning level, with how many markers it tried), and the instance
+// forgets the markers it could not refresh: its next change of such an
+// entry claims the marker again.
 func TestSharedRefreshFailure(t *testing.T) {
 	const ttl = 3 * time.Second // a pass every second
 	fm := &failingMarkers{Markers: sharedStores()["memory"](t)}
-	errs := make(chan error, 100)
+	logs := new(logBuffer)
 	l := openLedger(t)
 	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
 	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, func(o *statuslist.SharedOptions) {
 		o.Markers, o.MarkerTTL = fm, ttl
-		o.OnError = func(err error) {
-			select {
-			case errs <- err:
-			default:
-			}
-		}
+		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	})
 	ctx := context.Background()
 	refs, err := a.shared.AllocateMany(ctx, status.PurposeSuspension, status.PurposeSuspension)
@@ -207,13 +204,14 @@ func TestSharedRefreshFailure(t *testing.T) {
 	<-sl.held
 	defer close(sl.release)
 	fm.armed.Store(true)
-	select {
-	case err := <-errs:
-		if !errors.Is(err, errMarkersDown) || !strings.Contains(err.Error(), "2 entries") {
-			t.Fatalf("OnError told %v, want the store's error for the 2 markers", err)
+	const refreshFailed = `"level":"WARN","msg":"status: change pending markers not refreshed; retrying (they expire after marker_ttl)","entries":2,`
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), refreshFailed); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a failed refresh of the 2 markers was not logged:\n%s", logs.String())
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a failed refresh was not reported")
+	}
+	if !strings.Contains(logs.String(), errMarkersDown.Error()) {
+		t.Errorf("the refresh's failure logged without the store's error:\n%s", logs.String())
 	}
 	// Its claim 1 s old, well within ttl/2, the marker would be kept.
 	if err := a.shared.Set(ctx, refs[0].ListID, refs[0].Index, 0); !errors.Is(err, errMarkersDown) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/internal/retrylog"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -63,7 +65,7 @@ type Markers interface {
 }
 
 // SharedOptions configures NewShared. All fields but Markers, the
-// durations and OnError are required.
+// durations, Logger and Now are required.
 type SharedOptions struct {
 	// Own allocates: the lists this instance owns (opened with an
 	// Instance), which only this instance allocates from.
@@ -95,10 +97,16 @@ type SharedOptions struct {
 	// marker before it is refused with status.ErrChangePending (default
 	// 10 s).
 	MarkerWait time.Duration
-	// OnError, if set, is told when heads could not be handed to Anchor
-	// (they are retried) or a marker could not be cleared (it expires).
-	// It must not block.
-	OnError func(error)
+	// Logger is told when heads could not be handed to Anchor (they are
+	// retried a second later: error level, the outbox's disk failing),
+	// markers could not be refreshed (retried at the next pass: warning
+	// level, the shared store not answering) or cleared (they expire:
+	// error level). A failure that repeats is logged rarely, at once
+	// again after a success (internal/retrylog). Nil discards.
+	Logger *slog.Logger
+	// Now is the clock that paces those logs (nil: time.Now); a test
+	// drives its own.
+	Now func() time.Time
 }
 
 // Shared is the status store of one instance of a region whose instances
@@ -154,6 +162,12 @@ type SharedOptions struct {
 type Shared struct {
 	opts SharedOptions
 	size int
+
+	// logMu guards headsFailed and refreshFailed, the failures of the
+	// heads' and the markers' retries (Logger).
+	logMu         sync.Mutex
+	headsFailed   retrylog.Log
+	refreshFailed retrylog.Log
 
 	announce sync.Mutex // serializes first heads of new own lists
 
@@ -272,7 +286,10 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 	if opts.MarkerWait <= 0 {
 		opts.MarkerWait = 10 * time.Second
 	}
-	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey][]uint8{},
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Shared{opts: opts, size: opts.Own.size, headsFailed: retrylog.Log{Now: opts.Now}, refreshFailed: retrylog.Log{Now: opts.Now}, lists: map[string]*chainList{}, overlay: map[entryKey][]uint8{},
 		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed(),
 		changing: map[entryKey]*entryTurn{}}
 	for _, id := range opts.Own.Lists() {
@@ -753,15 +770,25 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 			keys = append(keys, k)
 		}
 		s.mu.RUnlock()
+		var failed error
+		entries := 0
 		for chunk := range slices.Chunk(keys, markerRefreshChunk) {
-			err := s.refresh(ctx, chunk)
+			n, err := s.refresh(ctx, chunk)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if err != nil && s.opts.OnError != nil {
-				s.opts.OnError(err)
+			if err != nil {
+				failed, entries = err, entries+n
 			}
 		}
+		s.logMu.Lock()
+		if failed != nil {
+			s.refreshFailed.Warn(s.opts.Logger, "status: change pending markers not refreshed; retrying (they expire after marker_ttl)", failed,
+				slog.Int("entries", entries), slog.Duration("marker_ttl", s.opts.MarkerTTL))
+		} else {
+			s.refreshFailed.Reset()
+		}
+		s.logMu.Unlock()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -776,9 +803,10 @@ const markerRefreshChunk = 1000
 
 // refresh claims again, in one store call, this instance's markers of
 // those of keys whose entries still have changes counted, holding the
-// keys' marker locks. A marker not claimed (another instance's now: it
-// had expired) is forgotten, as is every marker of a failed call.
-func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
+// keys' marker locks, and returns how many it tried. A marker not
+// claimed (another instance's now: it had expired) is forgotten, as is
+// every marker of a failed call.
+func (s *Shared) refresh(ctx context.Context, keys []entryKey) (int, error) {
 	defer s.lockMarkers(keys)()
 	counted := make([]entryKey, 0, len(keys))
 	names := make([]string, 0, len(keys))
@@ -791,7 +819,7 @@ func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
 	}
 	s.mu.RUnlock()
 	if len(names) == 0 {
-		return nil
+		return 0, nil
 	}
 	at := time.Now()
 	held, err := s.opts.Markers.Claim(ctx, []byte(s.opts.Own.instance), nil, s.opts.MarkerTTL, names...)
@@ -805,9 +833,9 @@ func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("statuslist: change pending markers of %d entries (%s, ...) not refreshed (they expire after %v): %w", len(names), names[0], s.opts.MarkerTTL, err)
+		return len(names), fmt.Errorf("statuslist: change pending markers not refreshed: %w", err)
 	}
-	return nil
+	return len(names), nil
 }
 
 // Done is told the changes of each batch of this instance its outbox is
@@ -908,8 +936,9 @@ func (s *Shared) clear(keys []entryKey, left []byte) {
 			err, names = e, rn
 		}
 	}
-	if err != nil && s.opts.OnError != nil {
-		s.opts.OnError(fmt.Errorf("statuslist: change pending markers of %d entries (%s, ...) not cleared (they expire after %v): %w", len(names), names[0], s.opts.MarkerTTL, err))
+	if err != nil {
+		s.opts.Logger.Error("status: change pending markers not cleared (they expire after marker_ttl)", slog.Int("entries", len(names)),
+			slog.String("first", names[0]), slog.Duration("marker_ttl", s.opts.MarkerTTL), slog.Any("error", err))
 	}
 }
 
@@ -1410,11 +1439,14 @@ func (s *Shared) anchorHeads(ctx context.Context) error {
 		heads, lists = append(heads, h), append(lists, id)
 	}
 	s.mu.Unlock()
+	tried := len(heads) > 0
 	for len(heads) > 0 {
 		n := min(len(heads), chaincode.MaxHeads)
 		if err := s.opts.Anchor.AnchorHeads(ctx, heads[:n]); err != nil {
-			if ctx.Err() == nil && s.opts.OnError != nil {
-				s.opts.OnError(fmt.Errorf("statuslist: status heads not handed to the outbox; retrying: %w", err))
+			if ctx.Err() == nil {
+				s.logMu.Lock()
+				s.headsFailed.Error(s.opts.Logger, "status: heads not handed to the outbox; retrying", err, slog.Int("lists", len(lists)))
+				s.logMu.Unlock()
 			}
 			s.mu.Lock()
 			for _, id := range lists {
@@ -1425,6 +1457,11 @@ func (s *Shared) anchorHeads(ctx context.Context) error {
 			return err
 		}
 		heads, lists = heads[n:], lists[n:]
+	}
+	if tried {
+		s.logMu.Lock()
+		s.headsFailed.Reset()
+		s.logMu.Unlock()
 	}
 	return nil
 }

@@ -5,6 +5,7 @@
 package retrylog
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -28,8 +29,19 @@ type Log struct {
 }
 
 // Warn counts a failure with err and logs it with msg and attrs at
-// warning level when due.
+// warning level when due: a dependency that fails (a ledger that is
+// down) and is retried until it answers.
 func (r *Log) Warn(log *slog.Logger, msg string, err error, attrs ...any) {
+	r.log(log, slog.LevelWarn, msg, err, attrs)
+}
+
+// Error is Warn at error level: a fault of the node's own that an
+// operator must mend (a local disk that fails writes).
+func (r *Log) Error(log *slog.Logger, msg string, err error, attrs ...any) {
+	r.log(log, slog.LevelError, msg, err, attrs)
+}
+
+func (r *Log) log(log *slog.Logger, level slog.Level, msg string, err error, attrs []any) {
 	now := r.now()
 	if text := err.Error(); text != r.err {
 		*r = Log{Now: r.Now, err: text, since: now, next: now, quiet: time.Minute}
@@ -40,7 +52,7 @@ func (r *Log) Warn(log *slog.Logger, msg string, err error, attrs ...any) {
 	}
 	r.next = now.Add(r.quiet)
 	r.quiet = min(2*r.quiet, time.Hour)
-	log.Warn(msg, append(attrs, slog.Int("failed_attempts", r.attempts), slog.Duration("failing_for", now.Sub(r.since)),
+	log.Log(context.Background(), level, msg, append(attrs, slog.Int("failed_attempts", r.attempts), slog.Duration("failing_for", now.Sub(r.since)),
 		slog.Duration("same_error_logged_again_after", r.next.Sub(now)), slog.Any("error", err))...)
 }
 

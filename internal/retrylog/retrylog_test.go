@@ -45,3 +45,18 @@ func TestHourly(t *testing.T) {
 		t.Errorf("another error: %q", logs.String())
 	}
 }
+
+// TestErrorLevel: Error paces its lines as Warn does, at error level.
+func TestErrorLevel(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	r := Log{Now: func() time.Time { return now }}
+	for range 10 {
+		r.Error(log, "failed", errors.New("outbox: write failed"))
+		now = now.Add(time.Second)
+	}
+	if got := strings.Count(logs.String(), `"level":"ERROR","msg":"failed"`); got != 1 || strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("10 failures in 10 s logged:\n%s\nwant one line at error level", logs.String())
+	}
+}
