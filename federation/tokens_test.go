@@ -77,6 +77,25 @@ type tokenSetup struct {
 	resource auth.TokenRequest
 }
 
+// withWebEndpoint adds a "web" endpoint to region's record through its
+// client c and waits until view has it: a name the registry places in
+// the region that is not its node's issuer URL. It returns the record
+// as it was and the endpoint.
+func withWebEndpoint(t testing.TB, c ledger.Client, region string, view *ledger.View) (chaincode.Region, string) {
+	t.Helper()
+	web := "https://www." + region + ".trustid.local"
+	r, err := c.Region(context.Background(), region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: web})
+	if _, err := c.UpdateRegion(context.Background(), chaincode.RegionInput{Code: region, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the view of the web endpoint", func() bool { reg, ok := view.IssuerRegion(web); return ok && reg == region })
+	return r, web
+}
+
 func newTokenSetup(t testing.TB, cacheSize int) *tokenSetup {
 	t.Helper()
 	ctx := context.Background()
@@ -212,16 +231,7 @@ func TestTokensAcrossRegions(t *testing.T) {
 func TestResourceIsTheRegionsAPIEndpoint(t *testing.T) {
 	ctx := context.Background()
 	s := newTokenSetup(t, 0)
-	const webB = "https://www." + regionB + ".trustid.local"
-	r, err := s.c.b.Region(ctx, regionB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: webB})
-	if _, err := s.c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "A's view of B's web endpoint", func() bool { reg, ok := s.c.view.IssuerRegion(webB); return ok && reg == regionB })
+	r, webB := withWebEndpoint(t, s.c.b, regionB, s.c.view)
 	for _, res := range []string{r.DID, webB} {
 		_, err := s.a.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem, Resources: []string{res}})
 		var ae *auth.Error
@@ -414,19 +424,10 @@ func TestOwnRegionTokenUnderAnotherIssuer(t *testing.T) {
 func TestForeignTokenIssuerIsTheRegionsAPIEndpoint(t *testing.T) {
 	ctx := context.Background()
 	s := newTokenSetup(t, 0)
-	const webA = "https://www." + regionA + ".trustid.local"
-	r, err := s.c.a.Region(ctx, regionA)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, webA := withWebEndpoint(t, s.c.a, regionA, s.viewB)
 	if r.API() != issuerA {
 		t.Fatalf("A's api endpoint %q, want %s", r.API(), issuerA)
 	}
-	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: webA})
-	if _, err := s.c.a.UpdateRegion(ctx, chaincode.RegionInput{Code: regionA, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "B's view of A's web endpoint", func() bool { reg, ok := s.viewB.IssuerRegion(webA); return ok && reg == regionA })
 	fed := federation.Tokens{Keys: &federation.Keys{Registry: s.viewB}}
 	for _, iss := range []string{issuerA, r.DID, webA, issuerA + "/"} {
 		if region, ok := fed.TokenRegion(iss); !ok || region != regionA {
@@ -466,16 +467,7 @@ func TestForeignTokenIssuerIsTheRegionsAPIEndpoint(t *testing.T) {
 func TestPeerIntrospectionAudienceIsTheRegionsAPIEndpoint(t *testing.T) {
 	ctx := context.Background()
 	s := newTokenSetup(t, 0)
-	const webB = "https://www." + regionB + ".trustid.local"
-	r, err := s.c.b.Region(ctx, regionB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eps := append(r.Endpoints, chaincode.Endpoint{Type: "web", URL: webB})
-	if _, err := s.c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "A's view of B's web endpoint", func() bool { reg, ok := s.c.view.IssuerRegion(webB); return ok && reg == regionB })
+	r, webB := withWebEndpoint(t, s.c.b, regionB, s.c.view)
 	// A's node, with its region's relying parties (svc-a) from the ledger.
 	a := newAuthWith(t, issuerA, "a-node-1", s.keyA, federation.Tokens{Keys: &federation.Keys{Registry: s.c.view}},
 		registry.NewHomeClients(s.c.a, s.c.view, regionA), 0)
