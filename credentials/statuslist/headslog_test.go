@@ -1,12 +1,10 @@
 package statuslist_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,26 +12,9 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 )
-
-// logBuffer is a log's output, safe for the instance's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // failingHeads is the outbox whose AnchorHeads fails with err while it is
 // set (the outbox's file failing its writes).
@@ -56,7 +37,7 @@ func (f *failingHeads) AnchorHeads(ctx context.Context, heads []chaincode.HeadIn
 // failure is logged at once, and so is another.
 func TestSharedHeadsFailureLogsRepeatsRarely(t *testing.T) {
 	ctx := context.Background()
-	logs := new(logBuffer)
+	logs := new(testnode.Buffer)
 	var now atomic.Int64
 	now.Store(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC).UnixNano())
 	fh := new(failingHeads)

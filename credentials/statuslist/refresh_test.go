@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -185,7 +186,7 @@ func (m *failingMarkers) Claim(ctx context.Context, value, free []byte, ttl time
 func TestSharedRefreshFailure(t *testing.T) {
 	const ttl = 3 * time.Second // a pass every second
 	fm := &failingMarkers{Markers: sharedStores()["memory"](t)}
-	logs := new(logBuffer)
+	logs := new(testnode.Buffer)
 	l := openLedger(t)
 	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
 	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, func(o *statuslist.SharedOptions) {
