@@ -526,20 +526,29 @@ func TestAnchorStartLogsRepeatsRarely(t *testing.T) {
 	}
 }
 
+// unregisteredAnchoring returns what the audit-anchor tests run: a
+// ledger as region B, which is not registered, so that every anchoring
+// fails the same way; a node of region B logging to logs; its audit log.
+func unregisteredAnchoring(t *testing.T) (ledger.Ledger, *node, *strings.Builder, *ledger.AuditLog) {
+	t.Helper()
+	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	logs := new(strings.Builder)
+	n := &node{log: slog.New(slog.NewJSONHandler(logs, nil)), region: ledgertest.RegionB}
+	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { audit.Close() })
+	return b, n, logs, audit
+}
+
 // TestAuditAnchorLogsRepeatsRarely: the interval's anchoring, failing the
 // same way at every interval (a region not on the ledger yet), is logged
 // once, not at each interval: the same error is logged again only after a
 // minute at least. The node stops at the sixth anchoring, not after a
 // time: on a busy machine a window holds fewer intervals.
 func TestAuditAnchorLogsRepeatsRarely(t *testing.T) {
-	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
-	var logs strings.Builder
-	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB}
-	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer audit.Close()
+	b, n, logs, audit := unregisteredAnchoring(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	l := &countedLedger{Ledger: b, stopAt: 6, stop: cancel}
@@ -587,14 +596,7 @@ func (l *countedLedger) Evaluate(ctx context.Context, fn string, args ...string)
 // waiting with the stop) is no anchoring with the stopped context, only
 // the last one follows.
 func TestAuditAnchorStopIsNoFailure(t *testing.T) {
-	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
-	var logs strings.Builder
-	n := &node{log: slog.New(slog.NewJSONHandler(&logs, nil)), region: ledgertest.RegionB}
-	audit, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), auditFile), ledger.AuditOptions{Node: "node-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer audit.Close()
+	b, n, logs, audit := unregisteredAnchoring(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const every = 10 * time.Millisecond
