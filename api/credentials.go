@@ -48,7 +48,8 @@ type CredentialsConfig struct {
 	// (POST /credentials/issue); nil means DefaultIssueLimit.
 	IssueLimit *RateLimit
 	// StatusLimit counts, with Limiter, the status changes each client
-	// makes (POST /v1/credentials/{id}/status); nil means
+	// makes (POST /v1/credentials/{id}/status, and the enrollments' route
+	// on the same counter: EnrollConfig.StatusLimit); nil means
 	// DefaultStatusLimit.
 	StatusLimit *RateLimit
 	// Clients, when set, mounts the accreditation routes (mountIssuers):
@@ -84,6 +85,11 @@ var DefaultIssueLimit = RateLimit{Limit: 12000, Window: time.Second}
 // transaction with the ledger), and the most one node served in
 // docs/BENCHMARKS.md was 10,854 a second.
 var DefaultStatusLimit = RateLimit{Limit: 12000, Window: time.Second}
+
+// statusClientLimit names the per-client counter of status changes, one
+// for POST /v1/credentials/{id}/status and POST
+// /v1/enrollments/{id}/status.
+const statusClientLimit = "status-client"
 
 // credentialErrors maps issuance and status errors. Verification errors
 // are reported in the verify responses instead (verifyCodes).
@@ -256,7 +262,7 @@ func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	limit.Name = "verify-addr"
 	h := &credentialHandlers{cfg: cfg, log: s.log}
 	issueLimit := clientLimitOr(cfg.IssueLimit, DefaultIssueLimit, "issue-client")
-	statusLimit := clientLimitOr(cfg.StatusLimit, DefaultStatusLimit, "status-client")
+	statusLimit := clientLimitOr(cfg.StatusLimit, DefaultStatusLimit, statusClientLimit)
 	// Each issuance takes status entries and each status change writes the
 	// list (the ledger): both count per client.
 	s.handle("POST /credentials/issue", s.protect(auth.ScopeCredentialsIssue, s.rateLimit(cfg.Limiter, issueLimit, AuthenticatedClient, errorHandler(s, h.issue))))

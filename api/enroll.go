@@ -70,18 +70,26 @@ type EnrollConfig struct {
 	Limiter     Limiter
 	AddrLimit   RateLimit
 	ClientLimit RateLimit
+	// StatusLimit counts, with Limiter, the status changes of
+	// enrollments each client makes (POST /v1/enrollments/{id}/status),
+	// one a request (its copies change in one write of the lists), on the
+	// counter of POST /v1/credentials/{id}/status
+	// (CredentialsConfig.StatusLimit): one budget of status changes per
+	// client, whichever route. nil means DefaultStatusLimit.
+	StatusLimit *RateLimit
 }
 
 // MountEnroll registers POST /v1/enrollments, protected by
 // auth.ScopeEnroll, and POST /v1/enrollments/{id}/status, protected by
-// auth.ScopeStatusWrite.
+// auth.ScopeStatusWrite and limited per client (StatusLimit).
 func (s *Server) MountEnroll(cfg EnrollConfig) error {
 	if cfg.Enrollment == nil {
 		return errors.New("api: enrollment needs the enrollment service")
 	}
 	e := &enroller{cfg: cfg, s: s}
+	statusLimit := clientLimitOr(cfg.StatusLimit, DefaultStatusLimit, statusClientLimit)
 	s.handle("POST "+EnrollPath, s.protectCountingFailures(auth.ScopeEnroll, cfg.Limiter, cfg.AddrLimit, http.HandlerFunc(e.serve)))
-	s.handle("POST "+EnrollmentStatusPath, s.protect(auth.ScopeStatusWrite, http.HandlerFunc(e.serveStatus)))
+	s.handle("POST "+EnrollmentStatusPath, s.protect(auth.ScopeStatusWrite, s.rateLimit(cfg.Limiter, statusLimit, AuthenticatedClient, http.HandlerFunc(e.serveStatus))))
 	return nil
 }
 

@@ -194,10 +194,9 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("--issue-rate-client: %w", err)
 		}
-		statusSpec, _ := cmd.Flags().GetString("status-rate-client")
-		statusLimit, err := api.ParseRateLimit("", statusSpec)
+		statusLimit, err := statusRateClient(cmd)
 		if err != nil {
-			return fmt.Errorf("--status-rate-client: %w", err)
+			return err
 		}
 		cc := api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
 			Limiter: n.store, IssueLimit: &issueLimit, StatusLimit: &statusLimit, Clients: clients, StatusLists: st.Lists}
@@ -826,4 +825,16 @@ func regionStatusFetch(dir federation.Directory, client, peer *http.Client) func
 		}
 		return vc.Fetch(ctx, client, u, accept)
 	}
+}
+
+// statusRateClient reads --status-rate-client: the per-client limit of
+// status changes, one budget for POST /v1/credentials/{id}/status and
+// POST /v1/enrollments/{id}/status.
+func statusRateClient(cmd *cobra.Command) (api.RateLimit, error) {
+	spec, _ := cmd.Flags().GetString("status-rate-client")
+	l, err := api.ParseRateLimit("", spec)
+	if err != nil {
+		return api.RateLimit{}, fmt.Errorf("--status-rate-client: %w", err)
+	}
+	return l, nil
 }

@@ -150,4 +150,19 @@ func TestIssueAndStatusRateClientFlags(t *testing.T) {
 	if code, m, h := n.do(http.MethodPost, path, tok, "application/json", `{"action":"revoke"}`); code != http.StatusTooManyRequests || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
 		t.Fatalf("status change 3: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
 	}
+	// Enrollments' status changes count too, on the same budget: the
+	// route had no limit (each call answered, here 404 for an enrollment
+	// the client did not make).
+	other := n.token("registry-office", n.addClient("registry-office", "SM2", auth.ScopeStatusWrite))
+	enrollment := "/v1/enrollments/" + url.PathEscape("urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e") + "/status"
+	for i := range 2 {
+		if code, m, _ := n.do(http.MethodPost, enrollment, other, "application/json", `{"action":"revoke"}`); code != http.StatusNotFound {
+			t.Fatalf("enrollment status change %d: %d %v, want 404", i+1, code, m)
+		}
+	}
+	for _, p := range []string{enrollment, path} {
+		if code, m, h := n.do(http.MethodPost, p, other, "application/json", `{"action":"revoke"}`); code != http.StatusTooManyRequests || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+			t.Fatalf("status change 3 at %s: %d %v, Retry-After %q; want 429 rate_limited", p, code, m["error"], h.Get("Retry-After"))
+		}
+	}
 }

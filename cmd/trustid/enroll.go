@@ -164,7 +164,11 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 				return err
 			}
 		}
-		err = s.MountEnroll(api.EnrollConfig{Enrollment: enroll, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit})
+		statusLimit, err := statusRateClient(cmd)
+		if err != nil {
+			return err
+		}
+		err = s.MountEnroll(api.EnrollConfig{Enrollment: enroll, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit, StatusLimit: &statusLimit})
 		if err != nil {
 			return err
 		}
