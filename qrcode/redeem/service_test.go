@@ -787,3 +787,31 @@ func TestRecordKeyIsPerCode(t *testing.T) {
 		t.Fatal("code 0's record key opens code 1's record: the key is not derived from the reference")
 	}
 }
+
+// TestOnlineCodeIsABearerCode pins a property of the design
+// (docs/SECURITY.md, known gap 7): an online code names no verifier, so
+// whichever registered party redeems it first within its life gets the
+// answer, with its own pairwise ID for the holder (never another
+// party's) and the consented claims its registration allows; the party
+// the holder meant is then refused qr_code_used.
+func TestOnlineCodeIsABearerCode(t *testing.T) {
+	ctx := context.Background()
+	clock := func() time.Time { return testNow }
+	s := newService(t, newMemStore(t, clock), "310000", clock)
+	own, _ := s.Issue(ctx, holder, nil)
+	mine, err := s.Redeem(ctx, "hotel", own.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, _ := s.Issue(ctx, holder, []string{"age_over_18"}) // shown to the hotel
+	taken, err := s.Redeem(ctx, "station", shown.Text)        // read off the screen by the station
+	if err != nil {
+		t.Fatalf("another party's redemption: %v", err)
+	}
+	if taken.PairwiseID == mine.PairwiseID {
+		t.Fatal("the other party was given the hotel's pairwise ID")
+	}
+	if _, err := s.Redeem(ctx, "hotel", shown.Text); !errors.Is(err, qrcode.ErrCodeUsed) {
+		t.Fatalf("the hotel after the station: %v, want ErrCodeUsed", err)
+	}
+}
