@@ -595,6 +595,143 @@ func TestRegionQuota(t *testing.T) {
 	l.must(t, msp32, "AddTerminal", term("T-32", 10, EntryActive))
 }
 
+// TestRegionByteQuota: the quota counts the bytes of the records a region
+// adds and what its updates grow them by (an update that shrinks one
+// gives its bytes back); past MaxRegionBytes an addition or an update
+// that grows a record is refused with ErrQuota and writes nothing, while
+// a withdrawal (an entry suspended or revoked, keys retired or revoked)
+// and a status head's new version go on. Records an older contract wrote,
+// which the quota never counted, are updated as any other.
+func TestRegionByteQuota(t *testing.T) {
+	l := consortium(t)
+	qk, _ := CompositeKey(objQuota, "310000")
+	counted := func() quota {
+		t.Helper()
+		var q quota
+		if err := json.Unmarshal(l.st.KV[qk], &q); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	size := func(obj string, attrs ...string) int64 {
+		k, _ := CompositeKey(obj, attrs...)
+		return int64(len(l.st.KV[k]))
+	}
+	head := func(list string, version uint64) string {
+		return js(t, []HeadInput{{List: list, Version: version, Digest: ListDigest(fmt.Appendf(nil, "%s %d", list, version))}})
+	}
+	term := Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}
+	rp := RelyingParty{ClientID: "rp-31", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1"), sm2JWK(t, 8, "rp-2")}},
+		Scopes: []string{"openid"}, Status: EntryActive}
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuers:q", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}, {JWK: sm2JWK(t, 9, "iss-2")}}, Status: EntryActive}
+	l.must(t, msp31, "AddTerminal", js(t, term))
+	l.must(t, msp31, "AddRelyingParty", js(t, rp))
+	l.must(t, msp31, "PutIssuer", js(t, iss))
+	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1))
+	want := size(objTerminal, "T-1") + size(objRP, "rp-31") + size(objIssuer, iss.ID) + size(objHead, "310000", "00000001aaaaaaaa")
+	if q := counted(); q.Records != 4 || q.Bytes != want {
+		t.Fatalf("counted %+v, want 4 records of %d bytes", q, want)
+	}
+	// An update counts what it grows, and gives back what it shrinks.
+	for _, uris := range [][]string{{"https://rp.example/cb", "https://rp.example/cb2"}, {"https://rp.example/cb"}} {
+		was := size(objRP, "rp-31")
+		rp.RedirectURIs = uris
+		l.must(t, msp31, "PutRelyingParty", js(t, rp))
+		if want += size(objRP, "rp-31") - was; counted().Bytes != want {
+			t.Fatalf("counted %d bytes after the update to %d redirect URIs, want %d", counted().Bytes, len(uris), want)
+		}
+	}
+	// A head's new version is not counted.
+	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1234567))
+	if counted().Bytes != want {
+		t.Errorf("a head's new version counted: %d bytes, want %d", counted().Bytes, want)
+	}
+
+	// At the quota, nothing is added and nothing grows.
+	full := quota{Records: 4, Bytes: MaxRegionBytes - 10}
+	l.st.KV[qk] = []byte(js(t, full))
+	renamed := term
+	renamed.Name = "Xuhui counter 1"
+	moreTypes := iss
+	moreTypes.Types = append(slices.Clone(iss.Types), "StudentCredential")
+	moreURIs := rp
+	moreURIs.RedirectURIs = append(slices.Clone(rp.RedirectURIs), "https://rp.example/cb3")
+	suspendedMoreURIs := moreURIs
+	suspendedMoreURIs.Status = EntrySuspended
+	for name, w := range map[string][]string{
+		"terminal":                            {"AddTerminal", js(t, Terminal{ID: "T-2", Kind: "counter", Key: sm2JWK(t, 10, "t-2"), Status: EntryActive})},
+		"status head":                         {"PutStatusHeads", head("00000002aaaaaaaa", 1)},
+		"issuer":                              {"PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuers:r", Types: []string{"ResidenceCredential"}, Keys: []RegistryKey{{JWK: sm2JWK(t, 11, "r-1")}}, Status: EntryActive})},
+		"relying party":                       {"AddRelyingParty", js(t, RelyingParty{ClientID: "rp-32", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 12, "rp-3")}}, Scopes: []string{"openid"}, Status: EntryActive})},
+		"terminal renamed":                    {"PutTerminal", js(t, renamed)},
+		"issuer accredited for one more type": {"PutIssuer", js(t, moreTypes)},
+		"relying party with another redirect URI":           {"PutRelyingParty", js(t, moreURIs)},
+		"relying party suspended with another redirect URI": {"PutRelyingParty", js(t, suspendedMoreURIs)},
+	} {
+		_, err := l.call(msp31, w[0], w[1])
+		if !errors.Is(err, ErrQuota) || !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "bytes") || !errors.Is(FromWire("peer: "+WireMessage(err)), ErrQuota) {
+			t.Errorf("a %s past the quota of bytes: %v", name, err)
+		}
+	}
+	if q := counted(); q != full {
+		t.Errorf("refused writes counted: %+v, want %+v", q, full)
+	}
+	if _, err := l.call("", "GetTerminal", "T-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a terminal of a refused transaction: %v", err)
+	}
+	// Withdrawals go on, counted, and so do the heads' new versions.
+	want = full.Bytes
+	withdraw := func(fn, arg, obj, id string) {
+		t.Helper()
+		was := size(obj, id)
+		l.must(t, msp31, fn, arg)
+		want += size(obj, id) - was
+	}
+	term.Status = EntrySuspended
+	withdraw("PutTerminal", js(t, term), objTerminal, "T-1")
+	term.Status = TerminalRevoked
+	withdraw("PutTerminal", js(t, term), objTerminal, "T-1")
+	iss.Keys[0].State = KeyRevoked
+	withdraw("PutIssuer", js(t, iss), objIssuer, iss.ID)
+	iss.Keys[0].State, iss.Keys[1].State, iss.Status = "", KeyRetiring, EntrySuspended
+	withdraw("PutIssuer", js(t, iss), objIssuer, iss.ID)
+	rp.JWKS.Keys, rp.Status = rp.JWKS.Keys[1:], EntrySuspended
+	withdraw("PutRelyingParty", js(t, rp), objRP, "rp-31")
+	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1234568))
+	if q := counted(); q.Bytes != want || want <= MaxRegionBytes {
+		t.Errorf("counted %+v after the withdrawals, want %d bytes (past the quota)", q, want)
+	}
+	// An update that shrinks a record goes on, and gives its bytes back.
+	rp.RedirectURIs = nil
+	withdraw("PutRelyingParty", js(t, rp), objRP, "rp-31")
+	if q := counted(); q.Bytes != want {
+		t.Errorf("counted %+v after a shrinking update, want %d bytes", q, want)
+	}
+
+	// A record an older contract wrote, not counted, and a quota that
+	// counted no bytes (session 30's): the record's updates count what
+	// they grow, its additions their size.
+	old := Terminal{ID: "T-old", Region: "310000", Kind: "counter", Key: sm2JWK(t, 13, "t-old"), Status: EntryActive, Created: t0, Updated: t0}
+	ok, _ := CompositeKey(objTerminal, "T-old")
+	l.st.KV[ok] = []byte(js(t, old))
+	l.st.KV[qk] = []byte(`{"records":7}`)
+	was := size(objTerminal, "T-old")
+	old.Name = "Xuhui counter 2"
+	l.must(t, msp31, "PutTerminal", js(t, old))
+	l.must(t, msp31, "AddTerminal", js(t, Terminal{ID: "T-3", Kind: "counter", Key: sm2JWK(t, 14, "t-3"), Status: EntryActive}))
+	if q, want := counted(), (quota{Records: 8, Bytes: size(objTerminal, "T-old") - was + size(objTerminal, "T-3")}); q != want {
+		t.Errorf("counted %+v on a chain an older contract wrote, want %+v", q, want)
+	}
+	// Shrunk, it gives back no more bytes than were counted.
+	l.st.KV[qk] = []byte(`{"records":8,"bytes":10}`)
+	old.Name = ""
+	l.must(t, msp31, "PutTerminal", js(t, old))
+	if q := counted(); q != (quota{Records: 8}) {
+		t.Errorf("counted %+v after an older record shrank, want 8 records of 0 bytes", q)
+	}
+}
+
 // TestStandingsOfAnOlderChain: on a chain whose region records hold
 // their status (written before the consortium record), the records'
 // statuses are the standings; the first write makes the consortium record
