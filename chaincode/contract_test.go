@@ -659,6 +659,10 @@ func TestRegionByteQuota(t *testing.T) {
 	moreURIs.RedirectURIs = append(slices.Clone(rp.RedirectURIs), "https://rp.example/cb3")
 	suspendedMoreURIs := moreURIs
 	suspendedMoreURIs.Status = EntrySuspended
+	issuerNewKey := iss
+	issuerNewKey.Status, issuerNewKey.Keys = EntrySuspended, append(slices.Clone(iss.Keys), RegistryKey{JWK: sm2JWK(t, 16, "iss-3")})
+	suspendedNewKey := rp
+	suspendedNewKey.Status, suspendedNewKey.JWKS.Keys = EntrySuspended, append(slices.Clone(rp.JWKS.Keys), sm2JWK(t, 15, "rp-4"))
 	for name, w := range map[string][]string{
 		"terminal":                            {"AddTerminal", js(t, Terminal{ID: "T-2", Kind: "counter", Key: sm2JWK(t, 10, "t-2"), Status: EntryActive})},
 		"status head":                         {"PutStatusHeads", head("00000002aaaaaaaa", 1)},
@@ -668,6 +672,8 @@ func TestRegionByteQuota(t *testing.T) {
 		"issuer accredited for one more type": {"PutIssuer", js(t, moreTypes)},
 		"relying party with another redirect URI":           {"PutRelyingParty", js(t, moreURIs)},
 		"relying party suspended with another redirect URI": {"PutRelyingParty", js(t, suspendedMoreURIs)},
+		"relying party suspended with a new key":            {"PutRelyingParty", js(t, suspendedNewKey)},
+		"issuer suspended with a new key":                   {"PutIssuer", js(t, issuerNewKey)},
 	} {
 		_, err := l.call(msp31, w[0], w[1])
 		if !errors.Is(err, ErrQuota) || !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "bytes") || !errors.Is(FromWire("peer: "+WireMessage(err)), ErrQuota) {
@@ -701,6 +707,13 @@ func TestRegionByteQuota(t *testing.T) {
 	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1234568))
 	if q := counted(); q.Bytes != want || want <= MaxRegionBytes {
 		t.Errorf("counted %+v after the withdrawals, want %d bytes (past the quota)", q, want)
+	}
+	// A key retired as its issuer is reactivated is no withdrawal.
+	reactivated := iss
+	reactivated.Keys = slices.Clone(iss.Keys)
+	reactivated.Status, reactivated.Keys[1].State = EntryActive, KeyRetired
+	if _, err := l.call(msp31, "PutIssuer", js(t, reactivated)); !errors.Is(err, ErrQuota) {
+		t.Errorf("an issuer reactivated as a key retires, past the quota: %v", err)
 	}
 	// An update that shrinks a record goes on, and gives its bytes back.
 	rp.RedirectURIs = nil
