@@ -375,10 +375,10 @@ func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
 }
 
 // PageSize bounds the records of a page of a List…Page function: 256
-// records of at most about 60 KB (a relying party's largest) make an
-// answer of some 16 MB, well under the 100 MiB Fabric passes, however
-// many records a region writes. (A List function answers with all its
-// records at once.)
+// records of at most about 110 KB (a relying party's largest,
+// TestRecordSizes) make an answer of some 28 MB, well under the 100 MiB
+// Fabric passes, however many records a region writes. (A List function
+// answers with all its records at once.)
 const PageSize = 256
 
 // Page is the answer of a List…Page function: up to PageSize records,

@@ -823,8 +823,8 @@ func TestSuspendedRegionWithdrawsKeys(t *testing.T) {
 
 // TestListPages: the List…Page functions answer every record once, in
 // pages of at most PageSize records, so an answer stays bounded however
-// many records a region writes (a List answer of relying parties of about
-// 60 KB each passes Fabric's 100 MiB at some 1,700 of them); a bookmark
+// many records a region writes (a List answer of the largest relying
+// parties, 110 KB each, passes Fabric's 100 MiB at some 950 of them); a bookmark
 // that is not one of the list's is invalid.
 func TestListPages(t *testing.T) {
 	l := consortium(t)
@@ -1968,4 +1968,111 @@ func TestIssuerDIDSyntax(t *testing.T) {
 	}
 	l.must(t, msp31, "PutIssuer", iss("did:web:issuer.example:a"))
 	l.must(t, msp31, "PutIssuer", iss("https://issuer.example/b#x"))
+}
+
+// TestRecordSizes pins the sizes MaxRegionBytes is argued from, as stored
+// on Fabric (64-digit transaction IDs, times to the nanosecond): the
+// records regions write take a few hundred bytes to a few KB, the
+// largest a relying party and an issuer may be some 100 KB, and the
+// quota holds 10,000 such relying parties beside 40,000 terminals.
+func TestRecordSizes(t *testing.T) {
+	l := consortium(t)
+	write := func(fn, arg string) {
+		t.Helper()
+		l.seq++
+		l.st.MSPID, l.st.ID, l.st.Now = msp31, fmt.Sprintf("%064x", l.seq), t0.Add(time.Duration(l.seq)*time.Second+123456789)
+		if _, err := Invoke(l.st, fn, [][]byte{[]byte(arg)}); err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		l.st.Commit()
+	}
+	size := func(obj string, attrs ...string) int {
+		k, _ := CompositeKey(obj, attrs...)
+		return len(l.st.KV[k])
+	}
+	long := func(prefix string, i, n int) string {
+		s := fmt.Sprintf("%s%d-", prefix, i)
+		return s + strings.Repeat("x", n-len(s))
+	}
+	write("AddTerminal", js(t, Terminal{ID: "T-310104-0001", Kind: "counter", Name: "徐汇区行政服务中心 1号窗口", Location: "310104", Key: sm2JWK(t, 7, "t-310104-0001"), Status: EntryActive}))
+	write("PutStatusHeads", js(t, []HeadInput{{List: "0123456789abcdef", Version: 123456, Digest: ListDigest([]byte("list"))}}))
+	// An issuer that rotated its key yearly: four retired, one active.
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuers:fudan", Name: "复旦大学", Status: EntryActive,
+		Types: []string{"UniversityDegreeCredential", "StudentCredential", "https://310000.trustid.example/vct/Transcript"}}
+	for i := range 5 {
+		iss.Keys = append(iss.Keys, RegistryKey{JWK: sm2JWK(t, byte(20+i), fmt.Sprintf("fudan-%d", 2026+i))})
+		write("PutIssuer", js(t, iss))
+		for _, s := range []string{KeyRetiring, KeyRetired} {
+			if i < 4 {
+				iss.Keys[i].State = s
+				write("PutIssuer", js(t, iss))
+			}
+		}
+	}
+	// A relying party with two keys, rotated six times, and four
+	// redirect URIs.
+	rp := RelyingParty{ClientID: "bank-app", Name: "上海银行手机银行", SectorIdentifier: "bank.example.cn", Status: EntryActive,
+		GrantTypes:             []string{GrantClientCredentials, GrantAuthorizationCode},
+		RedirectURIs:           []string{"https://app.bank.example.cn/oidc/callback", "https://www.bank.example.cn/oidc/callback", "https://m.bank.example.cn/oidc/callback", "https://open.bank.example.cn/oidc/callback"},
+		PostLogoutRedirectURIs: []string{"https://www.bank.example.cn/", "https://m.bank.example.cn/"},
+		Scopes:                 []string{"openid", "qr:redeem", "presentation:request"},
+		Claims:                 []string{"name", "birthdate", "age_over_18", "nationality", "resident_region", "document_type", "level"}}
+	for i := range 7 {
+		rp.JWKS.Keys = []gm.JWK{sm2JWK(t, byte(40+i), fmt.Sprintf("bank-%d", i)), sm2JWK(t, byte(41+i), fmt.Sprintf("bank-%d", i+1))}
+		write("PutRelyingParty", js(t, rp))
+	}
+	// The largest relying party: 64 keys of 256-character kids in its
+	// history, 16 current, 64 claims, 32 redirect and post-logout URIs
+	// of 512 bytes.
+	big := RelyingParty{ClientID: "rp-largest", Name: strings.Repeat("名", 128), SectorIdentifier: strings.Repeat("a", 63) + ".example",
+		GrantTypes: GrantTypes, Scopes: Scopes, Status: EntryActive}
+	for i := range 64 {
+		big.Claims = append(big.Claims, long("c", i, 128))
+	}
+	for i := range 32 {
+		big.RedirectURIs = append(big.RedirectURIs, long(fmt.Sprintf("https://rp.example/%d/", i), i, 512))
+		big.PostLogoutRedirectURIs = append(big.PostLogoutRedirectURIs, long(fmt.Sprintf("https://rp.example/l%d/", i), i, 512))
+	}
+	for r := range 4 {
+		big.JWKS.Keys = nil
+		for i := range 16 {
+			big.JWKS.Keys = append(big.JWKS.Keys, sm2JWK(t, byte(60+r*16+i), long("k", r*16+i, 256)))
+		}
+		write("PutRelyingParty", js(t, big))
+	}
+	// The largest issuer: 64 keys of 256-character kids, each revoked
+	// after retiring, 64 credential types.
+	bigIss := Issuer{ID: "did:web:310000.trustid.example:" + strings.Repeat("i", 200), Name: strings.Repeat("名", 128), Status: EntryActive}
+	for i := range 64 {
+		bigIss.Types = append(bigIss.Types, long("T", i, 128))
+		bigIss.Keys = append(bigIss.Keys, RegistryKey{JWK: sm2JWK(t, byte(130+i), long("i", i, 256))})
+	}
+	write("PutIssuer", js(t, bigIss))
+	for _, s := range []string{KeyRetiring, KeyRetired, KeyRevoked} {
+		for i := range bigIss.Keys {
+			bigIss.Keys[i].State = s
+		}
+		write("PutIssuer", js(t, bigIss))
+	}
+
+	for _, c := range []struct {
+		what     string
+		size     int
+		min, max int
+	}{
+		{"a terminal", size(objTerminal, "T-310104-0001"), 300, 450},
+		{"a status head", size(objHead, "310000", "0123456789abcdef"), 200, 300},
+		{"an issuer with five keys", size(objIssuer, iss.ID), 2500, 3500},
+		{"a relying party with eight keys", size(objRP, rp.ClientID), 4000, 5000},
+		{"the largest relying party", size(objRP, big.ClientID), 100_000, 115_000},
+		{"the largest issuer", size(objIssuer, bigIss.ID), 80_000, 90_000},
+	} {
+		t.Logf("%s: %d bytes", c.what, c.size)
+		if c.size < c.min || c.size > c.max {
+			t.Errorf("%s takes %d bytes, not %d to %d as MaxRegionBytes is argued from", c.what, c.size, c.min, c.max)
+		}
+	}
+	if need := 10_000*size(objRP, rp.ClientID) + 40_000*size(objTerminal, "T-310104-0001"); need > MaxRegionBytes {
+		t.Errorf("10,000 relying parties and 40,000 terminals take %d bytes, past MaxRegionBytes", need)
+	}
 }
