@@ -1091,7 +1091,7 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 		return nil
 	}
 	o.failed(quotaErr)
-	o.overQuota.Warn(o.log, "status heads of new lists refused: the region's quota of records is full; the other lists' heads are anchored, these retried", quotaErr,
+	o.overQuota.Warn(o.log, "status heads of new lists refused: the region's quota (records or bytes) is full; the other lists' heads are anchored, these retried", quotaErr,
 		slog.Duration("backoff", o.opts.MaxBackoff))
 	o.mu.Unlock()
 	select {

@@ -289,7 +289,7 @@ func TestOutboxNewerHeadKeptWhileOlderSent(t *testing.T) {
 	}
 }
 
-// quotaChain refuses, as a region whose quota of records is full, every
+// quotaChain refuses, as a region whose quota is full, every
 // submission of status heads that names list full while refuse is set.
 type quotaChain struct {
 	ledger.Client
