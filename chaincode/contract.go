@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
 )
@@ -1705,6 +1704,11 @@ func anchorBatch(c *call) (any, error) {
 	if !reHex256.MatchString(in.Root) {
 		return nil, invalid("root must be 64 lowercase hex digits")
 	}
+	for _, l := range in.Lists {
+		if err := CheckListID(l); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	b := Batch{ID: in.ID, Region: c.caller, Root: in.Root, Count: in.Count, Lists: nonNil(in.Lists), Changes: in.Changes, Time: c.now, Tx: c.st.TxID()}
 	if _, err := DecodeBatch(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -1744,11 +1748,8 @@ func putStatusHeads(c *call) (any, error) {
 	}
 	seen := map[string]bool{}
 	for _, h := range in {
-		// A list ID as nodes make them, the one form a node fetches
-		// (a QR status reference names a list by its first 32 bits):
-		// no path, query or fragment to append to a region's endpoint.
-		if !status.ValidListID(h.List) {
-			return nil, invalid("list %.64q: a status list ID is 16 lower-case hex digits", h.List)
+		if err := CheckListID(h.List); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if seen[h.List] {
 			return nil, invalid("list %q repeated", h.List)

@@ -992,7 +992,7 @@ func changes(n int, list string, status uint8) []StatusChange {
 
 func TestAnchorBatchIdempotent(t *testing.T) {
 	l := consortium(t)
-	in, err := NewBatchInput("node-a-1", append(changes(3, "https://310000.example/status/1", 1), changes(2, "https://310000.example/status/2", 2)...))
+	in, err := NewBatchInput("node-a-1", append(changes(3, "00000001aaaaaaaa", 1), changes(2, "00000002aaaaaaaa", 2)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1007,7 +1007,7 @@ func TestAnchorBatchIdempotent(t *testing.T) {
 		t.Fatalf("replay wrote or emitted: %+v %v", res, l.st.Events)
 	}
 	// Same ID, different content: refused.
-	other, _ := NewBatchInput("node-a-1", changes(5, "https://310000.example/status/1", 1))
+	other, _ := NewBatchInput("node-a-1", changes(5, "00000001aaaaaaaa", 1))
 	if _, err := l.call(msp31, "AnchorBatch", js(t, other)); !errors.Is(err, ErrBatchConflict) {
 		t.Errorf("different batch under the same ID: %v", err)
 	}
@@ -1029,6 +1029,25 @@ func TestAnchorBatchIdempotent(t *testing.T) {
 	cs, err := DecodeBatch(got)
 	if err != nil || len(cs) != 5 || cs[4].Status != 2 {
 		t.Fatalf("decode anchored batch: %v %+v", err, cs)
+	}
+	// A list ID as nodes make them (status.ValidListID) only, as in
+	// PutStatusHeads: a node reads no other.
+	for i, id := range []string{"L1", "00000001/../../x", "00000002?admin=1", "00000003#fragmen", "00000005AAAAAAAA", "00000006aaaaaaaaa"} {
+		hostile, _ := NewBatchInput(fmt.Sprintf("node-a-%d", 10+i), append(changes(1, "00000001aaaaaaaa", 1), changes(1, id, 1)...))
+		if _, err := l.call(msp31, "AnchorBatch", js(t, hostile)); !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrBadList) {
+			t.Errorf("a batch of list %q: %v", id, err)
+		}
+		if _, err := l.call("", "GetBatch", "310000", hostile.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a batch of list %q anchored: %v", id, err)
+		}
+	}
+	// A batch an older contract took under other list IDs still reads.
+	older, _ := NewBatchInput("node-a-old", changes(2, "https://310000.example/status/1", 1))
+	k, _ := CompositeKey(objBatch, "310000", older.ID)
+	l.st.KV[k] = []byte(js(t, Batch{ID: older.ID, Region: "310000", Root: older.Root, Count: older.Count, Lists: older.Lists, Changes: older.Changes, Time: t0, Tx: "tx0"}))
+	json.Unmarshal(l.must(t, "", "GetBatch", "310000", older.ID), &got)
+	if cs, err := DecodeBatch(got); err != nil || len(cs) != 2 || cs[0].List != "https://310000.example/status/1" {
+		t.Errorf("a batch an older contract took: %v %+v", err, cs)
 	}
 }
 
@@ -1166,7 +1185,7 @@ func TestGoldenRecords(t *testing.T) {
 	l.must(t, msp32, "PutRelyingParty", js(t, RelyingParty{ClientID: "rp-32", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
 		Scopes: []string{"openid"}, Claims: []string{"age_over_18"}, Status: EntryActive}))
 	l.must(t, msp31, "PutTerminal", js(t, Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}))
-	in, _ := NewBatchInput("node-a-1", []StatusChange{{List: "L1", Index: 5, Status: 1}, {List: "L2", Index: 300, Status: 2}, {List: "L1", Index: 6, Status: 1}})
+	in, _ := NewBatchInput("node-a-1", []StatusChange{{List: "00000001aaaaaaaa", Index: 5, Status: 1}, {List: "00000002aaaaaaaa", Index: 300, Status: 2}, {List: "00000001aaaaaaaa", Index: 6, Status: 1}})
 	l.must(t, msp31, "AnchorBatch", js(t, in))
 	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 3, Digest: ListDigest([]byte("L1 v3"))}}))
 	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 42, Head: strings.Repeat("ab", 32)}))
