@@ -688,22 +688,22 @@ func TestRegionByteQuota(t *testing.T) {
 	}
 	// Withdrawals go on, counted, and so do the heads' new versions.
 	want = full.Bytes
-	withdraw := func(fn, arg, obj, id string) {
+	goesOn := func(fn, arg, obj, id string) {
 		t.Helper()
 		was := size(obj, id)
 		l.must(t, msp31, fn, arg)
 		want += size(obj, id) - was
 	}
 	term.Status = EntrySuspended
-	withdraw("PutTerminal", js(t, term), objTerminal, "T-1")
+	goesOn("PutTerminal", js(t, term), objTerminal, "T-1")
 	term.Status = TerminalRevoked
-	withdraw("PutTerminal", js(t, term), objTerminal, "T-1")
+	goesOn("PutTerminal", js(t, term), objTerminal, "T-1")
 	iss.Keys[0].State = KeyRevoked
-	withdraw("PutIssuer", js(t, iss), objIssuer, iss.ID)
+	goesOn("PutIssuer", js(t, iss), objIssuer, iss.ID)
 	iss.Keys[0].State, iss.Keys[1].State, iss.Status = "", KeyRetiring, EntrySuspended
-	withdraw("PutIssuer", js(t, iss), objIssuer, iss.ID)
+	goesOn("PutIssuer", js(t, iss), objIssuer, iss.ID)
 	rp.JWKS.Keys, rp.Status = rp.JWKS.Keys[1:], EntrySuspended
-	withdraw("PutRelyingParty", js(t, rp), objRP, "rp-31")
+	goesOn("PutRelyingParty", js(t, rp), objRP, "rp-31")
 	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1234568))
 	if q := counted(); q.Bytes != want || want <= MaxRegionBytes {
 		t.Errorf("counted %+v after the withdrawals, want %d bytes (past the quota)", q, want)
@@ -717,7 +717,7 @@ func TestRegionByteQuota(t *testing.T) {
 	}
 	// An update that shrinks a record goes on, and gives its bytes back.
 	rp.RedirectURIs = nil
-	withdraw("PutRelyingParty", js(t, rp), objRP, "rp-31")
+	goesOn("PutRelyingParty", js(t, rp), objRP, "rp-31")
 	if q := counted(); q.Bytes != want {
 		t.Errorf("counted %+v after a shrinking update, want %d bytes", q, want)
 	}
