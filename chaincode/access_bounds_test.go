@@ -174,7 +174,7 @@ func TestRevokedTerminalStaysRevoked(t *testing.T) {
 func TestWritesNeedAnActiveRegion(t *testing.T) {
 	l := consortium(t)
 	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 3))
-	batch, err := NewBatchInput("b1", changes(2, "https://x.example/status/1", 1))
+	batch, err := NewBatchInput("b1", changes(2, "00000001aaaaaaaa", 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestSecondRegionIsRefused(t *testing.T) {
 	l.must(t, msp31, "AddTerminal", js(t, term))
 	revoked := Terminal{ID: "T-31-old", Kind: "counter", Location: "310104", Key: sm2JWK(t, 8, "T-31-old"), Status: TerminalRevoked}
 	l.must(t, msp31, "AddTerminal", js(t, revoked))
-	batch, err := NewBatchInput("b1", changes(2, "https://310000.trustid.example/status/1", 1))
+	batch, err := NewBatchInput("b1", changes(2, "00000001aaaaaaaa", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestSecondRegionIsRefused(t *testing.T) {
 	otherTerm.Key = sm2JWK(t, 9, "T-31")
 	otherRevoked := revoked
 	otherRevoked.Status = EntryActive
-	otherBatch, _ := NewBatchInput("b1", changes(3, "https://310000.trustid.example/status/1", 0))
+	otherBatch, _ := NewBatchInput("b1", changes(3, "00000001aaaaaaaa", 0))
 	cases := []struct {
 		name, fn string
 		args     []string

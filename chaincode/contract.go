@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
 )
@@ -124,31 +123,65 @@ const MaxHeads = 1000
 
 // MaxRegionRecords bounds the records a region adds: issuers, relying
 // parties, terminals and status heads together, which every node's View
-// keeps in memory (a relying party at most about 60 KB, the others a few
-// KB). Past it an addition is refused with ErrQuota; updates of the
-// region's records go on. Records written by a contract older than the
-// count (quota) are not counted.
+// keeps in memory. Past it an addition is refused with ErrQuota; updates
+// of the region's records go on. Records written by a contract older
+// than the count (quota) are not counted.
 const MaxRegionRecords = 50_000
 
-// quota counts the records a region added (MaxRegionRecords), under a
-// key of the region's own (quota/<code>), which only its own additions
-// write.
+// MaxRegionBytes bounds the bytes the records a region adds take, as
+// stored (their JSON), since a record's size varies some 300-fold: a
+// status head takes about 250 bytes, a terminal 400, an issuer with five
+// keys (four of them retired) 3.2 KB, a relying party with eight keys
+// (six retired) and four redirect URIs 4.8 KB, but the largest relying
+// party 110 KB and the largest issuer 89 KB (TestRecordSizes). 64 MiB is
+// the whole count of records at 1.3 KB on average, as many relying
+// parties of 4.8 KB as 10,000 beside 40,000 terminals and heads, while
+// 50,000 of the largest took 5.5 GB of every node's memory.
+//
+// An addition, or an update that grows a record, is refused past it
+// with ErrQuota, except an update that only withdraws trust (withdraws:
+// an entry suspended or revoked, keys moved on), which is counted but
+// never refused, so that a region at its quota can still suspend what
+// was compromised. An update that shrinks a record gives its bytes back.
+// A status head is counted at its size when added: its new versions (a
+// few digits more at most) are neither counted nor refused, so that no
+// revocation waits for the quota, and they write no quota key.
+const MaxRegionBytes = 64 << 20
+
+// quota counts the records a region added (MaxRegionRecords) and the
+// bytes they take (MaxRegionBytes), under a key of the region's own
+// (quota/<code>), which only its own additions and the updates of its
+// records write. A quota written before the bytes were counted holds
+// none.
 type quota struct {
-	Records int `json:"records"`
+	Records int   `json:"records"`
+	Bytes   int64 `json:"bytes"`
 }
 
-// count adds n new records to the caller's count, refusing with ErrQuota
-// any past MaxRegionRecords.
-func (c *call) count(n int) error {
+// count adds records new records, and grown bytes (negative: shrunk) of
+// the caller's records, to its quota. It refuses with ErrQuota records
+// past MaxRegionRecords, and growth past MaxRegionBytes unless the write
+// withdraws trust only (see MaxRegionBytes). The count of bytes never
+// falls below zero (records an older contract wrote, shrunk, give back
+// bytes that were never counted).
+func (c *call) count(records int, grown int64, withdraws bool) error {
+	if records == 0 && grown == 0 {
+		return nil
+	}
 	var q quota
 	if err := c.load(&q, objQuota, c.caller); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if q.Records+n > MaxRegionRecords {
+	if records > 0 && q.Records+records > MaxRegionRecords {
 		return fmt.Errorf("%w: region %s has added %d records (issuers, relying parties, terminals and status heads); %d more would pass its quota of %d",
-			ErrQuota, c.caller, q.Records, n, MaxRegionRecords)
+			ErrQuota, c.caller, q.Records, records, MaxRegionRecords)
 	}
-	q.Records += n
+	if grown > 0 && !withdraws && q.Bytes+grown > MaxRegionBytes {
+		return fmt.Errorf("%w: the records region %s added take %d bytes (issuers, relying parties, terminals and status heads); %d more would pass its quota of %d bytes",
+			ErrQuota, c.caller, q.Bytes, grown, MaxRegionBytes)
+	}
+	q.Records += records
+	q.Bytes = max(q.Bytes+grown, 0)
 	return c.save(q, objQuota, c.caller)
 }
 
@@ -265,18 +298,25 @@ func Invoke(st State, fn string, args [][]byte) ([]byte, error) {
 // --- storage helpers ---
 
 func (c *call) load(v any, objectType string, attrs ...string) error {
+	_, err := c.loadSized(v, objectType, attrs...)
+	return err
+}
+
+// loadSized is load that also returns the stored record's size in bytes
+// (the quota counts it).
+func (c *call) loadSized(v any, objectType string, attrs ...string) (int, error) {
 	k, err := CompositeKey(objectType, attrs...)
 	if err != nil {
-		return invalid("%v", err)
+		return 0, invalid("%v", err)
 	}
 	b, err := c.st.Get(k)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if b == nil {
-		return fmt.Errorf("%w: %s %v", ErrNotFound, objectType, attrs)
+		return 0, fmt.Errorf("%w: %s %v", ErrNotFound, objectType, attrs)
 	}
-	return json.Unmarshal(b, v)
+	return len(b), json.Unmarshal(b, v)
 }
 
 func (c *call) exists(objectType string, attrs ...string) (bool, error) {
@@ -289,15 +329,22 @@ func (c *call) exists(objectType string, attrs ...string) (bool, error) {
 }
 
 func (c *call) save(v any, objectType string, attrs ...string) error {
+	_, err := c.saveSized(v, objectType, attrs...)
+	return err
+}
+
+// saveSized is save that also returns the stored record's size in bytes
+// (the quota counts it).
+func (c *call) saveSized(v any, objectType string, attrs ...string) (int, error) {
 	k, err := CompositeKey(objectType, attrs...)
 	if err != nil {
-		return invalid("%v", err)
+		return 0, invalid("%v", err)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return c.st.Put(k, b)
+	return len(b), c.st.Put(k, b)
 }
 
 func (c *call) del(objectType string, attrs ...string) error {
@@ -327,10 +374,10 @@ func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
 }
 
 // PageSize bounds the records of a page of a List…Page function: 256
-// records of at most about 60 KB (a relying party's largest) make an
-// answer of some 16 MB, well under the 100 MiB Fabric passes, however
-// many records a region writes. (A List function answers with all its
-// records at once.)
+// records of at most about 110 KB (a relying party's largest,
+// TestRecordSizes) make an answer of some 28 MB, well under the 100 MiB
+// Fabric passes, however many records a region writes. (A List function
+// answers with all its records at once.)
 const PageSize = 256
 
 // Page is the answer of a List…Page function: up to PageSize records,
@@ -1232,6 +1279,11 @@ type owned[T any] interface {
 	*T
 	// stamps returns the owning region and the entry's times, to be set.
 	stamps() (region *string, created, updated *time.Time)
+	// withdraws reports whether the entry, a write of the stored old,
+	// only withdraws trust: it changes nothing but the entry's status,
+	// to one that is not active, and its keys' states (no key added),
+	// besides what the contract sets (times, version, key histories).
+	withdraws(old *T) bool
 }
 
 func (x *Issuer) stamps() (*string, *time.Time, *time.Time) {
@@ -1245,6 +1297,35 @@ func (x *RelyingParty) stamps() (*string, *time.Time, *time.Time) {
 func (x *Terminal) stamps() (*string, *time.Time, *time.Time) {
 	return &x.Region, &x.Created, &x.Updated
 }
+
+// withdraws: an issuer's keys are all the stored ones (issuerKeys), so
+// as many as before means none added, and their states moved on only
+// (keyTransitions).
+func (x *Issuer) withdraws(old *Issuer) bool {
+	return withdrawnStatus(x.Status, old.Status) && len(x.Keys) == len(old.Keys) &&
+		x.Name == old.Name && slices.Equal(x.Types, old.Types)
+}
+
+// withdraws: a relying party's key history (rpKeys) grows only by a key
+// added, so as many as before means its current keys are some of the
+// stored ones, the others retired.
+func (x *RelyingParty) withdraws(old *RelyingParty) bool {
+	return withdrawnStatus(x.Status, old.Status) && len(x.Keys) == len(old.Keys) &&
+		x.Name == old.Name && x.AuthMethod == old.AuthMethod && x.SecretVerifier == old.SecretVerifier &&
+		x.SectorIdentifier == old.SectorIdentifier && x.IDTokenAlg == old.IDTokenAlg && x.AccessTokenAlg == old.AccessTokenAlg &&
+		slices.Equal(x.GrantTypes, old.GrantTypes) && slices.Equal(x.RedirectURIs, old.RedirectURIs) &&
+		slices.Equal(x.PostLogoutRedirectURIs, old.PostLogoutRedirectURIs) &&
+		slices.Equal(x.Scopes, old.Scopes) && slices.Equal(x.Claims, old.Claims)
+}
+
+// withdraws: a terminal's key never changes (writeTerminal).
+func (x *Terminal) withdraws(old *Terminal) bool {
+	return withdrawnStatus(x.Status, old.Status) && x.Kind == old.Kind && x.Name == old.Name && x.Location == old.Location
+}
+
+// withdrawnStatus reports whether an entry's status, from old to s,
+// withdraws trust or keeps it as it was: s is old, or not active.
+func withdrawnStatus(s, old string) bool { return s == old || s != EntryActive }
 
 // putOwned stores an entry of the caller's region: only an active region
 // writes, only its own entries (a new entry is stamped with the caller's
@@ -1272,15 +1353,12 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 	}
 	*region = c.caller
 	var old T
-	err := c.load(&old, objectType, id)
+	oldSize, err := c.loadSized(&old, objectType, id)
 	oldRegion, oldCreated, _ := P(&old).stamps()
-	action := "updated"
+	action, added := "updated", 0
 	switch {
 	case errors.Is(err, ErrNotFound):
-		*created, action = c.now, "added"
-		if err := c.count(1); err != nil {
-			return nil, err
-		}
+		*created, action, added = c.now, "added", 1
 	case err != nil:
 		return nil, err
 	default:
@@ -1290,7 +1368,13 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 		*created = *oldCreated
 	}
 	*updated = c.now
-	if err := c.save(*in, objectType, id); err != nil {
+	size, err := c.saveSized(*in, objectType, id)
+	if err != nil {
+		return nil, err
+	}
+	// The quota counts what the write adds; a withdrawal is never refused
+	// (MaxRegionBytes). A refusal discards the write.
+	if err := c.count(added, int64(size-oldSize), added == 0 && in.withdraws(&old)); err != nil {
 		return nil, err
 	}
 	return *in, c.emit(EventRegistry, RegistryEvent{Kind: strings.ReplaceAll(kind, " ", "_"), ID: id, Region: c.caller, Action: action})
@@ -1620,6 +1704,11 @@ func anchorBatch(c *call) (any, error) {
 	if !reHex256.MatchString(in.Root) {
 		return nil, invalid("root must be 64 lowercase hex digits")
 	}
+	for _, l := range in.Lists {
+		if err := CheckListID(l); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	b := Batch{ID: in.ID, Region: c.caller, Root: in.Root, Count: in.Count, Lists: nonNil(in.Lists), Changes: in.Changes, Time: c.now, Tx: c.st.TxID()}
 	if _, err := DecodeBatch(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -1659,11 +1748,8 @@ func putStatusHeads(c *call) (any, error) {
 	}
 	seen := map[string]bool{}
 	for _, h := range in {
-		// A list ID as nodes make them, the one form a node fetches
-		// (a QR status reference names a list by its first 32 bits):
-		// no path, query or fragment to append to a region's endpoint.
-		if !status.ValidListID(h.List) {
-			return nil, invalid("list %.64q: a status list ID is 16 lower-case hex digits", h.List)
+		if err := CheckListID(h.List); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if seen[h.List] {
 			return nil, invalid("list %q repeated", h.List)
@@ -1680,7 +1766,7 @@ func putStatusHeads(c *call) (any, error) {
 		return nil, err
 	}
 	ev := HeadsEvent{Region: c.caller, Heads: []StatusHead{}}
-	added := 0
+	added, size := 0, 0 // the new lists' heads, counted (MaxRegionBytes)
 	for _, h := range in {
 		var old StatusHead
 		err := c.load(&old, objHead, c.caller, h.List)
@@ -1691,24 +1777,25 @@ func putStatusHeads(c *call) (any, error) {
 			return nil, fmt.Errorf("%w: list %q version %d", ErrHeadConflict, h.List, h.Version)
 		case err == nil && old.Version > h.Version:
 			return nil, fmt.Errorf("%w: list %q is at version %d, not %d", ErrStale, h.List, old.Version, h.Version)
-		case errors.Is(err, ErrNotFound):
-			added++
-		case err != nil:
+		case err != nil && !errors.Is(err, ErrNotFound):
 			return nil, err
 		}
+		isNew := err != nil // not found
 		head := StatusHead{Region: c.caller, List: h.List, Version: h.Version, Digest: h.Digest, Updated: c.now, Tx: c.st.TxID()}
-		if err := c.save(head, objHead, c.caller, h.List); err != nil {
+		n, err := c.saveSized(head, objHead, c.caller, h.List)
+		if err != nil {
 			return nil, err
+		}
+		if isNew {
+			added, size = added+1, size+n
 		}
 		ev.Heads = append(ev.Heads, head)
 	}
 	if len(ev.Heads) == 0 {
 		return ev, nil
 	}
-	if added > 0 {
-		if err := c.count(added); err != nil {
-			return nil, err
-		}
+	if err := c.count(added, int64(size), false); err != nil {
+		return nil, err
 	}
 	return ev, c.emit(EventStatusHeads, ev)
 }

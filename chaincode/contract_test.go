@@ -595,6 +595,156 @@ func TestRegionQuota(t *testing.T) {
 	l.must(t, msp32, "AddTerminal", term("T-32", 10, EntryActive))
 }
 
+// TestRegionByteQuota: the quota counts the bytes of the records a region
+// adds and what its updates grow them by (an update that shrinks one
+// gives its bytes back); past MaxRegionBytes an addition or an update
+// that grows a record is refused with ErrQuota and writes nothing, while
+// a withdrawal (an entry suspended or revoked, keys retired or revoked)
+// and a status head's new version go on. Records an older contract wrote,
+// which the quota never counted, are updated as any other.
+func TestRegionByteQuota(t *testing.T) {
+	l := consortium(t)
+	qk, _ := CompositeKey(objQuota, "310000")
+	counted := func() quota {
+		t.Helper()
+		var q quota
+		if err := json.Unmarshal(l.st.KV[qk], &q); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	size := func(obj string, attrs ...string) int64 {
+		k, _ := CompositeKey(obj, attrs...)
+		return int64(len(l.st.KV[k]))
+	}
+	head := func(list string, version uint64) string {
+		return js(t, []HeadInput{{List: list, Version: version, Digest: ListDigest(fmt.Appendf(nil, "%s %d", list, version))}})
+	}
+	term := Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}
+	rp := RelyingParty{ClientID: "rp-31", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1"), sm2JWK(t, 8, "rp-2")}},
+		Scopes: []string{"openid"}, Status: EntryActive}
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuers:q", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}, {JWK: sm2JWK(t, 9, "iss-2")}}, Status: EntryActive}
+	l.must(t, msp31, "AddTerminal", js(t, term))
+	l.must(t, msp31, "AddRelyingParty", js(t, rp))
+	l.must(t, msp31, "PutIssuer", js(t, iss))
+	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1))
+	want := size(objTerminal, "T-1") + size(objRP, "rp-31") + size(objIssuer, iss.ID) + size(objHead, "310000", "00000001aaaaaaaa")
+	if q := counted(); q.Records != 4 || q.Bytes != want {
+		t.Fatalf("counted %+v, want 4 records of %d bytes", q, want)
+	}
+	// An update counts what it grows, and gives back what it shrinks.
+	for _, uris := range [][]string{{"https://rp.example/cb", "https://rp.example/cb2"}, {"https://rp.example/cb"}} {
+		was := size(objRP, "rp-31")
+		rp.RedirectURIs = uris
+		l.must(t, msp31, "PutRelyingParty", js(t, rp))
+		if want += size(objRP, "rp-31") - was; counted().Bytes != want {
+			t.Fatalf("counted %d bytes after the update to %d redirect URIs, want %d", counted().Bytes, len(uris), want)
+		}
+	}
+	// A head's new version is not counted.
+	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1234567))
+	if counted().Bytes != want {
+		t.Errorf("a head's new version counted: %d bytes, want %d", counted().Bytes, want)
+	}
+
+	// At the quota, nothing is added and nothing grows.
+	full := quota{Records: 4, Bytes: MaxRegionBytes - 10}
+	l.st.KV[qk] = []byte(js(t, full))
+	renamed := term
+	renamed.Name = "Xuhui counter 1"
+	moreTypes := iss
+	moreTypes.Types = append(slices.Clone(iss.Types), "StudentCredential")
+	moreURIs := rp
+	moreURIs.RedirectURIs = append(slices.Clone(rp.RedirectURIs), "https://rp.example/cb3")
+	suspendedMoreURIs := moreURIs
+	suspendedMoreURIs.Status = EntrySuspended
+	issuerNewKey := iss
+	issuerNewKey.Status, issuerNewKey.Keys = EntrySuspended, append(slices.Clone(iss.Keys), RegistryKey{JWK: sm2JWK(t, 16, "iss-3")})
+	suspendedNewKey := rp
+	suspendedNewKey.Status, suspendedNewKey.JWKS.Keys = EntrySuspended, append(slices.Clone(rp.JWKS.Keys), sm2JWK(t, 15, "rp-4"))
+	for name, w := range map[string][]string{
+		"terminal":                            {"AddTerminal", js(t, Terminal{ID: "T-2", Kind: "counter", Key: sm2JWK(t, 10, "t-2"), Status: EntryActive})},
+		"status head":                         {"PutStatusHeads", head("00000002aaaaaaaa", 1)},
+		"issuer":                              {"PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuers:r", Types: []string{"ResidenceCredential"}, Keys: []RegistryKey{{JWK: sm2JWK(t, 11, "r-1")}}, Status: EntryActive})},
+		"relying party":                       {"AddRelyingParty", js(t, RelyingParty{ClientID: "rp-32", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 12, "rp-3")}}, Scopes: []string{"openid"}, Status: EntryActive})},
+		"terminal renamed":                    {"PutTerminal", js(t, renamed)},
+		"issuer accredited for one more type": {"PutIssuer", js(t, moreTypes)},
+		"relying party with another redirect URI":           {"PutRelyingParty", js(t, moreURIs)},
+		"relying party suspended with another redirect URI": {"PutRelyingParty", js(t, suspendedMoreURIs)},
+		"relying party suspended with a new key":            {"PutRelyingParty", js(t, suspendedNewKey)},
+		"issuer suspended with a new key":                   {"PutIssuer", js(t, issuerNewKey)},
+	} {
+		_, err := l.call(msp31, w[0], w[1])
+		if !errors.Is(err, ErrQuota) || !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "bytes") || !errors.Is(FromWire("peer: "+WireMessage(err)), ErrQuota) {
+			t.Errorf("a %s past the quota of bytes: %v", name, err)
+		}
+	}
+	if q := counted(); q != full {
+		t.Errorf("refused writes counted: %+v, want %+v", q, full)
+	}
+	if _, err := l.call("", "GetTerminal", "T-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a terminal of a refused transaction: %v", err)
+	}
+	// Withdrawals go on, counted, and so do the heads' new versions.
+	want = full.Bytes
+	goesOn := func(fn, arg, obj, id string) {
+		t.Helper()
+		was := size(obj, id)
+		l.must(t, msp31, fn, arg)
+		want += size(obj, id) - was
+	}
+	term.Status = EntrySuspended
+	goesOn("PutTerminal", js(t, term), objTerminal, "T-1")
+	term.Status = TerminalRevoked
+	goesOn("PutTerminal", js(t, term), objTerminal, "T-1")
+	iss.Keys[0].State = KeyRevoked
+	goesOn("PutIssuer", js(t, iss), objIssuer, iss.ID)
+	iss.Keys[0].State, iss.Keys[1].State, iss.Status = "", KeyRetiring, EntrySuspended
+	goesOn("PutIssuer", js(t, iss), objIssuer, iss.ID)
+	rp.JWKS.Keys, rp.Status = rp.JWKS.Keys[1:], EntrySuspended
+	goesOn("PutRelyingParty", js(t, rp), objRP, "rp-31")
+	l.must(t, msp31, "PutStatusHeads", head("00000001aaaaaaaa", 1234568))
+	if q := counted(); q.Bytes != want || want <= MaxRegionBytes {
+		t.Errorf("counted %+v after the withdrawals, want %d bytes (past the quota)", q, want)
+	}
+	// A key retired as its issuer is reactivated is no withdrawal.
+	reactivated := iss
+	reactivated.Keys = slices.Clone(iss.Keys)
+	reactivated.Status, reactivated.Keys[1].State = EntryActive, KeyRetired
+	if _, err := l.call(msp31, "PutIssuer", js(t, reactivated)); !errors.Is(err, ErrQuota) {
+		t.Errorf("an issuer reactivated as a key retires, past the quota: %v", err)
+	}
+	// An update that shrinks a record goes on, and gives its bytes back.
+	rp.RedirectURIs = nil
+	goesOn("PutRelyingParty", js(t, rp), objRP, "rp-31")
+	if q := counted(); q.Bytes != want {
+		t.Errorf("counted %+v after a shrinking update, want %d bytes", q, want)
+	}
+
+	// A record an older contract wrote, not counted, and a quota that
+	// counted no bytes (session 30's): the record's updates count what
+	// they grow, its additions their size.
+	old := Terminal{ID: "T-old", Region: "310000", Kind: "counter", Key: sm2JWK(t, 13, "t-old"), Status: EntryActive, Created: t0, Updated: t0}
+	ok, _ := CompositeKey(objTerminal, "T-old")
+	l.st.KV[ok] = []byte(js(t, old))
+	l.st.KV[qk] = []byte(`{"records":7}`)
+	was := size(objTerminal, "T-old")
+	old.Name = "Xuhui counter 2"
+	l.must(t, msp31, "PutTerminal", js(t, old))
+	l.must(t, msp31, "AddTerminal", js(t, Terminal{ID: "T-3", Kind: "counter", Key: sm2JWK(t, 14, "t-3"), Status: EntryActive}))
+	if q, want := counted(), (quota{Records: 8, Bytes: size(objTerminal, "T-old") - was + size(objTerminal, "T-3")}); q != want {
+		t.Errorf("counted %+v on a chain an older contract wrote, want %+v", q, want)
+	}
+	// Shrunk, it gives back no more bytes than were counted.
+	l.st.KV[qk] = []byte(`{"records":8,"bytes":10}`)
+	old.Name = ""
+	l.must(t, msp31, "PutTerminal", js(t, old))
+	if q := counted(); q != (quota{Records: 8}) {
+		t.Errorf("counted %+v after an older record shrank, want 8 records of 0 bytes", q)
+	}
+}
+
 // TestStandingsOfAnOlderChain: on a chain whose region records hold
 // their status (written before the consortium record), the records'
 // statuses are the standings; the first write makes the consortium record
@@ -673,8 +823,8 @@ func TestSuspendedRegionWithdrawsKeys(t *testing.T) {
 
 // TestListPages: the List…Page functions answer every record once, in
 // pages of at most PageSize records, so an answer stays bounded however
-// many records a region writes (a List answer of relying parties of about
-// 60 KB each passes Fabric's 100 MiB at some 1,700 of them); a bookmark
+// many records a region writes (a List answer of the largest relying
+// parties, 110 KB each, passes Fabric's 100 MiB at some 950 of them); a bookmark
 // that is not one of the list's is invalid.
 func TestListPages(t *testing.T) {
 	l := consortium(t)
@@ -842,7 +992,7 @@ func changes(n int, list string, status uint8) []StatusChange {
 
 func TestAnchorBatchIdempotent(t *testing.T) {
 	l := consortium(t)
-	in, err := NewBatchInput("node-a-1", append(changes(3, "https://310000.example/status/1", 1), changes(2, "https://310000.example/status/2", 2)...))
+	in, err := NewBatchInput("node-a-1", append(changes(3, "00000001aaaaaaaa", 1), changes(2, "00000002aaaaaaaa", 2)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -857,7 +1007,7 @@ func TestAnchorBatchIdempotent(t *testing.T) {
 		t.Fatalf("replay wrote or emitted: %+v %v", res, l.st.Events)
 	}
 	// Same ID, different content: refused.
-	other, _ := NewBatchInput("node-a-1", changes(5, "https://310000.example/status/1", 1))
+	other, _ := NewBatchInput("node-a-1", changes(5, "00000001aaaaaaaa", 1))
 	if _, err := l.call(msp31, "AnchorBatch", js(t, other)); !errors.Is(err, ErrBatchConflict) {
 		t.Errorf("different batch under the same ID: %v", err)
 	}
@@ -879,6 +1029,25 @@ func TestAnchorBatchIdempotent(t *testing.T) {
 	cs, err := DecodeBatch(got)
 	if err != nil || len(cs) != 5 || cs[4].Status != 2 {
 		t.Fatalf("decode anchored batch: %v %+v", err, cs)
+	}
+	// A list ID as nodes make them (status.ValidListID) only, as in
+	// PutStatusHeads: a node reads no other.
+	for i, id := range []string{"L1", "00000001/../../x", "00000002?admin=1", "00000003#fragmen", "00000005AAAAAAAA", "00000006aaaaaaaaa"} {
+		hostile, _ := NewBatchInput(fmt.Sprintf("node-a-%d", 10+i), append(changes(1, "00000001aaaaaaaa", 1), changes(1, id, 1)...))
+		if _, err := l.call(msp31, "AnchorBatch", js(t, hostile)); !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrBadList) {
+			t.Errorf("a batch of list %q: %v", id, err)
+		}
+		if _, err := l.call("", "GetBatch", "310000", hostile.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a batch of list %q anchored: %v", id, err)
+		}
+	}
+	// A batch an older contract took under other list IDs still reads.
+	older, _ := NewBatchInput("node-a-old", changes(2, "https://310000.example/status/1", 1))
+	k, _ := CompositeKey(objBatch, "310000", older.ID)
+	l.st.KV[k] = []byte(js(t, Batch{ID: older.ID, Region: "310000", Root: older.Root, Count: older.Count, Lists: older.Lists, Changes: older.Changes, Time: t0, Tx: "tx0"}))
+	json.Unmarshal(l.must(t, "", "GetBatch", "310000", older.ID), &got)
+	if cs, err := DecodeBatch(got); err != nil || len(cs) != 2 || cs[0].List != "https://310000.example/status/1" {
+		t.Errorf("a batch an older contract took: %v %+v", err, cs)
 	}
 }
 
@@ -1016,7 +1185,7 @@ func TestGoldenRecords(t *testing.T) {
 	l.must(t, msp32, "PutRelyingParty", js(t, RelyingParty{ClientID: "rp-32", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
 		Scopes: []string{"openid"}, Claims: []string{"age_over_18"}, Status: EntryActive}))
 	l.must(t, msp31, "PutTerminal", js(t, Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}))
-	in, _ := NewBatchInput("node-a-1", []StatusChange{{List: "L1", Index: 5, Status: 1}, {List: "L2", Index: 300, Status: 2}, {List: "L1", Index: 6, Status: 1}})
+	in, _ := NewBatchInput("node-a-1", []StatusChange{{List: "00000001aaaaaaaa", Index: 5, Status: 1}, {List: "00000002aaaaaaaa", Index: 300, Status: 2}, {List: "00000001aaaaaaaa", Index: 6, Status: 1}})
 	l.must(t, msp31, "AnchorBatch", js(t, in))
 	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "00000001aaaaaaaa", Version: 3, Digest: ListDigest([]byte("L1 v3"))}}))
 	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 42, Head: strings.Repeat("ab", 32)}))
@@ -1818,4 +1987,111 @@ func TestIssuerDIDSyntax(t *testing.T) {
 	}
 	l.must(t, msp31, "PutIssuer", iss("did:web:issuer.example:a"))
 	l.must(t, msp31, "PutIssuer", iss("https://issuer.example/b#x"))
+}
+
+// TestRecordSizes pins the sizes MaxRegionBytes is argued from, as stored
+// on Fabric (64-digit transaction IDs, times to the nanosecond): the
+// records regions write take a few hundred bytes to a few KB, the
+// largest a relying party and an issuer may be some 100 KB, and the
+// quota holds 10,000 such relying parties beside 40,000 terminals.
+func TestRecordSizes(t *testing.T) {
+	l := consortium(t)
+	write := func(fn, arg string) {
+		t.Helper()
+		l.seq++
+		l.st.MSPID, l.st.ID, l.st.Now = msp31, fmt.Sprintf("%064x", l.seq), t0.Add(time.Duration(l.seq)*time.Second+123456789)
+		if _, err := Invoke(l.st, fn, [][]byte{[]byte(arg)}); err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		l.st.Commit()
+	}
+	size := func(obj string, attrs ...string) int {
+		k, _ := CompositeKey(obj, attrs...)
+		return len(l.st.KV[k])
+	}
+	long := func(prefix string, i, n int) string {
+		s := fmt.Sprintf("%s%d-", prefix, i)
+		return s + strings.Repeat("x", n-len(s))
+	}
+	write("AddTerminal", js(t, Terminal{ID: "T-310104-0001", Kind: "counter", Name: "徐汇区行政服务中心 1号窗口", Location: "310104", Key: sm2JWK(t, 7, "t-310104-0001"), Status: EntryActive}))
+	write("PutStatusHeads", js(t, []HeadInput{{List: "0123456789abcdef", Version: 123456, Digest: ListDigest([]byte("list"))}}))
+	// An issuer that rotated its key yearly: four retired, one active.
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuers:fudan", Name: "复旦大学", Status: EntryActive,
+		Types: []string{"UniversityDegreeCredential", "StudentCredential", "https://310000.trustid.example/vct/Transcript"}}
+	for i := range 5 {
+		iss.Keys = append(iss.Keys, RegistryKey{JWK: sm2JWK(t, byte(20+i), fmt.Sprintf("fudan-%d", 2026+i))})
+		write("PutIssuer", js(t, iss))
+		for _, s := range []string{KeyRetiring, KeyRetired} {
+			if i < 4 {
+				iss.Keys[i].State = s
+				write("PutIssuer", js(t, iss))
+			}
+		}
+	}
+	// A relying party with two keys, rotated six times, and four
+	// redirect URIs.
+	rp := RelyingParty{ClientID: "bank-app", Name: "上海银行手机银行", SectorIdentifier: "bank.example.cn", Status: EntryActive,
+		GrantTypes:             []string{GrantClientCredentials, GrantAuthorizationCode},
+		RedirectURIs:           []string{"https://app.bank.example.cn/oidc/callback", "https://www.bank.example.cn/oidc/callback", "https://m.bank.example.cn/oidc/callback", "https://open.bank.example.cn/oidc/callback"},
+		PostLogoutRedirectURIs: []string{"https://www.bank.example.cn/", "https://m.bank.example.cn/"},
+		Scopes:                 []string{"openid", "qr:redeem", "presentation:request"},
+		Claims:                 []string{"name", "birthdate", "age_over_18", "nationality", "resident_region", "document_type", "level"}}
+	for i := range 7 {
+		rp.JWKS.Keys = []gm.JWK{sm2JWK(t, byte(40+i), fmt.Sprintf("bank-%d", i)), sm2JWK(t, byte(41+i), fmt.Sprintf("bank-%d", i+1))}
+		write("PutRelyingParty", js(t, rp))
+	}
+	// The largest relying party: 64 keys of 256-character kids in its
+	// history, 16 current, 64 claims, 32 redirect and post-logout URIs
+	// of 512 bytes.
+	big := RelyingParty{ClientID: "rp-largest", Name: strings.Repeat("名", 128), SectorIdentifier: strings.Repeat("a", 63) + ".example",
+		GrantTypes: GrantTypes, Scopes: Scopes, Status: EntryActive}
+	for i := range 64 {
+		big.Claims = append(big.Claims, long("c", i, 128))
+	}
+	for i := range 32 {
+		big.RedirectURIs = append(big.RedirectURIs, long(fmt.Sprintf("https://rp.example/%d/", i), i, 512))
+		big.PostLogoutRedirectURIs = append(big.PostLogoutRedirectURIs, long(fmt.Sprintf("https://rp.example/l%d/", i), i, 512))
+	}
+	for r := range 4 {
+		big.JWKS.Keys = nil
+		for i := range 16 {
+			big.JWKS.Keys = append(big.JWKS.Keys, sm2JWK(t, byte(60+r*16+i), long("k", r*16+i, 256)))
+		}
+		write("PutRelyingParty", js(t, big))
+	}
+	// The largest issuer: 64 keys of 256-character kids, each revoked
+	// after retiring, 64 credential types.
+	bigIss := Issuer{ID: "did:web:310000.trustid.example:" + strings.Repeat("i", 200), Name: strings.Repeat("名", 128), Status: EntryActive}
+	for i := range 64 {
+		bigIss.Types = append(bigIss.Types, long("T", i, 128))
+		bigIss.Keys = append(bigIss.Keys, RegistryKey{JWK: sm2JWK(t, byte(130+i), long("i", i, 256))})
+	}
+	write("PutIssuer", js(t, bigIss))
+	for _, s := range []string{KeyRetiring, KeyRetired, KeyRevoked} {
+		for i := range bigIss.Keys {
+			bigIss.Keys[i].State = s
+		}
+		write("PutIssuer", js(t, bigIss))
+	}
+
+	for _, c := range []struct {
+		what     string
+		size     int
+		min, max int
+	}{
+		{"a terminal", size(objTerminal, "T-310104-0001"), 300, 450},
+		{"a status head", size(objHead, "310000", "0123456789abcdef"), 200, 300},
+		{"an issuer with five keys", size(objIssuer, iss.ID), 2500, 3500},
+		{"a relying party with eight keys", size(objRP, rp.ClientID), 4000, 5000},
+		{"the largest relying party", size(objRP, big.ClientID), 100_000, 115_000},
+		{"the largest issuer", size(objIssuer, bigIss.ID), 80_000, 90_000},
+	} {
+		t.Logf("%s: %d bytes", c.what, c.size)
+		if c.size < c.min || c.size > c.max {
+			t.Errorf("%s takes %d bytes, not %d to %d as MaxRegionBytes is argued from", c.what, c.size, c.min, c.max)
+		}
+	}
+	if need := 10_000*size(objRP, rp.ClientID) + 40_000*size(objTerminal, "T-310104-0001"); need > MaxRegionBytes {
+		t.Errorf("10,000 relying parties and 40,000 terminals take %d bytes, past MaxRegionBytes", need)
+	}
 }

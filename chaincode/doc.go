@@ -21,6 +21,12 @@
 // may retire or revoke its own keys (so that a stolen key is withdrawn
 // before the region is reinstated).
 //
+// Every node keeps every region's issuers, relying parties, terminals and
+// status heads in memory, so a region adds at most MaxRegionRecords of
+// them, taking at most MaxRegionBytes as stored; past either, a write that
+// adds or grows a record is refused with ErrQuota, one that only withdraws
+// trust (a suspension, a revocation, a key retired) never is.
+//
 // Changing the consortium itself — admitting a region, suspending it or
 // reinstating it — needs the consortium: a strict majority of the active
 // regions (the subject of the change excluded) must vote for it with the

@@ -60,9 +60,10 @@ var (
 	// an ErrExists; its message names the keys (TakenKeys reads them).
 	ErrBindingExists = &Error{code: "binding_exists", msg: "chaincode: the credential ID is bound already", kindOf: ErrExists}
 
-	// ErrQuota refuses a write that would add a record past the region's
-	// quota (MaxRegionRecords). It is also an ErrForbidden.
-	ErrQuota = &Error{code: "quota", msg: "chaincode: the region holds as many records as it may", kindOf: ErrForbidden}
+	// ErrQuota refuses a write that would add a record, or grow one,
+	// past the region's quota (MaxRegionRecords, MaxRegionBytes). It is
+	// also an ErrForbidden.
+	ErrQuota = &Error{code: "quota", msg: "chaincode: the region's quota of records or bytes is full", kindOf: ErrForbidden}
 )
 
 var allErrors = []*Error{

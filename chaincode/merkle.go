@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -27,23 +28,38 @@ const (
 
 // Errors of status changes and batches.
 var (
-	ErrBadList       = errors.New("chaincode: invalid status list ID (1-256 printable ASCII characters, no spaces)")
+	ErrBadList       = errors.New("chaincode: invalid status list ID (16 lower-case hex digits, as nodes make them)")
 	ErrEmptyBatch    = errors.New("chaincode: a status batch holds at least one change")
 	ErrBatchTooLarge = fmt.Errorf("chaincode: a status batch holds at most %d changes", MaxBatchChanges)
 	ErrBadEncoding   = errors.New("chaincode: malformed compact change records")
 )
 
-// ValidListID checks a status list ID.
-func ValidListID(id string) error {
+// CheckListID refuses, with ErrBadList, a status list ID other than
+// those nodes make (status.ValidListID: 16 lower-case hex digits), the
+// only form a node fetches a list by (a QR status reference names a list
+// by its first 32 bits): no path, query or fragment to append to a
+// region's endpoint. AnchorBatch and PutStatusHeads take no other, and
+// the outbox accepts no other.
+func CheckListID(id string) error {
+	if !status.ValidListID(id) {
+		return fmt.Errorf("%w: %.64q", ErrBadList, id)
+	}
+	return nil
+}
+
+// anchoredListID reports whether id is a list ID an anchored batch may
+// hold: 1 to MaxListID printable ASCII characters without spaces, which
+// an older contract took (DecodeChanges reads its batches still).
+func anchoredListID(id string) bool {
 	if len(id) == 0 || len(id) > MaxListID {
-		return ErrBadList
+		return false
 	}
 	for i := 0; i < len(id); i++ {
 		if id[i] <= 0x20 || id[i] >= 0x7f {
-			return ErrBadList
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // The Merkle tree over a batch's changes is RFC 9162's (section 2.1.1) with
@@ -191,8 +207,8 @@ func DecodeChanges(lists []string, packed []byte, count int) ([]StatusChange, er
 	}
 	seen := make(map[string]bool, len(lists))
 	for _, l := range lists {
-		if err := ValidListID(l); err != nil {
-			return nil, err
+		if !anchoredListID(l) {
+			return nil, fmt.Errorf("%w: list ID %.64q", ErrBadEncoding, l)
 		}
 		if seen[l] {
 			return nil, fmt.Errorf("%w: list %q repeated", ErrBadEncoding, l)

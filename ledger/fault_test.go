@@ -122,7 +122,7 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 		t.Fatalf("heads waiting 300 ms on a failing ledger: %+v", st)
 	}
 	start := time.Now()
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("F", 0, 250)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("F"), 0, 250)); err != nil {
 		t.Fatal(err)
 	}
 	retries := n.ob.Stats().Retries
@@ -160,14 +160,14 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 	if st.LastError != nil || st.OldestAge != 0 || st.Backlog != 0 || st.Frozen != 0 || st.HeadsPending != 0 || st.CommittedChanges != 250 {
 		t.Errorf("after recovery: %+v", st)
 	}
-	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "F", 250)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), ledgertest.ListID("F"), 250)
 	if h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "0000000faaaaaaaa"); err != nil || h.Digest != d {
 		t.Errorf("head after recovery: %+v %v", h, err)
 	}
 
 	// Down again, then stop: the retrying sends end with Run.
 	sw.down.Store(true)
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("F", 1000, 10)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("F"), 1000, 10)); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); n.ob.Stats().Frozen == 0; time.Sleep(5 * time.Millisecond) {
@@ -212,7 +212,7 @@ func TestOutboxRunFatalErrorStopsSends(t *testing.T) {
 	opts := ledger.OutboxOptions{MaxBatch: 100, Window: time.Millisecond}
 	n := openNode(t, dir, chain, opts)
 	for i := 0; i < 2; i++ {
-		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("C", i*100, 100)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges(ledgertest.ListID("C"), i*100, 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -384,8 +384,8 @@ func TestOutboxOldestAge(t *testing.T) {
 	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer { lf = &listFaults{Client: c}; return lf },
 		ledger.OutboxOptions{MaxBatch: 100, Concurrency: 1, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, Now: now})
 	defer n.close()
-	lf.fail.Store("A", true)
-	lf.fail.Store("B", true)
+	lf.fail.Store(ledgertest.ListID("A"), true)
+	lf.fail.Store(ledgertest.ListID("B"), true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := runOutbox(ctx, n.ob)
@@ -405,23 +405,23 @@ func TestOutboxOldestAge(t *testing.T) {
 	if st := n.ob.Stats(); st.OldestAge != 0 {
 		t.Fatalf("empty outbox: %+v", st)
 	}
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("A", 0, 100)); err != nil { // t=0, frozen at once (full)
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("A"), 0, 100)); err != nil { // t=0, frozen at once (full)
 		t.Fatal(err)
 	}
 	eventually("A not frozen", func(st ledger.OutboxStats) bool { return st.Frozen == 1 && st.Retries > 0 })
 	clock.Store(int64(10 * time.Second))
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("B", 0, 100)); err != nil { // t=10, waits: one transaction at a time
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("B"), 0, 100)); err != nil { // t=10, waits: one transaction at a time
 		t.Fatal(err)
 	}
 	clock.Store(int64(15 * time.Second))
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("C", 0, 50)); err != nil { // t=15
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("C"), 0, 50)); err != nil { // t=15
 		t.Fatal(err)
 	}
 	clock.Store(int64(20 * time.Second))
 	if st := n.ob.Stats(); st.OldestAge != 20*time.Second || st.Backlog != 250 || st.Pending != 150 {
 		t.Errorf("A frozen since 0, B and C pending since 10 and 15, at 20: %+v", st)
 	}
-	lf.fail.Delete("A")
+	lf.fail.Delete(ledgertest.ListID("A"))
 	st := eventually("A not committed, or B not frozen", func(st ledger.OutboxStats) bool {
 		return st.CommittedChanges == 100 && st.Frozen == 1 && st.Pending == 50
 	})
@@ -429,7 +429,7 @@ func TestOutboxOldestAge(t *testing.T) {
 		t.Errorf("B frozen (arrived at 10), C pending, at 20: %+v", st)
 	}
 	// C is half a batch in a window that has not ended (the clock stands).
-	lf.fail.Delete("B")
+	lf.fail.Delete(ledgertest.ListID("B"))
 	st = eventually("B not committed", func(st ledger.OutboxStats) bool { return st.CommittedChanges == 200 })
 	if st.OldestAge != 5*time.Second || st.Backlog != 50 || st.Pending != 50 {
 		t.Errorf("C pending (arrived at 15), at 20: %+v", st)
@@ -467,7 +467,7 @@ func TestOutboxCountsUnderConcurrentAnchors(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("N", w*each+i, 1)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("N"), w*each+i, 1)); err != nil {
 					t.Error(err)
 					return
 				}

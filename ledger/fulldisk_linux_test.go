@@ -228,9 +228,9 @@ func TestOutboxFileFullChild(t *testing.T) {
 			defer ob.Close()
 			ctx := context.Background()
 			if lane == "batch" {
-				err = ob.Anchor(ctx, ledgertest.SeqChanges("F", 0, 10))
+				err = ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("F"), 0, 10))
 			} else {
-				err = ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "F", Version: 1, Digest: d}})
+				err = ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: ledgertest.ListID("F"), Version: 1, Digest: d}})
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -273,7 +273,7 @@ func TestOutboxFileFullChild(t *testing.T) {
 			if lane == "batch" && (len(chain.batches) != 1 || st.CommittedChanges != 10 || st.Replayed != 1) {
 				t.Errorf("batches on the chain %v, %+v; want one, sent again as a replay", chain.batches, st)
 			}
-			if lane == "heads" && chain.heads["F"].Digest != d {
+			if lane == "heads" && chain.heads[ledgertest.ListID("F")].Digest != d {
 				t.Errorf("heads on the chain: %v", chain.heads)
 			}
 		})

@@ -407,7 +407,7 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 		return nil
 	}
 	for _, c := range changes {
-		if err := chaincode.ValidListID(c.List); err != nil {
+		if err := chaincode.CheckListID(c.List); err != nil {
 			return err
 		}
 	}
@@ -521,7 +521,7 @@ func (o *Outbox) arrivedAt(seq uint64) time.Time {
 // newest version waits; an older one than what waits is ignored.
 func (o *Outbox) AnchorHeads(ctx context.Context, heads []StatusHeadInput) error {
 	for _, h := range heads {
-		if err := chaincode.ValidListID(h.List); err != nil {
+		if err := chaincode.CheckListID(h.List); err != nil {
 			return err
 		}
 		if h.Version == 0 || !isHex256(h.Digest) {
@@ -1091,7 +1091,7 @@ func (o *Outbox) sendHeads(ctx context.Context) error {
 		return nil
 	}
 	o.failed(quotaErr)
-	o.overQuota.Warn(o.log, "status heads of new lists refused: the region's quota of records is full; the other lists' heads are anchored, these retried", quotaErr,
+	o.overQuota.Warn(o.log, "status heads of new lists refused: the region's quota (records or bytes) is full; the other lists' heads are anchored, these retried", quotaErr,
 		slog.Duration("backoff", o.opts.MaxBackoff))
 	o.mu.Unlock()
 	select {

@@ -109,7 +109,7 @@ func TestOutboxBatchBackoffDoublesToCap(t *testing.T) {
 			stop := n.run(t)
 			defer stop()
 			ctx := context.Background()
-			if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "https://310000.trustid.example/status/tsl-1", Index: 1, Status: 1}}); err != nil {
+			if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}}); err != nil {
 				t.Fatal(err)
 			}
 			if err := n.ob.Flush(ctx); err != nil {
@@ -143,7 +143,7 @@ func TestOutboxLogsRepeatsRarely(t *testing.T) {
 	stop := n.run(t)
 	defer stop()
 	ctx := context.Background()
-	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "https://310000.trustid.example/status/tsl-1", Index: 1, Status: 1}}); err != nil {
+	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.Flush(ctx); err != nil {
@@ -226,7 +226,7 @@ func TestOutboxPermanentRefusals(t *testing.T) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "https://310000.trustid.example/status/tsl-1", Index: 1, Status: 1}}); err != nil {
+	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "00000011aaaaaaaa", Version: 1, Digest: chaincode.ListDigest([]byte("1"))}}); err != nil {
@@ -289,7 +289,7 @@ func TestOutboxNewerHeadKeptWhileOlderSent(t *testing.T) {
 	}
 }
 
-// quotaChain refuses, as a region whose quota of records is full, every
+// quotaChain refuses, as a region whose quota is full, every
 // submission of status heads that names list full while refuse is set.
 type quotaChain struct {
 	ledger.Client

@@ -35,7 +35,7 @@ func TestOutboxAnchorGroupCommit(t *testing.T) {
 		}
 		return o.commitChunks(items)
 	})
-	list := "https://310000.trustid.local/status/1"
+	list := "00000001aaaaaaaa"
 	anchor := func(i int) error {
 		return o.Anchor(context.Background(), []StatusChange{{List: list, Index: uint64(i), Status: 1}})
 	}

@@ -25,7 +25,7 @@ func TestOutboxRetriesWhileSuspended(t *testing.T) {
 	}
 	stop := n.run(t)
 	defer stop()
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("S", 0, 5)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("S"), 0, 5)); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); n.ob.Stats().Retries < 3; time.Sleep(time.Millisecond) {

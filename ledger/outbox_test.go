@@ -100,7 +100,7 @@ func TestOutboxBatchesAndFlush(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("L", (w*10+i)*250, 250)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("L"), (w*10+i)*250, 250)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -110,13 +110,13 @@ func TestOutboxBatchesAndFlush(t *testing.T) {
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "L", 10000)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), ledgertest.ListID("L"), 10000)
 	st := n.ob.Stats()
 	if st.CommittedChanges != 10000 || st.CommittedBatches < 10 || st.Pending != 0 || st.Frozen != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	// A small tail goes out after the window, without Flush.
-	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("L", 10000, 3)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("L"), 10000, 3)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -126,8 +126,20 @@ func TestOutboxBatchesAndFlush(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "bad list", Index: 1}}); !errors.Is(err, chaincode.ErrBadList) {
-		t.Errorf("bad list ID: %v", err)
+	// A list ID other than nodes make (16 lower-case hex digits), which
+	// the contract refuses, is refused here, not acknowledged and then
+	// lost in a batch the chain refuses for good.
+	for _, id := range []string{"bad list", "L1", "https://310000.trustid.example/status/1", "00000001AAAAAAAA", "00000001aaaaaaa"} {
+		if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: id, Index: 1}}); !errors.Is(err, chaincode.ErrBadList) {
+			t.Errorf("list ID %q: %v", id, err)
+		}
+		h := ledger.StatusHeadInput{List: id, Version: 1, Digest: chaincode.ListDigest([]byte(id))}
+		if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{h}); !errors.Is(err, chaincode.ErrBadList) {
+			t.Errorf("head of list ID %q: %v", id, err)
+		}
+	}
+	if st := n.ob.Stats(); st.Pending != 0 || st.HeadsPending != 0 || st.Dead != 0 {
+		t.Errorf("refused list IDs held: %+v", st)
 	}
 }
 
@@ -137,7 +149,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	n := openNode(t, dir, nil, ledger.OutboxOptions{MaxBatch: 300})
 	for i := 0; i < 10; i++ {
-		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("R", i*100, 100)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges(ledgertest.ListID("R"), i*100, 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,7 +165,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	if err := n.ob.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "R", 1000)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), ledgertest.ListID("R"), 1000)
 }
 
 // lossyAck commits on the chain but reports a failure the first time for
@@ -193,14 +205,14 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 	stop := n.run(t)
 	defer stop()
 	for i := 0; i < 4; i++ {
-		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("A", i*500, 500)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges(ledgertest.ListID("A"), i*500, 500)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := n.ob.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "A", 2000)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), ledgertest.ListID("A"), 2000)
 	st := n.ob.Stats()
 	if la.fails.Load() != 4 || st.Replayed != 4 || st.Retries != 4 {
 		t.Errorf("lost acks %d, stats %+v", la.fails.Load(), st)
@@ -220,7 +232,7 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 func TestOutboxDeadBatch(t *testing.T) {
 	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 100})
 	defer n.close()
-	squatter, _ := chaincode.NewBatchInput(n.ob.NodeID()+"-1", ledgertest.SeqChanges("other", 0, 1))
+	squatter, _ := chaincode.NewBatchInput(n.ob.NodeID()+"-1", ledgertest.SeqChanges(ledgertest.ListID("other"), 0, 1))
 	if _, err := (ledger.Client{L: n.l}).AnchorBatch(context.Background(), squatter); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +249,7 @@ func TestOutboxDeadBatch(t *testing.T) {
 	}
 	stop := n.run(t)
 	defer stop()
-	if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("D", 0, 150)); err != nil {
+	if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges(ledgertest.ListID("D"), 0, 150)); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.Flush(context.Background()); err != nil {
@@ -245,7 +257,7 @@ func TestOutboxDeadBatch(t *testing.T) {
 	}
 	dead, err := n.ob.DeadBatches()
 	if err != nil || len(dead) != 1 || dead[0].ID != n.ob.NodeID()+"-1" || !strings.Contains(dead[0].Reason, "different batch") ||
-		!slices.Equal(dead[0].Changes, ledgertest.SeqChanges("D", 0, 100)) {
+		!slices.Equal(dead[0].Changes, ledgertest.SeqChanges(ledgertest.ListID("D"), 0, 100)) {
 		t.Fatalf("dead batches: %+v %v", dead, err)
 	}
 	if st := n.ob.Stats(); st.Dead != 1 || st.CommittedChanges != 50 {
@@ -255,7 +267,7 @@ func TestOutboxDeadBatch(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	slices.SortFunc(reported, func(a, b ledger.StatusChange) int { return cmp.Compare(a.Index, b.Index) })
-	if !slices.Equal(reported, ledgertest.SeqChanges("D", 0, 150)) {
+	if !slices.Equal(reported, ledgertest.SeqChanges(ledgertest.ListID("D"), 0, 150)) {
 		t.Errorf("done was told %d changes, want the 150 anchored", len(reported))
 	}
 	committed := committedBatches(t, n.l)
@@ -347,7 +359,7 @@ func TestOutboxSIGKILL(t *testing.T) {
 			}
 			t.Logf("round %d: after restart %+v", round, n.ob.Stats())
 			for i := 0; i < acked; i++ {
-				if counts[ledger.StatusChange{List: "K", Index: uint64(round*1_000_000 + i), Status: 1}] != 1 {
+				if counts[ledger.StatusChange{List: ledgertest.ListID("K"), Index: uint64(round*1_000_000 + i), Status: 1}] != 1 {
 					t.Fatalf("round %d: accepted change %d lost", round, i)
 				}
 			}
@@ -380,7 +392,7 @@ func TestOutboxChild(t *testing.T) {
 		ledger.OutboxOptions{MaxBatch: 2000, Window: 5 * time.Millisecond})
 	n.run(t)
 	for i := 0; ; i += 500 {
-		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("K", from+i, 500)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges(ledgertest.ListID("K"), from+i, 500)); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Printf("acked %d\n", i+500)
@@ -410,7 +422,7 @@ func BenchmarkOutboxEmbedded(b *testing.B) {
 				if i >= b.N {
 					return
 				}
-				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("https://310000.trustid.local/status/1", i*chunk, chunk)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("00000001aaaaaaaa", i*chunk, chunk)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -495,7 +507,7 @@ func TestOutboxKeepsOrderOfOneEntry(t *testing.T) {
 	stop := n.run(t)
 	defer stop()
 	ctx := context.Background()
-	const list = "https://310000.trustid.example/status/tsl-1"
+	const list = "00000001aaaaaaaa"
 	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: list, Index: 7, Status: 0}}); err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +586,7 @@ func TestOutboxOrdersOnlyOverlappingBatches(t *testing.T) {
 	stop := n.run(t)
 	defer stop()
 	ctx := context.Background()
-	const list = "https://310000.trustid.example/status/tsl-1"
+	const list = "00000001aaaaaaaa"
 	anchor := func(index uint64, status uint8) {
 		t.Helper()
 		if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: list, Index: index, Status: status}}); err != nil {
@@ -629,7 +641,7 @@ func (s *slowFirst) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (c
 // were accepted, though the first one's transaction is slow.
 func TestOutboxKeepsOrderAfterOutageAndRestart(t *testing.T) {
 	dir := t.TempDir()
-	const list = "https://310000.trustid.example/status/tsl-1"
+	const list = "00000001aaaaaaaa"
 	ctx := context.Background()
 	n := openNode(t, dir, func(c ledger.Client) ledger.BatchAnchorer { return downChain{c} },
 		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
@@ -675,7 +687,7 @@ func TestAnchorBatchReplayBlockUnknown(t *testing.T) {
 	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{})
 	defer n.close()
 	ctx := context.Background()
-	in, err := chaincode.NewBatchInput(n.ob.NodeID()+"-1", ledgertest.SeqChanges("A", 0, 2))
+	in, err := chaincode.NewBatchInput(n.ob.NodeID()+"-1", ledgertest.SeqChanges(ledgertest.ListID("A"), 0, 2))
 	if err != nil {
 		t.Fatal(err)
 	}

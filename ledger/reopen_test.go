@@ -29,7 +29,7 @@ func TestOutboxReopen(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("N", w*each+i, 1)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges(ledgertest.ListID("N"), w*each+i, 1)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -40,7 +40,7 @@ func TestOutboxReopen(t *testing.T) {
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "N", writers*each)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), ledgertest.ListID("N"), writers*each)
 	if st := n.ob.Stats(); st.Pending != 0 || st.Backlog != 0 || st.CommittedChanges != writers*each {
 		t.Errorf("after flush: %+v", st)
 	}

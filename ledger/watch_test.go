@@ -28,8 +28,8 @@ func TestOutboxWatchTellsOnlyWhatUnsentHad(t *testing.T) {
 	stop := n.run(t) // the outbox runs before Watch, as in cmd/trustid
 	defer stop()
 	ctx := context.Background()
-	first := ledger.StatusChange{List: "rev-a-1", Index: 5, Status: 1}
-	later := ledger.StatusChange{List: "rev-a-1", Index: 5, Status: 0}
+	first := ledger.StatusChange{List: "00000001aaaaaaaa", Index: 5, Status: 1}
+	later := ledger.StatusChange{List: "00000001aaaaaaaa", Index: 5, Status: 0}
 	if err := n.ob.Anchor(ctx, []ledger.StatusChange{first}); err != nil {
 		t.Fatal(err)
 	}

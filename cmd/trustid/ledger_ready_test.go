@@ -154,7 +154,7 @@ func TestLedgerReadiness(t *testing.T) {
 	// The ledger stops committing: changes wait, and past the limit the
 	// node is not ready, with the backlog shown.
 	fl.submits.Store(true)
-	changes := []ledger.StatusChange{{List: "R", Index: 1, Status: 1}, {List: "R", Index: 2, Status: 1}, {List: "R", Index: 3, Status: 1}}
+	changes := []ledger.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}, {List: "00000001aaaaaaaa", Index: 2, Status: 1}, {List: "00000001aaaaaaaa", Index: 3, Status: 1}}
 	if err := ob.Anchor(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
@@ -267,14 +267,14 @@ func TestLedgerDeadBatchesShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Close()
-	squatter, _ := chaincode.NewBatchInput(ob.NodeID()+"-1", ledgertest.SeqChanges("other", 0, 1))
+	squatter, _ := chaincode.NewBatchInput(ob.NodeID()+"-1", ledgertest.SeqChanges(ledgertest.ListID("other"), 0, 1))
 	if _, err := (ledger.Client{L: l}).AnchorBatch(ctx, squatter); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- ob.Run(runCtx) }()
-	if err := ob.Anchor(ctx, []ledger.StatusChange{{List: "R", Index: 1, Status: 1}}); err != nil {
+	if err := ob.Anchor(ctx, []ledger.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ob.Flush(ctx); err != nil {
@@ -320,7 +320,7 @@ func TestLedgerDeadBatchesShown(t *testing.T) {
 	out, errOut, err := run(t, ctx, "ledger", "dead-batches", "--data", dir, "-o", "json")
 	var dead []ledger.DeadBatch
 	if err != nil || json.Unmarshal([]byte(out), &dead) != nil || len(dead) != 1 || dead[0].ID != ob.NodeID()+"-1" ||
-		!strings.Contains(dead[0].Reason, "different batch") || !slices.Equal(dead[0].Changes, []ledger.StatusChange{{List: "R", Index: 1, Status: 1}}) {
+		!strings.Contains(dead[0].Reason, "different batch") || !slices.Equal(dead[0].Changes, []ledger.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}}) {
 		t.Errorf("ledger dead-batches: %v %s %s", err, out, errOut)
 	}
 }

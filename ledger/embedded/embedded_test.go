@@ -60,7 +60,7 @@ func TestEmbeddedVerify(t *testing.T) {
 	populate := func() {
 		a, b := embeddedtest.Open(t, path)
 		ledgertest.EnsureConsortium(context.Background(), t, a, b)
-		in, _ := chaincode.NewBatchInput("b1", []chaincode.StatusChange{{List: "L", Index: 1, Status: 1}})
+		in, _ := chaincode.NewBatchInput("b1", []chaincode.StatusChange{{List: "00000001aaaaaaaa", Index: 1, Status: 1}})
 		if _, err := (ledger.Client{L: a}).AnchorBatch(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestEmbeddedConcurrentSubmits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				in, _ := chaincode.NewBatchInput(fmt.Sprintf("w%d-%d", w, i), []chaincode.StatusChange{{List: "C", Index: uint64(w*100 + i), Status: 1}})
+				in, _ := chaincode.NewBatchInput(fmt.Sprintf("w%d-%d", w, i), []chaincode.StatusChange{{List: "00000002aaaaaaaa", Index: uint64(w*100 + i), Status: 1}})
 				if _, err := (ledger.Client{L: a}).AnchorBatch(ctx, in); err != nil {
 					t.Error(err)
 				}

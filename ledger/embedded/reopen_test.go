@@ -55,7 +55,7 @@ func TestReopenUnderLoad(t *testing.T) {
 			defer wg.Done()
 			for i := range perWriter {
 				id := fmt.Sprintf("w%d-%d", w, i)
-				in, err := chaincode.NewBatchInput(id, []chaincode.StatusChange{{List: "L" + id, Index: uint64(i), Status: 1}})
+				in, err := chaincode.NewBatchInput(id, []chaincode.StatusChange{{List: ledgertest.ListID(id), Index: uint64(i), Status: 1}})
 				if err != nil {
 					errs <- err
 					return

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -139,7 +140,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Events", func(t *testing.T) {
 		anchor := func() string {
 			t.Helper()
-			in, err := chaincode.NewBatchInput(fresh("ev"), []chaincode.StatusChange{{List: fresh("ev"), Index: 1, Status: 1}})
+			in, err := chaincode.NewBatchInput(fresh("ev"), []chaincode.StatusChange{{List: freshList(), Index: 1, Status: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -251,7 +252,7 @@ func Run(t *testing.T, open Open) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		list := "https://" + RegionA + ".trustid.local/status/" + fresh("l")
+		list := freshList()
 		changes := []chaincode.StatusChange{{List: list, Index: 7, Status: 1}, {List: list, Index: 9, Status: 1}, {List: list, Index: 12, Status: 2}}
 		in, err := chaincode.NewBatchInput(fresh("batch"), changes)
 		if err != nil {
@@ -471,7 +472,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ViewTrackStatuses", func(t *testing.T) {
 		// A view that keeps statuses replays the chain from block 0: a
 		// change anchored before it started is there.
-		list := fresh("tracked")
+		list := freshList()
 		in, _ := chaincode.NewBatchInput(fresh("tracked"), []chaincode.StatusChange{{List: list, Index: 5, Status: 1}})
 		if _, err := ca.AnchorBatch(ctx, in); err != nil {
 			t.Fatal(err)
@@ -493,7 +494,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("CredentialBindings", func(t *testing.T) { credentialBindings(ctx, t, a, b) })
 
 	t.Run("LargeBatch", func(t *testing.T) {
-		list := fresh("big")
+		list := freshList()
 		changes := make([]chaincode.StatusChange, 5000)
 		for i := range changes {
 			changes[i] = chaincode.StatusChange{List: list, Index: uint64(i * 3), Status: uint8(i % 2)}
@@ -672,6 +673,14 @@ func Anchored(t testing.TB, l ledger.Ledger, from ...uint64) map[chaincode.Statu
 			return counts
 		}
 	}
+}
+
+// ListID returns the status list ID tests name name by: 16 lower-case
+// hex digits (status.ValidListID, the only form the contract takes and
+// the outbox accepts), the same for one name.
+func ListID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:8])
 }
 
 // SeqChanges returns n changes to list at indexes from, from+1, ... with
