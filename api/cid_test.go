@@ -336,6 +336,19 @@ func TestDIPresentationChecksBeforeHolderFetch(t *testing.T) {
 		{"another's credential with a proof", "holder_mismatch", func(holder string) string {
 			return present(holder, vp, embedded(credential("did:example:someone-else")))
 		}},
+		{"an unsecured credential after one the holder issued", "invalid_presentation", func(holder string) string {
+			c := credential(holder)
+			c["issuer"] = holder
+			own, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, holder+"#key-1", auth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(own), &m); err != nil {
+				t.Fatal(err)
+			}
+			return present(holder, vp, m, credential(holder))
+		}},
 	} {
 		h.fetches.Store(0)
 		code, body := e.post(t, "/presentations/verify", "", c.body(newHolder()))

@@ -933,8 +933,18 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 	// The data model, as every other form of presentation gets it (VC Data
 	// Model 2.0 §4.13: type includes VerifiablePresentation, ...), before
 	// anything is canonicalized or resolved; the proof member it ignores.
-	if _, err := vc.NewPresentation(in.(map[string]any)); err != nil {
+	pres, err := vc.NewPresentation(in.(map[string]any))
+	if err != nil {
 		return nil, err
+	}
+	// A credential without a proof must be enveloped: all are checked
+	// before any is verified.
+	for i, c := range pres.Credentials {
+		if _, hasProof := c["proof"]; !hasProof {
+			if err := vc.CheckEnvelope(c); err != nil {
+				return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+			}
+		}
 	}
 	// The credentials, and their binding to the holder by subject id, are
 	// checked before the holder's key is resolved (for a did:web or https
