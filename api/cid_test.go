@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,11 +24,14 @@ type cidHost struct {
 	srv    *httptest.Server
 	pages  map[string]func(http.ResponseWriter)
 	client *http.Client // guarded, allowed to reach 127.0.0.1
+	// fetches counts the requests the host answered.
+	fetches atomic.Int64
 }
 
 func newCIDHost(t *testing.T) *cidHost {
 	h := &cidHost{pages: map[string]func(http.ResponseWriter){}}
 	h.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.fetches.Add(1)
 		page, ok := h.pages[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -250,5 +254,115 @@ func TestVCAPIControllerDocumentRefusals(t *testing.T) {
 				t.Errorf("%d %v, want 400 %s", code, body, c.want)
 			}
 		})
+	}
+}
+
+// TestDIPresentationChecksBeforeHolderFetch: POST /presentations/verify
+// checks a Data Integrity presentation of an https holder in everything
+// that needs no key of the holder (the data model, its credentials,
+// enveloped or with proofs, and their binding to the holder) before the
+// holder's controlled identifier document is fetched: one refused for any
+// of these fetches nothing (each fetched the document first). One that
+// passes them fetches it once. Each case has a holder of its own, whose
+// document no earlier case fetched.
+func TestDIPresentationChecksBeforeHolderFetch(t *testing.T) {
+	h := newCIDHost(t)
+	e := newCIDEnv(t, h.client)
+	auth, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	holders := 0
+	newHolder := func() string {
+		holders++
+		path := "/holders/" + string(rune('a'+holders))
+		id := h.put(path, "application/cid", nil)
+		h.put(path, "application/cid", cidDocument(t, id, id, auth, auth))
+		return id
+	}
+	issuerKey, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	issuer, err := vc.DIDJWK(issuerKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	credential := func(subject string) map[string]any {
+		return map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": subject}}
+	}
+	enveloped := func(c map[string]any) map[string]any {
+		tok, err := vc.SignJWT(c, vc.TypVCJWT, issuer+"#0", issuerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vc.Envelope(tok, vc.MediaTypeVCJWT)
+	}
+	embedded := func(c map[string]any) any {
+		out, err := dataintegrity.SignCredential(dataintegrity.SM2RDFC2025, c, issuer+"#0", issuerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	present := func(holder string, types []any, creds ...any) string {
+		vp := map[string]any{"@context": []any{vc.ContextV2}, "type": types, "holder": holder, "verifiableCredential": creds}
+		p, err := dataintegrity.SignPresentation(dataintegrity.EdDSARDFC2022, vp, holder+"#auth-1", auth, "c-9", "https://rp.example", time.Now().Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return `{"verifiablePresentation":` + p + `,"options":{"challenge":"c-9","domain":"https://rp.example"}}`
+	}
+	vp := []any{"VerifiablePresentation"}
+	for _, c := range []struct {
+		name, want string
+		body       func(holder string) string
+	}{
+		{"not a VerifiablePresentation", "invalid_presentation", func(holder string) string {
+			return present(holder, []any{"Presentation"}, enveloped(credential(holder)))
+		}},
+		{"another's enveloped credential", "holder_mismatch", func(holder string) string {
+			return present(holder, vp, enveloped(credential("did:example:someone-else")))
+		}},
+		{"an expired enveloped credential", "expired", func(holder string) string {
+			c := credential(holder)
+			c["validUntil"] = "2021-01-01T00:00:00Z"
+			return present(holder, vp, enveloped(c))
+		}},
+		{"a forged enveloped credential", "invalid_signature", func(holder string) string {
+			forged := enveloped(credential(holder))
+			forged["id"] = forged["id"].(string)[:len(forged["id"].(string))-4] + "AAAA"
+			return present(holder, vp, embedded(credential(holder)), forged)
+		}},
+		{"another's credential with a proof", "holder_mismatch", func(holder string) string {
+			return present(holder, vp, embedded(credential("did:example:someone-else")))
+		}},
+		{"an unsecured credential after one the holder issued", "invalid_presentation", func(holder string) string {
+			c := credential(holder)
+			c["issuer"] = holder
+			own, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, holder+"#key-1", auth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(own), &m); err != nil {
+				t.Fatal(err)
+			}
+			return present(holder, vp, m, credential(holder))
+		}},
+	} {
+		h.fetches.Store(0)
+		code, body := e.post(t, "/presentations/verify", "", c.body(newHolder()))
+		if code != 400 || firstCode(body) != c.want {
+			t.Errorf("%s: %d %v, want 400 %s", c.name, code, body, c.want)
+		}
+		if n := h.fetches.Load(); n != 0 {
+			t.Errorf("%s: %d fetches of the holder's document, want none", c.name, n)
+		}
+	}
+	h.fetches.Store(0)
+	holder := newHolder()
+	code, body := e.post(t, "/presentations/verify", "", present(holder, vp, embedded(credential(holder)), enveloped(credential(holder))))
+	if creds, _ := body["credentials"].([]any); code != 200 || body["verified"] != true || len(creds) != 2 || h.fetches.Load() != 1 {
+		t.Errorf("a good presentation: %d %v after %d fetches, want verified with 2 credentials and one fetch", code, body, h.fetches.Load())
 	}
 }

@@ -936,37 +936,54 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 	if h.cfg.DataIntegrity == nil {
 		return nil, fmt.Errorf("%w: this node verifies no embedded proofs", vc.ErrUnsupported)
 	}
-	p, err := h.cfg.DataIntegrity.VerifyPresentation(ctx, raw, opts.Challenge, opts.Domain)
+	// The data model, as every other form of presentation gets it (VC Data
+	// Model 2.0 §4.13: type includes VerifiablePresentation, ...), before
+	// anything is canonicalized or resolved; the proof member it ignores.
+	pres, err := vc.NewPresentation(in.(map[string]any))
 	if err != nil {
 		return nil, err
 	}
-	// The data model, as every other form of presentation gets it (VC Data
-	// Model 2.0 §4.13: type includes VerifiablePresentation, ...).
-	if _, err := vc.NewPresentation(p.Document); err != nil {
+	// A credential without a proof must be enveloped: all are checked
+	// before any is verified.
+	for i, c := range pres.Credentials {
+		if _, hasProof := c["proof"]; !hasProof {
+			if err := vc.CheckEnvelope(c); err != nil {
+				return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+			}
+		}
+	}
+	// The credentials, and their binding to the holder by subject id, are
+	// checked before the holder's key is resolved (for a did:web or https
+	// holder, a fetch from the host it names), as in a vp+jwt.
+	checkCredentials := func(p *dataintegrity.Presentation) error {
+		for _, c := range p.Credentials {
+			e := verifiedEntry{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document), Credential: c.Document,
+				Proofs: proofOutcomes(c.Proofs, "issuer")}
+			if err := vc.CheckHolderBinding(&vc.Verified{Format: e.Format, Credential: c.Document}, p.Holder, nil); err != nil {
+				return err
+			}
+			out.Credentials = append(out.Credentials, e)
+		}
+		for i, it := range p.Other {
+			res, err := h.cfg.Verifier.VerifyToken(ctx, it)
+			if err != nil {
+				return fmt.Errorf("verifiableCredential (enveloped) %d: %w", i, err)
+			}
+			// A key-bound SD-JWT VC (cnf) cannot be bound here: the Data
+			// Integrity verifier does not return the holder's key, so it fails.
+			if err := vc.CheckHolderBinding(res, p.Holder, nil); err != nil {
+				return err
+			}
+			out.Credentials = append(out.Credentials, verifiedEntry{Format: res.Format, Issuer: res.Issuer, Credential: res.Credential})
+		}
+		return nil
+	}
+	p, err := h.cfg.DataIntegrity.VerifyPresentationWith(ctx, raw, opts.Challenge, opts.Domain, checkCredentials)
+	if err != nil {
 		return nil, err
 	}
 	out.Format, out.Holder, out.Presentation = dataintegrity.Cryptosuite(p.Proofs), p.Holder, p.Document
 	out.Proofs = proofOutcomes(p.Proofs, "holder")
-	for _, c := range p.Credentials {
-		e := verifiedEntry{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document), Credential: c.Document,
-			Proofs: proofOutcomes(c.Proofs, "issuer")}
-		if err := vc.CheckHolderBinding(&vc.Verified{Format: e.Format, Credential: c.Document}, p.Holder, nil); err != nil {
-			return nil, err
-		}
-		out.Credentials = append(out.Credentials, e)
-	}
-	for i, it := range p.Other {
-		res, err := h.cfg.Verifier.VerifyToken(ctx, it)
-		if err != nil {
-			return nil, fmt.Errorf("verifiableCredential (enveloped) %d: %w", i, err)
-		}
-		// A key-bound SD-JWT VC (cnf) cannot be bound here: the Data
-		// Integrity verifier does not return the holder's key, so it fails.
-		if err := vc.CheckHolderBinding(res, p.Holder, nil); err != nil {
-			return nil, err
-		}
-		out.Credentials = append(out.Credentials, verifiedEntry{Format: res.Format, Issuer: res.Issuer, Credential: res.Credential})
-	}
 	return out, nil
 }
 

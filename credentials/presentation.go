@@ -59,6 +59,29 @@ func NewPresentation(m map[string]any) (*Presentation, error) {
 	return p, nil
 }
 
+// CheckEnveloped checks that every credential of p is secured
+// (CheckEnvelope). A verifier checks them all before it verifies any (a
+// key resolution, a signature, a status list), so that a presentation
+// refused for one costs nothing more.
+func (p *Presentation) CheckEnveloped() error {
+	for i, c := range p.Credentials {
+		if err := CheckEnvelope(c); err != nil {
+			return fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// CheckEnvelope checks that a presented credential is an
+// EnvelopedVerifiableCredential with an id (its data: URL), which
+// VerifyToken then reads.
+func CheckEnvelope(c map[string]any) error {
+	if _, ok := c["id"].(string); !ok || !slices.Contains(mustTypes(c), TypeEnvelopedCredential) {
+		return fmt.Errorf("%w: not secured (want an EnvelopedVerifiableCredential)", ErrInvalidPresentation)
+	}
+	return nil
+}
+
 // DefaultVPMaxAge is the default of VerifierConfig.VPMaxAge: how old a
 // vp+jwt may be, from its iat.
 const DefaultVPMaxAge = 5 * time.Minute

@@ -140,3 +140,43 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 		t.Errorf("a good vp+sd-jwt: %+v %v after %d fetches, want verified with one more", res, err, fetches.Load())
 	}
 }
+
+// TestPresentedCredentialsSecuredFirst: a presentation whose second
+// credential is not secured (no EnvelopedVerifiableCredential) is refused
+// before its first is verified: here its issuer, a did:web, is the holder
+// itself, whose document the first credential's verification fetched
+// before the refusal. Each form of presentation (vp+jwt, vp+sd-jwt).
+func TestPresentedCredentialsSecuredFirst(t *testing.T) {
+	ctx := context.Background()
+	key, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	holder, client, fetches := didtest.ServeCounted(t, didtest.Method{Frag: "key-1", Key: key, Assertion: true, Authentication: true})
+	c := sampleCredential()
+	c["issuer"] = holder
+	c["validFrom"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	c["credentialSubject"].(map[string]any)["id"] = holder
+	tok, err := SignJWT(c, TypVCJWT, holder+"#key-1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder,
+		"verifiableCredential": []any{Envelope(tok, MediaTypeVCJWT), sampleCredential()}}
+	opts := PresentOptions{Challenge: "c-1", Domain: "https://rp.example", IssuedAt: time.Now()}
+	vpJWT, err := SignPresentation(vp, holder+"#key-1", opts, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpSD, err := SignPresentationSDJWT(vp, holder+"#key-1", opts, nil, rand.Reader, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Client: client}, Trust: AnyIssuer{}, SkipStatus: true, KeyTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyPresentation(ctx, vpJWT, opts.Challenge, opts.Domain); !errors.Is(err, ErrInvalidPresentation) || fetches.Load() != 0 {
+		t.Errorf("vp+jwt: %v after %d fetches, want %v and none", err, fetches.Load(), ErrInvalidPresentation)
+	}
+	if _, err := v.VerifyVPSDJWT(ctx, vpSD, opts.Challenge, opts.Domain); !errors.Is(err, ErrInvalidPresentation) || fetches.Load() != 0 {
+		t.Errorf("vp+sd-jwt: %v after %d fetches, want %v and none", err, fetches.Load(), ErrInvalidPresentation)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
@@ -238,15 +237,16 @@ func (v *Verifier) vpSDJWTUnsigned(ctx context.Context, split *sdjwt.SDJWT, chal
 	return v.presentedCredentials(ctx, p)
 }
 
-// presentedCredentials verifies the credentials of a verified presentation
-// signed with holderPub: each an enveloped credential (VerifyToken), bound
-// to the holder (boundToHolder).
+// presentedCredentials verifies the credentials of a presentation: each
+// an enveloped credential (VerifyToken), bound to the holder
+// (boundToHolder). Every one is checked to be enveloped before any is
+// verified (CheckEnveloped).
 func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation) ([]*Verified, error) {
+	if err := p.CheckEnveloped(); err != nil {
+		return nil, err
+	}
 	var out []*Verified
 	for i, c := range p.Credentials {
-		if _, ok := c["id"].(string); !ok || !slices.Contains(mustTypes(c), TypeEnvelopedCredential) {
-			return nil, fmt.Errorf("%w: verifiableCredential[%d] is not secured (want an EnvelopedVerifiableCredential)", ErrInvalidPresentation, i)
-		}
 		r, err := v.VerifyToken(ctx, c)
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)

@@ -780,7 +780,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	n.background.Add(4)
 	go func() {
 		defer n.background.Done()
-		followStatus(follow, n.log, nl.Ledger, time.Second, apply)
+		followStatus(follow, n.log, nl.Ledger, time.Second, time.Now, apply)
 		bindings.Close()
 	}()
 	go func() { defer n.background.Done(); binder.Run(ctx) }()
@@ -795,14 +795,18 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 
 // followStatus applies the ledger's events with apply until ctx ends,
 // retrying every retry when the ledger fails; a failure that repeats is
-// logged rarely (retrylog), and at once again after an event applied.
-func followStatus(ctx context.Context, log *slog.Logger, l ledger.Ledger, retry time.Duration, apply func(ledger.Event) error) {
-	var lost retrylog.Log
-	ledger.Follow(ctx, l, retry, func(ev ledger.Event) error {
+// logged rarely (retrylog, on the clock now), and at once again after the
+// follower followed the ledger again (ledger.Follow's report of nil: an
+// event applied, or a stream that stayed open), which is logged too.
+func followStatus(ctx context.Context, log *slog.Logger, l ledger.Ledger, retry time.Duration, now func() time.Time, apply func(ledger.Event) error) {
+	lost := retrylog.Log{Now: now}
+	ledger.Follow(ctx, l, retry, apply, func(err error) {
+		if err != nil {
+			lost.Warn(log, "status: lost the ledger's events; lists are served as last applied; retrying", err)
+			return
+		}
+		log.Info("status: following the ledger's events again")
 		lost.Reset()
-		return apply(ev)
-	}, func(err error) {
-		lost.Warn(log, "status: lost the ledger's events; lists are served as last applied; retrying", err)
 	})
 }
 

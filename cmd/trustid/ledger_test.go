@@ -663,7 +663,7 @@ func TestFollowStatusLogsRepeatsRarely(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		followStatus(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), l, time.Millisecond, func(ledger.Event) error { return nil })
+		followStatus(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), l, time.Millisecond, time.Now, func(ledger.Event) error { return nil })
 	}()
 	for deadline := time.Now().Add(10 * time.Second); l.calls.Load() < 20 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -672,6 +672,116 @@ func TestFollowStatusLogsRepeatsRarely(t *testing.T) {
 	<-done
 	if got := strings.Count(logs.String(), `"msg":"status: lost the ledger's events`); got != 1 || l.calls.Load() < 20 {
 		t.Errorf("%d failures logged %d times, want at least 20 logged once:\n%.2000s", l.calls.Load(), got, logs.String())
+	}
+}
+
+// endingLedger is the real ledger whose event streams end while ending
+// is set: a stream open when it is set, and each stream subscribed while
+// it is, at once (as the embedded ledger's stream ends when it cannot
+// read its file). subscriptions counts the streams given.
+type endingLedger struct {
+	ledger.Ledger
+	subscriptions atomic.Int32
+	mu            sync.Mutex
+	ending        bool
+	cut           chan struct{} // closed while ending
+}
+
+func (l *endingLedger) setEnding(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cut == nil || l.ending && !on {
+		l.cut = make(chan struct{})
+	}
+	if on && !l.ending {
+		close(l.cut)
+	}
+	l.ending = on
+}
+
+func (l *endingLedger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
+	in, err := l.Ledger.Events(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	l.subscriptions.Add(1)
+	l.mu.Lock()
+	cut, ending := l.cut, l.ending
+	l.mu.Unlock()
+	out := make(chan ledger.Event)
+	if ending {
+		close(out)
+		return out, nil
+	}
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-cut:
+				return
+			case ev, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- ev:
+				case <-cut:
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// TestFollowStatusLogsAtOnceAfterRecovery: the status lists' follower,
+// whose event stream ends at once at every retry (a link that fails
+// after each subscription), logs the failure once, on a clock the test
+// drives; once the ledger answers again with no new event (the stream
+// stays open), that is logged, and the next failure, the same error ten
+// seconds later, is logged at once: it was taken for a repeat of the
+// outage before, logged again only a minute after it.
+func TestFollowStatusLogsAtOnceAfterRecovery(t *testing.T) {
+	_, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	l := &endingLedger{Ledger: b}
+	l.setEnding(true)
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logs testnode.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		followStatus(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), l, time.Millisecond, clock, func(ledger.Event) error { return nil })
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 10 s:\n%.3000s", what, logs.String())
+			}
+		}
+	}
+	lost := func() int { return strings.Count(logs.String(), `"msg":"status: lost the ledger's events`) }
+	again := func() int { return strings.Count(logs.String(), `"msg":"status: following the ledger's events again"`) }
+
+	waitFor("20 streams ended at once", func() bool { return l.subscriptions.Load() >= 20 })
+	if lost() != 1 || again() != 0 {
+		t.Fatalf("streams that end at once: the loss logged %d times, the recovery %d, want once and never:\n%.3000s", lost(), again(), logs.String())
+	}
+	l.setEnding(false)
+	waitFor("the recovery logged", func() bool { return again() == 1 })
+	mu.Lock()
+	now = now.Add(10 * time.Second)
+	mu.Unlock()
+	l.setEnding(true)
+	waitFor("the failure after the recovery logged", func() bool { return lost() == 2 })
+	from := l.subscriptions.Load()
+	waitFor("20 more streams ended at once", func() bool { return l.subscriptions.Load() >= from+20 })
+	if lost() != 2 || again() != 1 {
+		t.Errorf("the loss logged %d times, the recovery %d, want twice and once:\n%.3000s", lost(), again(), logs.String())
 	}
 }
 

@@ -70,3 +70,38 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 		t.Errorf("a good presentation: %+v %v after %d fetches, want verified with one", res, err, fetches.Load())
 	}
 }
+
+// TestPresentedCredentialsSecuredFirst: a vp+cose whose second credential
+// is not secured (no EnvelopedVerifiableCredential) is refused before its
+// first is verified: here its issuer, a did:web, is the holder itself,
+// whose document the first credential's verification fetched before the
+// refusal (invalid_credential then, invalid_presentation now).
+func TestPresentedCredentialsSecuredFirst(t *testing.T) {
+	ctx := context.Background()
+	key := newKey(t, "ES256")
+	holder, client, fetches := didtest.ServeCounted(t, didtest.Method{Frag: "key-1", Key: key, Assertion: true, Authentication: true})
+	cv, err := credentials.NewVerifier(credentials.VerifierConfig{Algorithms: []string{"ES256"}, Resolver: &credentials.Resolver{Client: client},
+		Trust: credentials.AnyIssuer{}, SkipStatus: true, KeyTTL: -1, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(cv, []string{"ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := credentialDoc(holder)
+	doc["credentialSubject"].(map[string]any)["id"] = holder
+	vc, err := SignCredential(doc, holder+"#key-1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{credentials.ContextV2}, "type": "VerifiablePresentation", "holder": holder,
+		"verifiableCredential": []any{Envelope(vc, MediaTypeVC), credentialDoc(holder)}}
+	data, err := SignPresentation(vp, holder+"#key-1", credentials.PresentOptions{Challenge: "c-1", Domain: "https://rp.example", IssuedAt: testNow.Add(-time.Minute)}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyPresentation(ctx, data, "c-1", "https://rp.example"); !errors.Is(err, credentials.ErrInvalidPresentation) || fetches.Load() != 0 {
+		t.Errorf("%v after %d fetches, want %v and none", err, fetches.Load(), credentials.ErrInvalidPresentation)
+	}
+}

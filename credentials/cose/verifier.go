@@ -140,6 +140,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 	if err := v.cv.CheckPresentationTime(m.payload["iat"]); err != nil {
 		return nil, err
 	}
+	if err := p.CheckEnveloped(); err != nil {
+		return nil, err
+	}
 	res := &credentials.PresentationResult{Holder: p.Holder, Presentation: m.payload}
 	for i, c := range p.Credentials {
 		r, err := v.VerifyToken(ctx, c)

@@ -58,6 +58,18 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 			t.Fatalf("%s: %d fetches of the holder's DID document, want none", c.name, n)
 		}
 	}
+	// The caller's check (the node verifies enveloped credentials there)
+	// sees the presentation and its verified credentials before the fetch,
+	// and what it refuses fetches nothing.
+	refused := errors.New("refused by the caller")
+	var seen *di.Presentation
+	_, err = v.VerifyPresentationWith(ctx, present(vc), "c-5", "d", func(p *di.Presentation) error {
+		seen = p
+		return refused
+	})
+	if !errors.Is(err, refused) || seen == nil || seen.Document["holder"] != holder || len(seen.Credentials) != 1 || seen.Proofs != nil || fetches.Load() != 0 {
+		t.Errorf("a check's refusal: %v, saw %+v, after %d fetches", err, seen, fetches.Load())
+	}
 	if p, err := v.VerifyPresentation(ctx, present(vc), "c-5", "d"); err != nil || p.Holder != holder || len(p.Credentials) != 1 || fetches.Load() != 1 {
 		t.Errorf("a good presentation: %+v %v after %d fetches, want verified with one", p, err, fetches.Load())
 	}

@@ -218,6 +218,19 @@ type Presentation struct {
 // holder, a fetch) once the presentation's proofs pass their checks that
 // need no key.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*Presentation, error) {
+	return v.VerifyPresentationWith(ctx, data, challenge, domain, nil)
+}
+
+// VerifyPresentationWith verifies a presentation as VerifyPresentation
+// does, and applies check, when not nil, before the holder's key is
+// resolved: once the presentation's proofs pass their checks that need no
+// key and its embedded credentials with proofs verify. check sees the
+// presentation with Document (without its proofs), Holder, Credentials
+// and Other set, Proofs not yet: it is where a caller verifies the other
+// credentials (enveloped ones) and their binding to the holder, so that
+// a presentation refused for them fetches nothing from the host a did:web
+// or https holder names.
+func (v *Verifier) VerifyPresentationWith(ctx context.Context, data []byte, challenge, domain string, check func(*Presentation) error) (*Presentation, error) {
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
 		return nil, err
@@ -231,22 +244,24 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 			return nil, fmt.Errorf("%w: holder: %v", ErrProof, err)
 		}
 	}
-	// The embedded credentials are verified once the presentation's
-	// proofs pass their checks that need no key, before the holder's key
-	// is resolved (for a did:web or https holder, a fetch from the host
-	// it names).
+	// The embedded credentials are verified, and check applied, once the
+	// presentation's proofs pass their checks that need no key, before
+	// the holder's key is resolved (for a did:web or https holder, a fetch
+	// from the host it names).
 	out := &Presentation{Holder: holder}
-	verifyCredentials := func() error {
-		items := doc["verifiableCredential"]
+	verifyCredentials := func(unsecured map[string]any) error {
+		items := unsecured["verifiableCredential"]
 		if _, isList := items.([]any); !isList && items != nil {
 			items = []any{items}
 		}
 		list, _ := items.([]any)
 		for i, it := range list {
-			m, ok := it.(map[string]any)
-			if !ok {
+			if _, ok := it.(map[string]any); !ok {
 				return fmt.Errorf("%w: verifiableCredential[%d] is not an object", ErrProof, i)
 			}
+		}
+		for i, it := range list {
+			m := it.(map[string]any)
 			if _, has := m["proof"]; !has {
 				out.Other = append(out.Other, it)
 				continue
@@ -256,6 +271,10 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 				return fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 			}
 			out.Credentials = append(out.Credentials, c)
+		}
+		out.Document = unsecured
+		if check != nil {
+			return check(out)
 		}
 		return nil
 	}
@@ -270,8 +289,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 type expect struct {
 	purpose, controller, challenge, domain string
 	// beforeKeys, if set, runs once every proof passed its checks that
-	// need no key, before any key is resolved.
-	beforeKeys func() error
+	// need no key, before any key is resolved, on the document without
+	// its proofs.
+	beforeKeys func(unsecured map[string]any) error
 }
 
 // verify checks doc's proofs against exp and returns doc without them,
@@ -334,7 +354,7 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 		return nil, nil, fmt.Errorf("%w: %d distinct previousProof sets, at most %d", ErrChainCost, len(distinct), MaxCanonicalDocuments)
 	}
 	if exp.beforeKeys != nil {
-		if err := exp.beforeKeys(); err != nil {
+		if err := exp.beforeKeys(unsecured); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -460,6 +460,11 @@ func Verify(s string, opts VerifyOptions) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Refused before the issuer's key is asked for (a resolution, for a
+	// did:web issuer a fetch): a presentation without its KB-JWT.
+	if sd.KB == "" && opts.RequireKeyBinding {
+		return nil, ErrNoKeyBinding
+	}
 	hdr, err := jose.ParseHeader(sd.JWT, opts.Algorithms)
 	if err != nil {
 		return nil, mapJose(err)
@@ -490,9 +495,6 @@ func Verify(s string, opts VerifyOptions) (*Verified, error) {
 		return nil, err
 	}
 	if sd.KB == "" {
-		if opts.RequireKeyBinding {
-			return nil, ErrNoKeyBinding
-		}
 		return out, nil
 	}
 	if out.KBClaims, err = verifyKB(sd, out.Claims, opts); err != nil {
