@@ -77,7 +77,7 @@ func TestFabricSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	list := fmt.Sprintf("%016x", time.Now().UnixNano())
+	list := ledgertest.ListID(fmt.Sprintf("kill-%d", time.Now().UnixNano()))
 	acked := -1
 	env := []string{"TRUSTID_OUTBOX_CHILD=" + dir, "TRUSTID_OUTBOX_CHILD_FABRIC=" + pa, "TRUSTID_OUTBOX_CHILD_LIST=" + list}
 	testenv.KillChild(t, "TestOutboxChild", env, func(v string) bool {
@@ -155,7 +155,7 @@ func TestFabricPeerDown(t *testing.T) {
 			t.Fatalf("peer.sh %s: %v %s", cmd, err, out)
 		}
 	}
-	list := fmt.Sprintf("%016x", time.Now().UnixNano())
+	list := ledgertest.ListID(fmt.Sprintf("down-%d", time.Now().UnixNano()))
 	total := 0
 	start := time.Now()
 	stopped, restarted := false, false
