@@ -714,3 +714,43 @@ func TestRevokeOlderTokenRotatedHere(t *testing.T) {
 		t.Error("the rotation's refresh token still refreshes")
 	}
 }
+
+// TestRefreshScopeBeyondGrant: a refresh request whose scope names a
+// scope the login was not granted is invalid_scope and changes nothing:
+// the refresh token stays good, this node's and an older node's alike
+// (RFC 6749 §6: "The requested scope MUST NOT include any scope not
+// originally granted by the resource owner"; §5.2: invalid_scope, "The
+// requested scope is invalid, unknown, malformed, or exceeds the scope
+// granted by the resource owner"). A scope within the grant refreshes,
+// and the response names the scope the tokens carry (§3.3).
+func TestRefreshScopeBeyondGrant(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // an older node's
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(tok, scope string) (*TokenResponse, error) {
+		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok, "scope": scope})
+	}
+	for _, tok := range []string{resp.RefreshToken, old} {
+		for _, scope := range []string{"openid offline_access age_over_18", "openid profile"} {
+			if _, err := refresh(tok, scope); !isCode(err, CodeInvalidScope) {
+				t.Fatalf("refresh asking %q beyond the grant: %v, want invalid_scope", scope, err)
+			}
+		}
+		next, err := refresh(tok, "openid")
+		if err != nil {
+			t.Fatalf("the refresh token after the refused scope: %v", err)
+		}
+		if next.Scope != "openid offline_access" {
+			t.Errorf("scope %q, want the grant's", next.Scope)
+		}
+	}
+}
