@@ -305,7 +305,13 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
 		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")
 	}
-	if q.Get("response_type") != "code" {
+	// RFC 6749 §4.1.2.1: a missing required parameter is invalid_request;
+	// unsupported_response_type is for a value the server does not serve.
+	switch q.Get("response_type") {
+	case "code":
+	case "":
+		return nil, back(CodeInvalidRequest, "response_type is missing (code)")
+	default:
 		return nil, back(CodeUnsupportedResponseType, "response_type must be code")
 	}
 	if m := q.Get("response_mode"); m != "" && m != "query" {

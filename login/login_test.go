@@ -92,6 +92,10 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"redirect prefix", func(q url.Values) { q.Set("redirect_uri", testRedirect+"/x") }, CodeInvalidRequest, false},
 		{"redirect with query", func(q url.Values) { q.Set("redirect_uri", testRedirect+"?next=https://evil.example") }, CodeInvalidRequest, false},
 		{"token response", func(q url.Values) { q.Set("response_type", "token") }, CodeUnsupportedResponseType, true},
+		// RFC 6749 §4.1.2.1: invalid_request, "The request is missing a
+		// required parameter"; §4.1.1: response_type REQUIRED.
+		{"no response type", func(q url.Values) { q.Del("response_type") }, CodeInvalidRequest, true},
+		{"empty response type", func(q url.Values) { q.Set("response_type", "") }, CodeInvalidRequest, true},
 		{"no openid", func(q url.Values) { q.Set("scope", "age_over_18") }, CodeInvalidScope, true},
 		{"no PKCE", func(q url.Values) { q.Del("code_challenge") }, CodeInvalidRequest, true},
 		{"plain PKCE", func(q url.Values) { q.Set("code_challenge_method", "plain") }, CodeInvalidRequest, true},
