@@ -262,8 +262,12 @@ func (p *Provider) Token(ctx context.Context, c auth.Client, form map[string]str
 
 func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]string) (*TokenResponse, error) {
 	text, verifier := form["code"], form["code_verifier"]
-	if text == "" || len(text) > 64 {
+	switch {
+	case text == "":
 		return nil, fail(CodeInvalidRequest, "code is missing")
+	case len(text) > 64:
+		// Longer than any code: no grant (RFC 6749 §5.2 invalid_grant).
+		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
 	}
 	b, err := p.spendCode(ctx, codeKey(text), codeSpentKey(text), text)
 	if err != nil {
@@ -295,10 +299,14 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 // refresh serves the refresh_token grant for refresh token tok with the
 // request's scope asked (empty when omitted).
 func (p *Provider) refresh(ctx context.Context, c auth.Client, tok, asked string) (*TokenResponse, error) {
-	if tok == "" || len(tok) > 64 {
-		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
-	}
 	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	switch {
+	case tok == "":
+		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
+	case len(tok) > 64:
+		// Longer than any refresh token: no grant (RFC 6749 §5.2).
+		return nil, invalid
+	}
 	handle, ok := tokenHandle(tok)
 	if !ok {
 		return p.refreshOlder(ctx, c, tok, asked)
