@@ -638,17 +638,33 @@ func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
 }
 
 // TestRefreshTokenTooLong: a refresh_token longer than any refresh token
-// (64 characters) is invalid_request, as a missing one is, before any
-// lookup.
+// (64 characters) is invalid_grant (RFC 6749 §5.2: the refresh token "is
+// invalid"), before any lookup; a missing one is invalid_request.
 func TestRefreshTokenTooLong(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
 	shop := shopClient(t, p)
-	for _, tok := range []string{"", strings.Repeat("a", 65)} {
-		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidRequest) {
-			t.Errorf("refresh_token of %d characters: %v, want invalid_request", len(tok), err)
+	spends := &countSpends{Store: p.cfg.Store}
+	p.cfg.Store = spends
+	for tok, want := range map[string]string{"": CodeInvalidRequest, strings.Repeat("a", 65): CodeInvalidGrant} {
+		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, want) {
+			t.Errorf("refresh_token of %d characters: %v, want %s", len(tok), err, want)
 		}
 	}
+	if spends.n != 0 {
+		t.Errorf("the refused refresh tokens were looked up (%d Spend)", spends.n)
+	}
+}
+
+// countSpends counts the store's Spend calls.
+type countSpends struct {
+	Store
+	n int
+}
+
+func (c *countSpends) Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
+	c.n++
+	return c.Store.Spend(ctx, key, ttl)
 }
 
 // TestEndedWithoutHandleIndexDeletesRecord: a login whose handle index
