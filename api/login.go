@@ -221,13 +221,21 @@ const maxPostedParams = 32 << 10
 // §3.1.2.1, RP-Initiated Logout §2: the OP "MUST support the use of the
 // HTTP GET and POST methods"): a GET's URL query; a POST's
 // application/x-www-form-urlencoded body (Form Serialization), with
-// nothing in the URL's query.
+// nothing in the URL's query. Either is read whole or refused
+// (invalid_request, RFC 6749 §4.1.2.1: "or is otherwise malformed"): a
+// pair that does not decode (a bad escape, a ';') is not dropped, which
+// would take the request without it (a state or nonce the client sent
+// read as none).
 func requestParams(r *http.Request) (url.Values, error) {
-	if r.Method != http.MethodPost {
-		return r.URL.Query(), nil
-	}
 	bad := func(msg string) error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: msg}
+	}
+	if r.Method != http.MethodPost {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, bad("the query is not valid application/x-www-form-urlencoded")
+		}
+		return q, nil
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, bad("the parameters of a POST must be an application/x-www-form-urlencoded body")

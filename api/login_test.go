@@ -542,3 +542,38 @@ func TestLoginRestartCrossOrigin(t *testing.T) {
 		t.Errorf("the login page's own restart after the refused ones: %d, want the new session's page", rec.Code)
 	}
 }
+
+// TestAuthorizeMalformedQuery: a GET authorization or logout request
+// whose query does not decode (a bad escape, a ';' separator) is refused
+// as a whole, 400 invalid_request, never redirected and nothing started
+// (RFC 6749 §4.1.2.1: invalid_request, "or is otherwise malformed"), as
+// such a POST body is: the pair was dropped, and the request taken
+// without it (a state the client sent answered with none).
+func TestAuthorizeMalformedQuery(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb = "https://shop.example/cb"
+	p := shopLogin(t, e, nil, cb, "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	good := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"},
+		"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
+	before := e.store.Len()
+	for _, path := range []string{
+		login.AuthorizePath + "?" + good + "&state=%zz",
+		login.AuthorizePath + "?" + good + ";state=s",
+		login.LogoutPath + "?id_token_hint=%zz",
+	} {
+		resp, m := e.send(httptest.NewRequest("GET", path, nil))
+		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || resp.Header.Get("Set-Cookie") != "" || m["error"] != "invalid_request" {
+			t.Errorf("GET %s: %d Location %q, %v", path, resp.StatusCode, resp.Header.Get("Location"), m)
+		}
+	}
+	if e.store.Len() != before {
+		t.Errorf("the refused requests stored %d entries", e.store.Len()-before)
+	}
+	if resp, _ := e.send(httptest.NewRequest("GET", login.AuthorizePath+"?"+good+"&state=s%20t", nil)); resp.StatusCode != 200 {
+		t.Errorf("the well-formed request: %d", resp.StatusCode)
+	}
+}

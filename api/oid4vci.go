@@ -271,7 +271,11 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 // authorize is the authorization endpoint: the login page of TrustID's
 // user login, or an error sent back to the wallet's redirect URI.
 func (h *vciHandlers) authorize(w http.ResponseWriter, r *http.Request, lp *login.Provider) error {
-	st, err := h.svc.Authorize(r.Context(), r.URL.Query())
+	q, err := requestParams(r)
+	if err != nil {
+		return err
+	}
+	st, err := h.svc.Authorize(r.Context(), q)
 	if err != nil {
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) && ae.Err.Code == login.CodeServerError {

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -73,7 +74,7 @@ type Started struct {
 // AuthorizePath) and starts its login session. Errors are *AuthorizeError:
 // with RedirectURI set once client_id and redirect_uri are known good.
 func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error) {
-	r, err := p.checkRequest(ctx, q, authorizeParams)
+	r, err := p.checkRequest(ctx, q, authorizeParams, false)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,8 @@ type checked struct {
 // (their errors are never redirected), then the parameters named in
 // params (not repeated, not too long), no request objects, the client's
 // grant, response_type code, response_mode query and an S256 challenge.
-func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []string) (*checked, error) {
+// anyPort takes a loopback redirect URI on any port (registeredRedirect).
+func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []string, anyPort bool) (*checked, error) {
 	direct := func(code, desc string) error { return &AuthorizeError{Err: fail(code, desc)} }
 	for _, name := range []string{"client_id", "redirect_uri"} {
 		if len(q[name]) > 1 {
@@ -267,7 +269,7 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 		return nil, &AuthorizeError{Err: asError(err)}
 	}
 	redirect := q.Get("redirect_uri")
-	if redirect == "" || !slices.Contains(c.RedirectURIs, redirect) {
+	if redirect == "" || !registeredRedirect(c.RedirectURIs, redirect, anyPort) {
 		return nil, direct(CodeInvalidRequest, "redirect_uri is missing or not registered for the client")
 	}
 	state := q.Get("state")
@@ -303,7 +305,13 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
 		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")
 	}
-	if q.Get("response_type") != "code" {
+	// RFC 6749 §4.1.2.1: a missing required parameter is invalid_request;
+	// unsupported_response_type is for a value the server does not serve.
+	switch q.Get("response_type") {
+	case "code":
+	case "":
+		return nil, back(CodeInvalidRequest, "response_type is missing (code)")
+	default:
 		return nil, back(CodeUnsupportedResponseType, "response_type must be code")
 	}
 	if m := q.Get("response_mode"); m != "" && m != "query" {
@@ -314,6 +322,68 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 		return nil, back(CodeInvalidRequest, "PKCE is required: code_challenge (43 base64url characters) with code_challenge_method S256")
 	}
 	return &checked{client: c, redirect: redirect, state: state, challenge: challenge, back: back}, nil
+}
+
+// registeredRedirect reports whether redirect is one of the registered
+// redirect URIs: exactly (RFC 6749 §3.1.2.3, OpenID Connect Core
+// §3.1.2.1: simple string comparison), or, with anyPort, a loopback IP
+// redirect URI that differs from a registered one in its port alone (RFC
+// 8252 §7.3: "The authorization server MUST allow any port to be
+// specified at the time of the request for loopback IP redirect URIs";
+// RFC 9700 §4.1.3: the only exception to exact matching, for native
+// apps). The code then goes to the port asked for, and the token request
+// must name that same URI.
+func registeredRedirect(uris []string, redirect string, anyPort bool) bool {
+	if slices.Contains(uris, redirect) {
+		return true
+	}
+	if !anyPort {
+		return false
+	}
+	host, rest, ok := loopbackParts(redirect)
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(uris, func(u string) bool {
+		h, r, ok := loopbackParts(u)
+		return ok && h == host && r == rest
+	})
+}
+
+// loopbackParts splits a loopback IP redirect URI (RFC 8252 §7.3:
+// http://, a loopback IP literal, IPv6 in brackets, any port or none)
+// into its host and what follows its authority (path, query); ok is
+// false for any other URI, localhost by name included (§8.3: NOT
+// RECOMMENDED).
+func loopbackParts(uri string) (host, rest string, ok bool) {
+	after, ok := strings.CutPrefix(uri, "http://")
+	if !ok {
+		return "", "", false
+	}
+	end := strings.IndexAny(after, "/?#")
+	if end < 0 {
+		end = len(after)
+	}
+	host, rest = after[:end], after[end:]
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		port := host[i+1:]
+		if n, err := strconv.ParseUint(port, 10, 16); port != "" && (err != nil || n == 0) {
+			return "", "", false
+		}
+		host = host[:i]
+	}
+	literal, bracketed := strings.CutPrefix(host, "[")
+	if bracketed {
+		literal, bracketed = strings.CutSuffix(literal, "]")
+		if !bracketed {
+			return "", "", false
+		}
+	}
+	ip := net.ParseIP(literal)
+	if ip == nil || !ip.IsLoopback() || (ip.To4() == nil) != bracketed {
+		return "", "", false
+	}
+	return host, rest, true
 }
 
 // grantedScope is openid, offline_access when asked for, and the claims.

@@ -489,3 +489,32 @@ func TestCodeBoundToClientAndRedirect(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRequestGrantMissingOrInvalid: a token request without its
+// code or refresh token is invalid_request, one whose code or refresh
+// token is longer than any the node issues is invalid_grant, as any
+// other that is no live grant (RFC 6749 §5.2: invalid_request, "The
+// request is missing a required parameter"; invalid_grant, "The provided
+// authorization grant (e.g., authorization code, resource owner
+// credentials) or refresh token is invalid, expired, revoked ..."). The
+// long ones were invalid_request, "code is missing".
+func TestTokenRequestGrantMissingOrInvalid(t *testing.T) {
+	p, _, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	long := strings.Repeat("A", 65)
+	for name, c := range map[string]struct {
+		run  func() (*TokenResponse, error)
+		want string
+	}{
+		"no code":                {func() (*TokenResponse, error) { return redeem("") }, CodeInvalidRequest},
+		"a 65-character code":    {func() (*TokenResponse, error) { return redeem(long) }, CodeInvalidGrant},
+		"a 64-character code":    {func() (*TokenResponse, error) { return redeem(long[:64]) }, CodeInvalidGrant},
+		"no refresh token":       {func() (*TokenResponse, error) { return shopRefresh(ctx, p, shop, "") }, CodeInvalidRequest},
+		"a 65-character refresh": {func() (*TokenResponse, error) { return shopRefresh(ctx, p, shop, long) }, CodeInvalidGrant},
+	} {
+		if _, err := c.run(); !isCode(err, c.want) {
+			t.Errorf("%s: %v, want %s", name, err, c.want)
+		}
+	}
+}

@@ -42,6 +42,11 @@ type Extension struct {
 	// *Error is sent back to the redirect URI; any other error is a
 	// server error.
 	Check func(ctx context.Context, client auth.Client, q url.Values) (*ExtensionGrant, error)
+	// LoopbackAnyPort takes a loopback IP redirect URI on any port, as a
+	// protocol of native apps' public clients must (RFC 8252 §7.3, RFC
+	// 9700 §4.1.3); user login, an OpenID Connect protocol, matches
+	// exactly (OpenID Connect Core §3.1.2.1).
+	LoopbackAnyPort bool
 }
 
 // ExtensionGrant is what Check lets the login proceed with.
@@ -84,7 +89,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
 	}
-	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...))
+	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...), x.LoopbackAnyPort)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +255,7 @@ func (p *Provider) CheckFor(ctx context.Context, q url.Values, x Extension) erro
 	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
 		return failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
 	}
-	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...))
+	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...), x.LoopbackAnyPort)
 	if err != nil {
 		return err
 	}

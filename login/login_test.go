@@ -92,6 +92,10 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"redirect prefix", func(q url.Values) { q.Set("redirect_uri", testRedirect+"/x") }, CodeInvalidRequest, false},
 		{"redirect with query", func(q url.Values) { q.Set("redirect_uri", testRedirect+"?next=https://evil.example") }, CodeInvalidRequest, false},
 		{"token response", func(q url.Values) { q.Set("response_type", "token") }, CodeUnsupportedResponseType, true},
+		// RFC 6749 §4.1.2.1: invalid_request, "The request is missing a
+		// required parameter"; §4.1.1: response_type REQUIRED.
+		{"no response type", func(q url.Values) { q.Del("response_type") }, CodeInvalidRequest, true},
+		{"empty response type", func(q url.Values) { q.Set("response_type", "") }, CodeInvalidRequest, true},
 		{"no openid", func(q url.Values) { q.Set("scope", "age_over_18") }, CodeInvalidScope, true},
 		{"no PKCE", func(q url.Values) { q.Del("code_challenge") }, CodeInvalidRequest, true},
 		{"plain PKCE", func(q url.Values) { q.Set("code_challenge_method", "plain") }, CodeInvalidRequest, true},
@@ -569,5 +573,37 @@ func TestKeptRequestHoldsNoLoginHint(t *testing.T) {
 	}
 	if again.Request.Has("login_hint") || again.Request.Get("state") != q.Get("state") {
 		t.Errorf("the request kept for the page: %v; want its state, no login_hint", again.Request)
+	}
+}
+
+// TestRegisteredRedirect: user login matches a redirect URI exactly
+// (OpenID Connect Core §3.1.2.1: "MUST exactly match ... (Simple String
+// Comparison)"), a loopback one too; with anyPort (an extension for
+// native apps' public clients), a loopback IP redirect URI differs from a
+// registered one in its port alone (RFC 8252 §7.3), IPv4 and IPv6, with a
+// port registered or not.
+func TestRegisteredRedirect(t *testing.T) {
+	uris := []string{"https://rp.example/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb?app=1"}
+	for _, tc := range []struct {
+		uri             string
+		exact, loopback bool
+	}{
+		{"https://rp.example/cb", true, true},
+		{"http://127.0.0.1/cb", true, true},
+		{"http://127.0.0.1:51004/cb", false, true},
+		{"http://[::1]/cb?app=1", false, true},
+		{"http://[::1]:61023/cb?app=1", false, true},
+		{"https://rp.example:8443/cb", false, false},
+		{"http://[::1]:61023/cb", false, false},
+		{"http://127.0.0.1:51004/cb?app=1", false, false},
+		{"http://[0:0:0:0:0:0:0:1]:61023/cb?app=1", false, false},
+		{"http://localhost:51004/cb", false, false},
+	} {
+		if got := registeredRedirect(uris, tc.uri, false); got != tc.exact {
+			t.Errorf("%s exactly: %v, want %v", tc.uri, got, tc.exact)
+		}
+		if got := registeredRedirect(uris, tc.uri, true); got != tc.loopback {
+			t.Errorf("%s on any loopback port: %v, want %v", tc.uri, got, tc.loopback)
+		}
 	}
 }

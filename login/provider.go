@@ -238,6 +238,9 @@ var UILocales = []string{"en", "zh-CN"}
 // Discovery 1.0 §3): the authorization server metadata m, every member
 // kept, with user login's members added and its grant types, response
 // types and scopes joined to m's.
+// userinfo_signing_alg_values_supported is left out: it names the
+// algorithms "supported by the UserInfo Endpoint to encode the Claims in
+// a JWT" (§3), and userinfo answers plain JSON only.
 func (p *Provider) Discovery(m auth.Metadata) map[string]any {
 	// m's members by their JSON names: strings and lists of strings,
 	// which encode and decode without error.
@@ -255,7 +258,6 @@ func (p *Provider) Discovery(m auth.Metadata) map[string]any {
 		"grant_types_supported":                          union(Grants, m.GrantTypesSupported),
 		"subject_types_supported":                        []string{"pairwise"},
 		"id_token_signing_alg_values_supported":          IDTokenAlgorithms,
-		"userinfo_signing_alg_values_supported":          []string{"none"},
 		"code_challenge_methods_supported":               []string{"S256"},
 		"claims_supported":                               append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp"}, auth.Claims...),
 		"acr_values_supported":                           []string{"L1", "L2", "L3", "L4"},

@@ -272,6 +272,18 @@ func TestDiscoveryKeepsMetadata(t *testing.T) {
 	}
 }
 
+// TestDiscoveryNoUserInfoJWT: the configuration names no
+// userinfo_signing_alg_values_supported, the algorithms "supported by the
+// UserInfo Endpoint to encode the Claims in a JWT" (OpenID Connect
+// Discovery 1.0 §3): userinfo answers application/json only, never a JWT
+// (it said ["none"], an unsigned JWT it does not make).
+func TestDiscoveryNoUserInfoJWT(t *testing.T) {
+	p := newTestProvider(t)
+	if v, ok := p.Discovery(auth.Metadata{})["userinfo_signing_alg_values_supported"]; ok {
+		t.Errorf("userinfo_signing_alg_values_supported %v: userinfo encodes no JWT", v)
+	}
+}
+
 // TestRevokeRacingRotation: a relying party's logout (revoking its
 // refresh token) that races a rotation of that token (its own refresh
 // in another request, or someone who stole the token) finds the token

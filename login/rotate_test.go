@@ -638,17 +638,33 @@ func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
 }
 
 // TestRefreshTokenTooLong: a refresh_token longer than any refresh token
-// (64 characters) is invalid_request, as a missing one is, before any
-// lookup.
+// (64 characters) is invalid_grant (RFC 6749 §5.2: the refresh token "is
+// invalid"), before any lookup; a missing one is invalid_request.
 func TestRefreshTokenTooLong(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
 	shop := shopClient(t, p)
-	for _, tok := range []string{"", strings.Repeat("a", 65)} {
-		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidRequest) {
-			t.Errorf("refresh_token of %d characters: %v, want invalid_request", len(tok), err)
+	spends := &countSpends{Store: p.cfg.Store}
+	p.cfg.Store = spends
+	for tok, want := range map[string]string{"": CodeInvalidRequest, strings.Repeat("a", 65): CodeInvalidGrant} {
+		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, want) {
+			t.Errorf("refresh_token of %d characters: %v, want %s", len(tok), err, want)
 		}
 	}
+	if spends.n != 0 {
+		t.Errorf("the refused refresh tokens were looked up (%d Spend)", spends.n)
+	}
+}
+
+// countSpends counts the store's Spend calls.
+type countSpends struct {
+	Store
+	n int
+}
+
+func (c *countSpends) Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
+	c.n++
+	return c.Store.Spend(ctx, key, ttl)
 }
 
 // TestEndedWithoutHandleIndexDeletesRecord: a login whose handle index
@@ -712,5 +728,45 @@ func TestRevokeOlderTokenRotatedHere(t *testing.T) {
 	}
 	if _, err := shopRefresh(ctx, p, shop, next.RefreshToken); err == nil {
 		t.Error("the rotation's refresh token still refreshes")
+	}
+}
+
+// TestRefreshScopeBeyondGrant: a refresh request whose scope names a
+// scope the login was not granted is invalid_scope and changes nothing:
+// the refresh token stays good, this node's and an older node's alike
+// (RFC 6749 §6: "The requested scope MUST NOT include any scope not
+// originally granted by the resource owner"; §5.2: invalid_scope, "The
+// requested scope is invalid, unknown, malformed, or exceeds the scope
+// granted by the resource owner"). A scope within the grant refreshes,
+// and the response names the scope the tokens carry (§3.3).
+func TestRefreshScopeBeyondGrant(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // an older node's
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(tok, scope string) (*TokenResponse, error) {
+		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok, "scope": scope})
+	}
+	for _, tok := range []string{resp.RefreshToken, old} {
+		for _, scope := range []string{"openid offline_access age_over_18", "openid profile"} {
+			if _, err := refresh(tok, scope); !isCode(err, CodeInvalidScope) {
+				t.Fatalf("refresh asking %q beyond the grant: %v, want invalid_scope", scope, err)
+			}
+		}
+		next, err := refresh(tok, "openid")
+		if err != nil {
+			t.Fatalf("the refresh token after the refused scope: %v", err)
+		}
+		if next.Scope != "openid offline_access" {
+			t.Errorf("scope %q, want the grant's", next.Scope)
+		}
 	}
 }

@@ -255,15 +255,19 @@ func (p *Provider) Token(ctx context.Context, c auth.Client, form map[string]str
 	case auth.GrantAuthorizationCode:
 		return p.exchange(ctx, c, form)
 	case GrantRefreshToken:
-		return p.refresh(ctx, c, form["refresh_token"])
+		return p.refresh(ctx, c, form["refresh_token"], form["scope"])
 	}
 	return nil, fail(CodeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
 }
 
 func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]string) (*TokenResponse, error) {
 	text, verifier := form["code"], form["code_verifier"]
-	if text == "" || len(text) > 64 {
+	switch {
+	case text == "":
 		return nil, fail(CodeInvalidRequest, "code is missing")
+	case len(text) > 64:
+		// Longer than any code: no grant (RFC 6749 §5.2 invalid_grant).
+		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
 	}
 	b, err := p.spendCode(ctx, codeKey(text), codeSpentKey(text), text)
 	if err != nil {
@@ -292,14 +296,20 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	return p.tokens(ctx, c, refresh{ClientID: c.ID, Scope: cd.Scope, Family: codeFamily(text), Grant: cd.Grant}, cd.Nonce)
 }
 
-func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*TokenResponse, error) {
-	if tok == "" || len(tok) > 64 {
-		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
-	}
+// refresh serves the refresh_token grant for refresh token tok with the
+// request's scope asked (empty when omitted).
+func (p *Provider) refresh(ctx context.Context, c auth.Client, tok, asked string) (*TokenResponse, error) {
 	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	switch {
+	case tok == "":
+		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
+	case len(tok) > 64:
+		// Longer than any refresh token: no grant (RFC 6749 §5.2).
+		return nil, invalid
+	}
 	handle, ok := tokenHandle(tok)
 	if !ok {
-		return p.refreshOlder(ctx, c, tok)
+		return p.refreshOlder(ctx, c, tok, asked)
 	}
 	rt, b, err := p.family(ctx, handle)
 	switch {
@@ -316,10 +326,30 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	case p.familyRevoked(ctx, rt.Family):
 		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
 	}
+	if err := scopeWithin(asked, rt.Scope); err != nil {
+		return nil, err
+	}
 	if err := p.grantLive(ctx, rt.Grant); err != nil {
 		return nil, err
 	}
 	return p.issue(ctx, c, rt, "", handle, b)
+}
+
+// scopeWithin refuses the scope asked in a refresh request when it names
+// a scope the login was not granted (RFC 6749 §6: it "MUST NOT include
+// any scope not originally granted by the resource owner"; §5.2:
+// invalid_scope, the scope "exceeds the scope granted by the resource
+// owner"). A scope within the grant is taken as it is: the tokens keep
+// the grant's scope, which the response names (§3.3: the server "MAY
+// fully or partially ignore the scope requested").
+func scopeWithin(asked, granted string) error {
+	have := strings.Fields(granted)
+	for _, s := range strings.Fields(asked) {
+		if !slices.Contains(have, s) {
+			return fail(CodeInvalidScope, "scope names a scope this login was not granted")
+		}
+	}
+	return nil
 }
 
 // olderSpentTTL is how long the spent record of an older node's refresh
@@ -334,8 +364,20 @@ const olderSpentTTL = time.Minute
 // spent record (pairwise sub, released claims) only until then
 // (olderSpentTTL), so that a reuse at any moment finds one or the
 // other. A family that cannot be written is temporarily_unavailable,
-// and the retry, a reuse, revokes the login (as for a code).
-func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) (*TokenResponse, error) {
+// and the retry, a reuse, revokes the login (as for a code). A scope
+// asked beyond the grant (scopeWithin) is refused before the token is
+// spent, so that it stays good; a token of another client or a revoked
+// login is left to the checks after the spending.
+func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked string) (*TokenResponse, error) {
+	if asked != "" {
+		var rt refresh
+		b, err := p.cfg.Store.Peek(ctx, refreshKey(tok))
+		if err == nil && json.Unmarshal(b, &rt) == nil && rt.ClientID == c.ID && !p.familyRevoked(ctx, rt.Family) {
+			if err := scopeWithin(asked, rt.Scope); err != nil {
+				return nil, err
+			}
+		}
+	}
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), olderSpentTTL)
 	switch {
 	case errors.Is(err, store.ErrReplayed):

@@ -208,6 +208,9 @@ func (s *Service) extension() login.Extension {
 		Issuer:   s.cfg.Issuer + PathAS,
 		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt", attestedKeyParam},
 		Check:    s.checkAuthorization,
+		// Wallets are native apps (public clients): a loopback redirect
+		// URI is taken on the port the wallet listens on now.
+		LoopbackAnyPort: true,
 	}
 }
 

@@ -54,7 +54,7 @@ func approvingLoginWith(t *testing.T, st login.Store, holders login.Holders, now
 	clients := auth.NewMemoryStore(nil)
 	for _, r := range []auth.Registration{
 		{ID: "wallet", Name: "Wallet", Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, GrantTypes: []string{auth.GrantAuthorizationCode},
-			RedirectURIs: []string{walletRedirect}, AuthMethod: auth.AuthClientSecretBasic},
+			RedirectURIs: []string{walletRedirect, walletLoopback}, AuthMethod: auth.AuthClientSecretBasic},
 		{ID: "bureau", Name: "Bureau", Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, GrantTypes: []string{auth.GrantAuthorizationCode},
 			RedirectURIs: []string{"https://bureau.example/cb"}, AuthMethod: auth.AuthClientSecretBasic},
 	} {

@@ -508,6 +508,18 @@ func (s *Service) Notify(ctx context.Context, acc Access, body []byte) (string, 
 	return dpopNonce, withNonce(s.notify(ctx, acc.Token, body), dpopNonce)
 }
 
+// descriptionText reports whether s may be an event_description:
+// OID4VCI 1.0 §11.1, "Values for the event_description parameter MUST NOT
+// include characters outside the set %x20-21 / %x23-5B / %x5D-7E".
+func descriptionText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // notify takes a notification made with token.
 func (s *Service) notify(ctx context.Context, token string, body []byte) error {
 	var req notificationRequest
@@ -516,10 +528,19 @@ func (s *Service) notify(ctx context.Context, token string, body []byte) error {
 	if err := strictjson.DecodeOpen(body, &req, MaxRequest); err != nil {
 		return &Error{Code: CodeInvalidNotificationRequest, Description: "the request is not a notification object: " + err.Error()}
 	}
+	// §11.3: invalid_notification_request for a request "missing a
+	// required parameter" or with "an unsupported parameter value";
+	// invalid_notification_id for a notification_id that is invalid.
 	if !slices.Contains(events, req.Event) {
 		return fail(CodeInvalidNotificationRequest, "event must be credential_accepted, credential_failure or credential_deleted")
 	}
-	if req.ID == "" || len(req.ID) != 24 {
+	if req.ID == "" {
+		return fail(CodeInvalidNotificationRequest, "notification_id is required")
+	}
+	if !descriptionText(req.Description) {
+		return fail(CodeInvalidNotificationRequest, "event_description may hold printable ASCII only, without quotation mark or backslash")
+	}
+	if len(req.ID) != 24 {
 		return fail(CodeInvalidNotificationID, "unknown notification_id")
 	}
 	var n notification

@@ -387,3 +387,44 @@ func TestRetireRacingRestore(t *testing.T) {
 		t.Errorf("the configuration put back, asked for again: %v, want its credential", err)
 	}
 }
+
+// TestNotificationRequestRefusals: a notification without
+// notification_id, or whose event_description holds a character outside
+// %x20-21 / %x23-5B / %x5D-7E, is invalid_notification_request, one whose
+// notification_id is not one given is invalid_notification_id (OID4VCI
+// 1.0 §11.3: invalid_notification_request, "The Notification Request is
+// missing a required parameter, includes an unsupported parameter or
+// parameter value ..."; invalid_notification_id, "The notification_id in
+// the Notification Request was invalid"; §11.1: event_description "MUST
+// NOT include characters outside the set %x20-21 / %x23-5B / %x5D-7E").
+func TestNotificationRequestRefusals(t *testing.T) {
+	s := newService(t, memoryStore(t), nil)
+	access, request := vciSession(t, s)
+	ctx := context.Background()
+	resp, err := s.Credential(ctx, access, request(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string]string{
+		`{"event":"credential_accepted"}`:                                              CodeInvalidNotificationRequest,
+		`{"notification_id":"","event":"credential_accepted"}`:                         CodeInvalidNotificationRequest,
+		`{"notification_id":"AAAAAAAAAAAAAAAAAAAAAAAA","event":"credential_accepted"}`: CodeInvalidNotificationID,
+		`{"notification_id":"short","event":"credential_accepted"}`:                    CodeInvalidNotificationID,
+	} {
+		if _, err := s.Notify(ctx, access, []byte(body)); code(err) != want {
+			t.Errorf("%s: %v, want %s", body, err, want)
+		}
+	}
+	note := func(description string) []byte {
+		b, _ := json.Marshal(map[string]string{"notification_id": resp.NotificationID, "event": "credential_failure", "event_description": description})
+		return b
+	}
+	for _, d := range []string{`say "full"`, `C:\wallet`, "line\nbreak", "tab\there", "存储已满", "\x7f"} {
+		if _, err := s.Notify(ctx, access, note(d)); code(err) != CodeInvalidNotificationRequest {
+			t.Errorf("event_description %q: %v, want invalid_notification_request", d, err)
+		}
+	}
+	if _, err := s.Notify(ctx, access, note("Could not store the Credential. Out of storage! (#2, 100% ~ {x})")); err != nil {
+		t.Errorf("a printable ASCII event_description: %v", err)
+	}
+}

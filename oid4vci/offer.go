@@ -502,6 +502,10 @@ func (s *Service) codeLive(ctx context.Context, req TokenRequest) (bool, error) 
 // tokenPreAuthorized redeems a pre-authorized code, binding the token to
 // jkt when set.
 func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
+	if req.GrantType == "" {
+		// RFC 6749 §5.2: a missing required parameter is invalid_request.
+		return nil, fail(CodeInvalidRequest, "grant_type is missing")
+	}
 	if req.GrantType != GrantPreAuthorized {
 		return nil, fail(CodeUnsupportedGrantType, "grant_type must be the pre-authorized code grant or authorization_code")
 	}

@@ -178,3 +178,30 @@ func TestAuthorizationCodeTokenDetails(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenGrantType: a token request without grant_type is
+// invalid_request, one of a grant this issuer does not serve
+// unsupported_grant_type, and neither spends the code (RFC 6749 §5.2:
+// invalid_request, "The request is missing a required parameter";
+// unsupported_grant_type, "The authorization grant type is not supported
+// by the authorization server"; §4.1.3, §4.4.2: grant_type REQUIRED).
+func TestTokenGrantType(t *testing.T) {
+	s := newService(t, memoryStore(t), nil)
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := preAuthCode(t, o)
+	if _, err := s.Token(ctx, TokenRequest{PreAuthorizedCode: c}); code(err) != CodeInvalidRequest {
+		t.Errorf("no grant_type: %v, want invalid_request", err)
+	}
+	for _, g := range []string{"password", "authorization_code"} {
+		if _, err := s.Token(ctx, TokenRequest{GrantType: g, PreAuthorizedCode: c}); code(err) != CodeUnsupportedGrantType {
+			t.Errorf("grant_type %s: %v, want unsupported_grant_type", g, err)
+		}
+	}
+	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c}); err != nil {
+		t.Errorf("the code after the refused requests: %v", err)
+	}
+}

@@ -61,6 +61,9 @@ func TestAuthorizeErrorPages(t *testing.T) {
 		{"no redirect URI", none.AuthCodeURL("st2", challenge), 400, "invalid_request", "redirect_uri"},
 		{"unknown client", unknown.AuthCodeURL("st3", challenge), 400, "invalid_client", "unknown client_id"},
 		{"OID4VCI, unknown client", vci, 400, "invalid_client", "unknown client_id"},
+		// RFC 6749 §4.1.2.1: "or is otherwise malformed" (a pair that
+		// does not decode was dropped, and the request read without it).
+		{"OID4VCI, malformed query", vci + "&state=%zz", 400, "invalid_request", "x-www-form-urlencoded"},
 	}
 	for _, c := range cases {
 		status, page, hdr := get(c.url, chromiumAccept, "")
