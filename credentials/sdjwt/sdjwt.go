@@ -647,10 +647,24 @@ func (p *processor) value(v any, depth int) (any, error) {
 	return v, nil
 }
 
+// object processes an object of the payload (depth 0: the payload
+// itself) or of a disclosed value. RFC 9901 §4.1: the payload "MUST NOT
+// contain the claims _sd or ... except for the purpose of conveying
+// digests" (an _sd array here; "..." only as the one member of an array
+// element, which array reads), and §4.1.1: _sd_alg "MUST appear at the
+// top level of the SD-JWT payload. It MUST NOT be used in any object
+// nested within the payload." Either elsewhere is refused, whatever its
+// value.
 func (p *processor) object(obj map[string]any, depth int) (map[string]any, error) {
+	if _, ok := obj["..."]; ok {
+		return nil, fmt.Errorf("%w: \"...\" outside an array element", ErrMalformed)
+	}
+	if _, ok := obj["_sd_alg"]; ok && depth > 0 {
+		return nil, fmt.Errorf("%w: _sd_alg in a nested object", ErrMalformed)
+	}
 	out := make(map[string]any, len(obj))
 	for k, v := range obj {
-		if k == "_sd" || k == "..." {
+		if k == "_sd" {
 			continue
 		}
 		pv, err := p.value(v, depth)
@@ -658,9 +672,6 @@ func (p *processor) object(obj map[string]any, depth int) (map[string]any, error
 			return nil, err
 		}
 		out[k] = pv
-	}
-	if k, ok := obj["..."]; ok && k != nil {
-		return nil, fmt.Errorf("%w: \"...\" outside an array element", ErrMalformed)
 	}
 	sdv, ok := obj["_sd"]
 	if !ok {
