@@ -56,6 +56,9 @@ func NewPresentation(m map[string]any) (*Presentation, error) {
 			return nil, inv("verifiableCredential: %v", err)
 		}
 	}
+	if field, err := checkReserved(m); err != nil {
+		return nil, inv("%s: %v", field, err)
+	}
 	return p, nil
 }
 
