@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -373,7 +374,10 @@ func parse(data []byte, mediaType string, allow []Algorithm) (*message, error) {
 		if !ok {
 			continue // both SHOULD be present; a verifier accepts their absence
 		}
-		if s, isStr := v.(string); !isStr || s != h.want {
+		// Media type names are case-insensitive (RFC 6838 §4.2, which
+		// RFC 9052 §3.1 and RFC 9596 §2 take the text values' syntax
+		// from), as the JOSE paths compare typ and cty.
+		if s, isStr := v.(string); !isStr || !strings.EqualFold(s, h.want) {
 			return nil, fmt.Errorf("%w: %s is not %s", ErrType, h.name, h.want)
 		}
 	}
