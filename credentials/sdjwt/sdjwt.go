@@ -743,27 +743,41 @@ func (p *processor) array(arr []any, depth int) ([]any, error) {
 	return out, nil
 }
 
-// verifyKB checks the KB-JWT against cnf.jwk of the processed claims.
-func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]any, error) {
-	cnf, _ := claims["cnf"].(map[string]any)
-	jwkv, ok := cnf["jwk"].(map[string]any)
+// ConfirmationKey returns the public key a cnf claim (RFC 7800 §3.2)
+// confirms by value, its jwk, read as RFC 7517 asks: member names match
+// exactly (one that matches a known name only in another case is
+// refused), members not understood are ignored (§4: they "MUST be
+// ignored": key_ops, ext, x5c, ...), and a private key (d) is refused.
+// Other confirmation methods (kid, jku, jkt) are not supported.
+func ConfirmationKey(cnf any) (crypto.PublicKey, error) {
+	m, _ := cnf.(map[string]any)
+	jwkv, ok := m["jwk"].(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: a KB-JWT is present but the SD-JWT has no cnf.jwk", ErrKeyBinding)
+		return nil, errors.New("no cnf.jwk")
 	}
 	raw, _ := json.Marshal(jwkv)
 	var jwk gm.JWK
-	// RFC 7517 §4: members "not understood by implementations encountering
-	// them ... MUST be ignored" (key_ops, ext, x5c, ...); names that match a
-	// known one only in another case are still refused.
 	if err := strictjson.DecodeOpen(raw, &jwk, 8<<10); err != nil {
-		return nil, fmt.Errorf("%w: cnf.jwk: %v", ErrKeyBinding, err)
+		return nil, fmt.Errorf("cnf.jwk: %v", err)
 	}
 	if _, priv := jwkv["d"]; priv {
-		return nil, fmt.Errorf("%w: cnf.jwk holds a private key", ErrKeyBinding)
+		return nil, errors.New("cnf.jwk holds a private key")
 	}
-	holder, err := jwk.PublicKey()
+	pub, err := jwk.PublicKey()
 	if err != nil {
-		return nil, fmt.Errorf("%w: cnf.jwk: %v", ErrKeyBinding, err)
+		return nil, fmt.Errorf("cnf.jwk: %v", err)
+	}
+	return pub, nil
+}
+
+// verifyKB checks the KB-JWT against cnf.jwk of the processed claims.
+func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]any, error) {
+	if _, ok := claims["cnf"]; !ok {
+		return nil, fmt.Errorf("%w: a KB-JWT is present but the SD-JWT has no cnf.jwk", ErrKeyBinding)
+	}
+	holder, err := ConfirmationKey(claims["cnf"])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyBinding, err)
 	}
 	hdr, err := jose.ParseHeader(sd.KB, opts.Algorithms)
 	if err != nil {
