@@ -150,8 +150,9 @@ var reservedExtensions = []string{"confidenceMethod", "renderMethod"}
 
 // checkReserved checks the reserved extension points of one object of a
 // credential or presentation (the document, a credential subject): each
-// is an object, or a non-empty array of objects, each with a type. It
-// returns the member refused and why.
+// is an object, or a non-empty array of objects, each with a type (and
+// an id, if any, that is a URL, as every id). It returns the member
+// refused and why.
 func checkReserved(m map[string]any) (field string, err error) {
 	for _, name := range reservedExtensions {
 		v, ok := m[name]
@@ -165,6 +166,12 @@ func checkReserved(m map[string]any) (field string, err error) {
 		for i, it := range items {
 			if _, err := typeList(it["type"]); err != nil {
 				return fmt.Sprintf("%s[%d].type", name, i), err
+			}
+			// §4.4: an id, when present, is a single URL.
+			if id, ok := it["id"]; ok {
+				if _, err := URLString(id); err != nil {
+					return fmt.Sprintf("%s[%d].id", name, i), err
+				}
 			}
 		}
 	}

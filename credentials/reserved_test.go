@@ -35,6 +35,8 @@ func TestReservedExtensionPoints(t *testing.T) {
 		{"renderMethod empty list", head + `"credentialSubject":{"a":1},"renderMethod":[]}`, ErrInvalid},
 		{"renderMethod second item without type", head + `"credentialSubject":{"a":1},"renderMethod":[{"type":"A"},{"x":1}]}`, ErrInvalid},
 		{"renderMethod empty type", head + `"credentialSubject":{"a":1},"renderMethod":{"type":""}}`, ErrInvalid},
+		// §4.4 Identifiers: "The value of the id property MUST be a URL".
+		{"renderMethod id not a URL", head + `"credentialSubject":{"a":1},"renderMethod":{"id":"template 1","type":"SvgRenderingTemplate"}}`, ErrInvalid},
 		{"confidenceMethod without type", head + `"credentialSubject":{"a":1},"confidenceMethod":{"id":"https://c.example/1"}}`, ErrInvalid},
 		{"confidenceMethod without type in a subject", head + `"credentialSubject":[{"a":1},{"b":2,"confidenceMethod":{"id":"https://c.example/1"}}]}`, ErrInvalid},
 	} {
