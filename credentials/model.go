@@ -108,6 +108,9 @@ func NewCredential(m map[string]any) (*Credential, error) {
 				return nil, inv(fmt.Sprintf("credentialSubject[%d].id", i), err)
 			}
 		}
+		if field, err := checkReserved(s); err != nil {
+			return nil, inv(fmt.Sprintf("credentialSubject[%d].%s", i, field), err)
+		}
 	}
 	c.Subjects = subjects
 	for _, f := range []struct {
@@ -133,7 +136,46 @@ func NewCredential(m map[string]any) (*Credential, error) {
 	if err := c.checkShapes(); err != nil {
 		return nil, err
 	}
+	if field, err := checkReserved(m); err != nil {
+		return nil, inv(field, err)
+	}
 	return c, nil
+}
+
+// reservedExtensions are the properties VC Data Model 2.0 §5.10 reserves
+// as extension points: "In order to avoid collisions regarding how the
+// following properties are used, implementations MUST specify a type
+// property in the value associated with the reserved property."
+var reservedExtensions = []string{"confidenceMethod", "renderMethod"}
+
+// checkReserved checks the reserved extension points of one object of a
+// credential or presentation (the document, a credential subject): each
+// is an object, or a non-empty array of objects, each with a type (and
+// an id, if any, that is a URL, as every id). It returns the member
+// refused and why.
+func checkReserved(m map[string]any) (field string, err error) {
+	for _, name := range reservedExtensions {
+		v, ok := m[name]
+		if !ok {
+			continue
+		}
+		items, err := objects(v, false)
+		if err != nil {
+			return name, err
+		}
+		for i, it := range items {
+			if _, err := typeList(it["type"]); err != nil {
+				return fmt.Sprintf("%s[%d].type", name, i), err
+			}
+			// §4.4: an id, when present, is a single URL.
+			if id, ok := it["id"]; ok {
+				if _, err := URLString(id); err != nil {
+					return fmt.Sprintf("%s[%d].id", name, i), err
+				}
+			}
+		}
+	}
+	return "", nil
 }
 
 // checkShapes validates the optional typed members.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -55,6 +56,9 @@ func NewPresentation(m map[string]any) (*Presentation, error) {
 		if p.Credentials, err = objects(v, true); err != nil {
 			return nil, inv("verifiableCredential: %v", err)
 		}
+	}
+	if field, err := checkReserved(m); err != nil {
+		return nil, inv("%s: %v", field, err)
 	}
 	return p, nil
 }
@@ -291,22 +295,18 @@ func boundToKey(creds []*Verified, holderPub crypto.PublicKey) error {
 	return nil
 }
 
-// sameKey checks that cnf.jwk is pub (by RFC 7638 thumbprint).
+// sameKey checks that cnf.jwk (read as sdjwt.ConfirmationKey reads it for
+// a KB-JWT) is pub, by RFC 7638 thumbprint.
 func sameKey(cnf any, pub crypto.PublicKey) error {
-	m, _ := cnf.(map[string]any)
-	jm, ok := m["jwk"].(map[string]any)
-	if !ok {
-		return fmt.Errorf("%w: cnf has no jwk", ErrHolderMismatch)
+	bound, err := sdjwt.ConfirmationKey(cnf)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHolderMismatch, err)
 	}
-	raw, _ := json.Marshal(jm)
-	var j gm.JWK
-	if err := json.Unmarshal(raw, &j); err != nil {
-		return fmt.Errorf("%w: cnf.jwk: %v", ErrHolderMismatch, err)
-	}
-	want, err1 := j.Thumbprint()
-	hj, err2 := gm.NewJWK(pub, "")
-	got, err3 := hj.Thumbprint()
-	if err := errors.Join(err1, err2, err3); err != nil || want != got {
+	bj, err1 := gm.NewJWK(bound, "")
+	want, err2 := bj.Thumbprint()
+	hj, err3 := gm.NewJWK(pub, "")
+	got, err4 := hj.Thumbprint()
+	if err := errors.Join(err1, err2, err3, err4); err != nil || want != got {
 		return fmt.Errorf("%w: the credential is bound to another key than the one that signed the presentation", ErrHolderMismatch)
 	}
 	return nil

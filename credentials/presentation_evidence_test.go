@@ -37,8 +37,9 @@ func withhold(t testing.TB, token string, names ...string) string {
 // subject id equal to the holder): a node-issued SD-JWT VC without cnf
 // whose sub disclosure is withheld, a vc+sd-jwt whose
 // credentialSubject.id is withheld, are refused (holder_mismatch), as is a
-// vc+jwt whose cnf names another key than the one that signed; a bearer
-// vc+jwt (no subject id, no cnf, in the clear) is taken.
+// vc+jwt whose cnf names another key than the one that signed, or whose
+// cnf.jwk is no public JWK; a bearer vc+jwt (no subject id, no cnf, in
+// the clear) is taken.
 func TestPresentedCredentialNeedsEvidence(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
@@ -100,6 +101,26 @@ func TestPresentedCredentialNeedsEvidence(t *testing.T) {
 	keyBoundA["cnf"] = jwkOf(aj)
 	idAKeyB := doc(map[string]any{"id": didA, "region": "310000"})
 	idAKeyB["cnf"] = jwkOf(bj)
+	// cnf.jwk is a JWK (RFC 7800 §3.2), read as RFC 7517 asks and as a
+	// KB-JWT's is (sdjwt.ConfirmationKey): member names are case-sensitive
+	// ("KTY" is no kty: the credential names no key), members not
+	// understood are ignored (§4), and a private key is no confirmation
+	// key. A vc+jwt's cnf.jwk with its member names in upper case or with
+	// a d was taken for A's key.
+	upper := map[string]any{}
+	for k, v := range jwkOf(aj)["jwk"].(map[string]any) {
+		upper[strings.ToUpper(k)] = v
+	}
+	keyBoundAUpper := doc(map[string]any{"region": "310000"})
+	keyBoundAUpper["cnf"] = map[string]any{"jwk": upper}
+	withD := jwkOf(aj)
+	withD["jwk"].(map[string]any)["d"] = "AAAA"
+	keyBoundAPrivate := doc(map[string]any{"region": "310000"})
+	keyBoundAPrivate["cnf"] = withD
+	withOps := jwkOf(aj)
+	withOps["jwk"].(map[string]any)["key_ops"] = []any{"verify"}
+	keyBoundAOps := doc(map[string]any{"region": "310000"})
+	keyBoundAOps["cnf"] = withOps
 	for _, c := range []struct {
 		name   string
 		env    map[string]any
@@ -115,6 +136,9 @@ func TestPresentedCredentialNeedsEvidence(t *testing.T) {
 		{"vc+jwt, cnf A, A", Envelope(sign(keyBoundA, TypVCJWT, nil), MediaTypeVCJWT), didA, a, true},
 		{"vc+jwt, cnf B, A", Envelope(sign(keyBoundB, TypVCJWT, nil), MediaTypeVCJWT), didA, a, false},
 		{"vc+jwt, id A, cnf B, A", Envelope(sign(idAKeyB, TypVCJWT, nil), MediaTypeVCJWT), didA, a, false},
+		{"vc+jwt, cnf A in upper case, A", Envelope(sign(keyBoundAUpper, TypVCJWT, nil), MediaTypeVCJWT), didA, a, false},
+		{"vc+jwt, cnf A with d, A", Envelope(sign(keyBoundAPrivate, TypVCJWT, nil), MediaTypeVCJWT), didA, a, false},
+		{"vc+jwt, cnf A with key_ops, A", Envelope(sign(keyBoundAOps, TypVCJWT, nil), MediaTypeVCJWT), didA, a, true},
 		// In the clear, no subject id and no cnf: a bearer credential
 		// (VC 2.0, "Bearer Credentials"), anyone's to present.
 		{"vc+jwt, bearer, B", Envelope(sign(doc(map[string]any{"region": "310000"}), TypVCJWT, nil), MediaTypeVCJWT), didB, b, true},

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Securing mechanisms kept outside this package (credentials/cose) verify
@@ -50,6 +51,21 @@ func (v *Verifier) CheckContext(doc map[string]any) error {
 		return nil
 	}
 	return v.cfg.ContextCheck(doc)
+}
+
+// CheckSignatureTimes checks when a signature another securing mechanism
+// verified may be relied on, as the JOSE paths check a JWT's exp and nbf
+// (with Leeway): from exp on ErrExpired, before nbf ErrNotYetValid; a
+// zero time is absent. A COSE message carries them as CWT claims.
+func (v *Verifier) CheckSignatureTimes(exp, nbf time.Time) error {
+	now := v.cfg.Now()
+	if !exp.IsZero() && !now.Before(exp.Add(v.cfg.Leeway)) {
+		return fmt.Errorf("%w: the signature's exp %s has passed", ErrExpired, FormatTime(exp))
+	}
+	if !nbf.IsZero() && now.Add(v.cfg.Leeway).Before(nbf) {
+		return fmt.Errorf("%w: the signature's nbf %s has not come", ErrNotYetValid, FormatTime(nbf))
+	}
+	return nil
 }
 
 // CheckPresentationTime checks a presentation's iat as VerifyPresentation

@@ -982,13 +982,16 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: status_list.bits", ErrInvalid)
 	}
-	// Revocation and suspension need VALID, INVALID and SUSPENDED
-	// (0x00-0x02): one or two bits. Wider lists only add
-	// application-specific values and cost up to four times the memory.
-	if b < 1 || b > status.MaxRemoteTokenBits {
-		return nil, nil, fmt.Errorf("%w: status_list.bits %d (only 1 or 2 are accepted)", ErrUnsupported, b)
+	// Token Status List §4.2: "The allowed values for bits are 1, 2, 4 and
+	// 8", each taken. A remote list is bounded by its decoded bytes
+	// (status.MaxRemoteTokenBytes) as well as its statuses
+	// (status.MaxRemoteEntries), so a wider list holds fewer statuses;
+	// a value other than VALID, INVALID and SUSPENDED fails the check
+	// (tokenStatus).
+	if b != 1 && b != 2 && b != 4 && b != 8 {
+		return nil, nil, fmt.Errorf("%w: status_list.bits %d (1, 2, 4 or 8)", ErrInvalid, b)
 	}
-	list, err := status.DecodeTokenList(int(b), lst, status.MaxRemoteEntries)
+	list, err := status.DecodeTokenList(int(b), lst, min(status.MaxRemoteEntries, status.MaxRemoteTokenBytes*8/int(b)))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -246,9 +246,11 @@ func (v *Verifier) parseJWS(token, typ, cty string) (*jose.JWS, error) {
 		return nil, mapJoseErr(err)
 	}
 	hdr := jws.Header
-	// typ and cty may be written with or without "application/" (RFC
-	// 7515 §4.1.9-4.1.10, which VC-JOSE-COSE §3.1.1-3.1.2 refer to).
-	if !joseMediaTypeIs(hdr["typ"], typ) {
+	// VC-JOSE-COSE §3.1.1-3.1.2: typ "SHOULD be" vc+jwt (vp+jwt), and
+	// cty, "when present", vc (vp): either may be absent (the media type
+	// names the format, as for vp+sd-jwt and COSE), and, present, may be
+	// written with or without "application/" (RFC 7515 §4.1.9-4.1.10).
+	if t, ok := hdr["typ"]; ok && !joseMediaTypeIs(t, typ) {
 		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), typ)
 	}
 	if c, ok := hdr["cty"]; ok && !joseMediaTypeIs(c, cty) {
@@ -314,7 +316,7 @@ func credentialIssuer(m map[string]any, _ string) (string, error) {
 }
 
 // VerifyCredential verifies a vc+jwt: the algorithm is allowed, the header
-// typ is vc+jwt (cty vc when present; either may be written with
+// typ, when present, is vc+jwt (cty vc; either may be written with
 // application/), the kid resolves to a key of the credential's issuer, the
 // signature holds, the payload is a valid credential without a vc or vp
 // claim, it is within validFrom/validUntil (and exp/nbf), the issuer
@@ -400,22 +402,23 @@ var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUnt
 var clearSDJWTVC = []string{"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"}
 
 // VerifyVCSDJWT verifies a W3C credential secured with SD-JWT
-// (VC-JOSE-COSE, application/vc+sd-jwt): typ vc+sd-jwt (cty vc when
-// present; either may be written with application/), the kid resolves
+// (VC-JOSE-COSE, application/vc+sd-jwt): typ vc+sd-jwt and cty vc, each
+// when present (either may be written with application/), the kid resolves
 // to a key of the credential's issuer, the signature and every disclosure
 // hold, the disclosed document passes as a vc+jwt payload does
 // (VerifyCredential) and, last, none of the members that must be in the
 // clear (clearVCSDJWT) is selectively disclosable. A key binding JWT,
 // when present, must verify.
 func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, error) {
-	// typ vc+sd-jwt and cty, when present, vc (VC-JOSE-COSE §3.2.1), each
+	// typ, which "SHOULD be" vc+sd-jwt, and cty, when present, vc
+	// (VC-JOSE-COSE §3.2.1): typ may be absent too; each may be written
 	// with or without application/ (RFC 7515 §4.1.9-4.1.10).
 	issuerJWT, _, _ := strings.Cut(s, "~")
 	hdr, err := jose.ParseHeader(issuerJWT, v.cfg.Algorithms)
 	if err != nil {
 		return nil, mapJoseErr(err)
 	}
-	if !joseMediaTypeIs(hdr["typ"], TypVCSDJWT) {
+	if t, ok := hdr["typ"]; ok && !joseMediaTypeIs(t, TypVCSDJWT) {
 		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), TypVCSDJWT)
 	}
 	if c, ok := hdr["cty"]; ok && !joseMediaTypeIs(c, CtyVC) {

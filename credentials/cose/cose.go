@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	gocose "github.com/veraison/go-cose"
@@ -197,6 +200,88 @@ type message struct {
 	alg     Algorithm
 	kid     string
 	payload map[string]any
+	claims  cwtClaims
+}
+
+// cwtClaims are the claims of a message's CWT Claims header parameter
+// (RFC 9597, label 15) that verification applies. VC-JOSE-COSE §3.3.3:
+// "The normative statements in ... [RFC 8392 §3] Claims, and CBOR Web
+// Token (CWT) Claims in COSE Headers apply to securing credentials and
+// presentations", and §4.1.2: iss, "if present, MUST match issuer"; RFC 8392
+// §3.1.4 and §3.1.5: the current time "MUST be before" exp and "MUST be
+// after or equal to" nbf. Other claims are ignored ("If they are not
+// understood, they MUST be ignored").
+type cwtClaims struct {
+	iss      string // "" when absent
+	exp, nbf time.Time
+}
+
+// CWT claim keys (RFC 8392 §4).
+const (
+	cwtIss = 1
+	cwtExp = 4
+	cwtNbf = 5
+)
+
+// parseCWTClaims reads the CWT Claims header parameter's value: a map
+// whose iss, when present, is a non-empty text string and whose exp and
+// nbf are NumericDates (RFC 8392 §2: numbers of seconds, without tag 1).
+func parseCWTClaims(v any) (cwtClaims, error) {
+	var c cwtClaims
+	m, ok := v.(map[any]any)
+	if !ok {
+		return c, fmt.Errorf("%w: the CWT Claims header parameter is not a map", ErrMalformed)
+	}
+	for k, x := range m {
+		key, ok := k.(int64)
+		if !ok {
+			continue // a text claim name: none is applied
+		}
+		var err error
+		switch key {
+		case cwtIss:
+			if c.iss, _ = x.(string); c.iss == "" {
+				return c, fmt.Errorf("%w: the CWT claim iss is not a text string", ErrMalformed)
+			}
+		case cwtExp:
+			c.exp, err = numericDate(x)
+		case cwtNbf:
+			c.nbf, err = numericDate(x)
+		}
+		if err != nil {
+			return c, fmt.Errorf("%w: the CWT claim %d: %v", ErrMalformed, key, err)
+		}
+	}
+	return c, nil
+}
+
+// numericDate reads a CWT NumericDate: an integer or a float of seconds
+// since 1970, in the range a JWT's is read in (0 to 1e11).
+func numericDate(v any) (time.Time, error) {
+	var f float64
+	switch n := v.(type) {
+	case int64:
+		f = float64(n)
+	case float64:
+		f = n
+	default:
+		return time.Time{}, errors.New("not a number")
+	}
+	if math.IsNaN(f) || f < 0 || f > 1e11 {
+		return time.Time{}, errors.New("out of range")
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+// checkClaims applies m's CWT claims: exp and nbf through cv's clock, and
+// iss, when present, must be issuer (a credential's; "" for a
+// presentation, whose holder signs).
+func (m *message) checkClaims(cv *credentials.Verifier, issuer string) error {
+	if issuer != "" && m.claims.iss != "" && m.claims.iss != issuer {
+		return fmt.Errorf("%w: the CWT claim iss is not the credential's issuer", credentials.ErrIssuerMismatch)
+	}
+	return cv.CheckSignatureTimes(m.claims.exp, m.claims.nbf)
 }
 
 // decode decodes a COSE_Sign1 (tagged or not) strictly: size, CBOR
@@ -289,7 +374,10 @@ func parse(data []byte, mediaType string, allow []Algorithm) (*message, error) {
 		if !ok {
 			continue // both SHOULD be present; a verifier accepts their absence
 		}
-		if s, isStr := v.(string); !isStr || s != h.want {
+		// Media type names are case-insensitive (RFC 6838 §4.2, which
+		// RFC 9052 §3.1 and RFC 9596 §2 take the text values' syntax
+		// from), as the JOSE paths compare typ and cty.
+		if s, isStr := v.(string); !isStr || !strings.EqualFold(s, h.want) {
 			return nil, fmt.Errorf("%w: %s is not %s", ErrType, h.name, h.want)
 		}
 	}
@@ -301,11 +389,17 @@ func parse(data []byte, mediaType string, allow []Algorithm) (*message, error) {
 	if !isBytes || !utf8.Valid(kidBytes) {
 		return nil, fmt.Errorf("%w: kid must be a byte string holding a UTF-8 DID URL", ErrMalformed)
 	}
+	var claims cwtClaims
+	if v, ok := header(msg, gocose.HeaderLabelCWTClaims); ok {
+		if claims, err = parseCWTClaims(v); err != nil {
+			return nil, err
+		}
+	}
 	doc, err := strictjson.Object(msg.Payload, credentials.MaxDocument)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-	return &message{msg: msg, alg: alg, kid: string(kidBytes), payload: doc}, nil
+	return &message{msg: msg, alg: alg, kid: string(kidBytes), payload: doc, claims: claims}, nil
 }
 
 // header returns a header parameter, protected first.

@@ -53,7 +53,8 @@ func issuerOf(doc map[string]any) (string, error) {
 }
 
 // VerifyCredential verifies an application/vc+cose: the COSE_Sign1 is
-// well formed and its alg allowed and protected (see parse), the kid
+// well formed and its alg allowed and protected (see parse), its CWT
+// claims, when it has them, hold (iss the issuer, exp and nbf), the kid
 // resolves to a key of the credential's issuer, of the alg, whose
 // signature holds; then the credentials.Verifier checks the document as a
 // vc+jwt payload (data model, validFrom/validUntil, accreditation,
@@ -65,6 +66,9 @@ func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (*credenti
 	}
 	iss, err := issuerOf(m.payload)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.checkClaims(v.cv, iss); err != nil {
 		return nil, err
 	}
 	pub, remember, err := v.cv.SignerKey(ctx, iss, m.kid, false)
@@ -109,7 +113,7 @@ func SignPresentation(p map[string]any, kid string, opts credentials.PresentOpti
 // VerifyPresentation verifies an application/vp+cose for a verifier's
 // challenge and domain (both required) as credentials.Verifier does a
 // vp+jwt: the kid is a DID URL of the holder, whose key signed; nonce,
-// aud and iat match; every credential in it is an enveloped credential
+// aud and iat match, and the CWT claims exp and nbf, when present; every credential in it is an enveloped credential
 // (vc+cose, vc+jwt or another form VerifyToken takes) that verifies and is
 // bound to the holder.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*credentials.PresentationResult, error) {
@@ -138,6 +142,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 		return nil, fmt.Errorf("%w: aud does not match the domain", credentials.ErrChallenge)
 	}
 	if err := v.cv.CheckPresentationTime(m.payload["iat"]); err != nil {
+		return nil, err
+	}
+	if err := m.checkClaims(v.cv, ""); err != nil {
 		return nil, err
 	}
 	if err := p.CheckEnveloped(); err != nil {

@@ -649,10 +649,24 @@ func (p *processor) value(v any, depth int) (any, error) {
 	return v, nil
 }
 
+// object processes an object of the payload (depth 0: the payload
+// itself) or of a disclosed value. RFC 9901 §4.1: the payload "MUST NOT
+// contain the claims _sd or ... except for the purpose of conveying
+// digests" (an _sd array here; "..." only as the one member of an array
+// element, which array reads), and §4.1.1: _sd_alg "MUST appear at the
+// top level of the SD-JWT payload. It MUST NOT be used in any object
+// nested within the payload." Either elsewhere is refused, whatever its
+// value.
 func (p *processor) object(obj map[string]any, depth int) (map[string]any, error) {
+	if _, ok := obj["..."]; ok {
+		return nil, fmt.Errorf("%w: \"...\" outside an array element", ErrMalformed)
+	}
+	if _, ok := obj["_sd_alg"]; ok && depth > 0 {
+		return nil, fmt.Errorf("%w: _sd_alg in a nested object", ErrMalformed)
+	}
 	out := make(map[string]any, len(obj))
 	for k, v := range obj {
-		if k == "_sd" || k == "..." {
+		if k == "_sd" {
 			continue
 		}
 		pv, err := p.value(v, depth)
@@ -660,9 +674,6 @@ func (p *processor) object(obj map[string]any, depth int) (map[string]any, error
 			return nil, err
 		}
 		out[k] = pv
-	}
-	if k, ok := obj["..."]; ok && k != nil {
-		return nil, fmt.Errorf("%w: \"...\" outside an array element", ErrMalformed)
 	}
 	sdv, ok := obj["_sd"]
 	if !ok {
@@ -734,27 +745,41 @@ func (p *processor) array(arr []any, depth int) ([]any, error) {
 	return out, nil
 }
 
-// verifyKB checks the KB-JWT against cnf.jwk of the processed claims.
-func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]any, error) {
-	cnf, _ := claims["cnf"].(map[string]any)
-	jwkv, ok := cnf["jwk"].(map[string]any)
+// ConfirmationKey returns the public key a cnf claim (RFC 7800 §3.2)
+// confirms by value, its jwk, read as RFC 7517 asks: member names match
+// exactly (one that matches a known name only in another case is
+// refused), members not understood are ignored (§4: they "MUST be
+// ignored": key_ops, ext, x5c, ...), and a private key (d) is refused.
+// Other confirmation methods (kid, jku, jkt) are not supported.
+func ConfirmationKey(cnf any) (crypto.PublicKey, error) {
+	m, _ := cnf.(map[string]any)
+	jwkv, ok := m["jwk"].(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: a KB-JWT is present but the SD-JWT has no cnf.jwk", ErrKeyBinding)
+		return nil, errors.New("no cnf.jwk")
 	}
 	raw, _ := json.Marshal(jwkv)
 	var jwk gm.JWK
-	// RFC 7517 §4: members "not understood by implementations encountering
-	// them ... MUST be ignored" (key_ops, ext, x5c, ...); names that match a
-	// known one only in another case are still refused.
 	if err := strictjson.DecodeOpen(raw, &jwk, 8<<10); err != nil {
-		return nil, fmt.Errorf("%w: cnf.jwk: %v", ErrKeyBinding, err)
+		return nil, fmt.Errorf("cnf.jwk: %v", err)
 	}
 	if _, priv := jwkv["d"]; priv {
-		return nil, fmt.Errorf("%w: cnf.jwk holds a private key", ErrKeyBinding)
+		return nil, errors.New("cnf.jwk holds a private key")
 	}
-	holder, err := jwk.PublicKey()
+	pub, err := jwk.PublicKey()
 	if err != nil {
-		return nil, fmt.Errorf("%w: cnf.jwk: %v", ErrKeyBinding, err)
+		return nil, fmt.Errorf("cnf.jwk: %v", err)
+	}
+	return pub, nil
+}
+
+// verifyKB checks the KB-JWT against cnf.jwk of the processed claims.
+func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]any, error) {
+	if _, ok := claims["cnf"]; !ok {
+		return nil, fmt.Errorf("%w: a KB-JWT is present but the SD-JWT has no cnf.jwk", ErrKeyBinding)
+	}
+	holder, err := ConfirmationKey(claims["cnf"])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyBinding, err)
 	}
 	hdr, err := jose.ParseHeader(sd.KB, opts.Algorithms)
 	if err != nil {

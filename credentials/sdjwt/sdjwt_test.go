@@ -239,6 +239,8 @@ func TestStrictProcessing(t *testing.T) {
 	reservedDots := b64.EncodeToString([]byte(`["salt3","...","x"]`))
 	existing, _ := encodeDisclosure([]any{"salt4", "iss", "https://evil.example"})
 	arrayD, _ := encodeDisclosure([]any{"salt5", "US"})
+	nestedDots, _ := encodeDisclosure([]any{"salt6", "address", map[string]any{"...": nil, "city": "Shanghai"}})
+	nestedAlg, _ := encodeDisclosure([]any{"salt7", "address", map[string]any{"_sd_alg": "sha-256", "city": "Shanghai"}})
 	cases := []struct {
 		name    string
 		payload map[string]any
@@ -259,6 +261,19 @@ func TestStrictProcessing(t *testing.T) {
 		{"empty digest", map[string]any{"_sd": []any{""}}, nil, nil, ErrMalformed},
 		{"... outside an array", map[string]any{"a": map[string]any{"...": arrayD.Digest}}, nil, nil, ErrMalformed},
 		{"... with siblings", map[string]any{"a": []any{map[string]any{"...": arrayD.Digest, "b": 1}}}, []*Disclosure{arrayD}, nil, ErrMalformed},
+		// RFC 9901 §4.1: the payload "MUST NOT contain the claims _sd or
+		// ... except for the purpose of conveying digests": a "..." member
+		// of an object is refused whatever its value (a null one was
+		// dropped from the claims).
+		{"... null outside an array", map[string]any{"a": map[string]any{"...": nil, "b": 1}}, nil, nil, ErrMalformed},
+		{"... null at the top", map[string]any{"...": nil}, nil, nil, ErrMalformed},
+		{"... null in a disclosed object", map[string]any{"_sd": []any{nestedDots.Digest}}, []*Disclosure{nestedDots}, nil, ErrMalformed},
+		// RFC 9901 §4.1.1: _sd_alg "MUST appear at the top level of the
+		// SD-JWT payload. It MUST NOT be used in any object nested within
+		// the payload." (it was kept as a claim of the nested object).
+		{"nested _sd_alg", map[string]any{"a": map[string]any{"_sd_alg": "sha-256", "b": 1}}, nil, nil, ErrMalformed},
+		{"_sd_alg in an array element", map[string]any{"a": []any{map[string]any{"_sd_alg": "sha-256"}}}, nil, nil, ErrMalformed},
+		{"_sd_alg in a disclosed object", map[string]any{"_sd": []any{nestedAlg.Digest}}, []*Disclosure{nestedAlg}, nil, ErrMalformed},
 		{"unmatched", map[string]any{"_sd": []any{"AAAA"}}, []*Disclosure{d1}, nil, ErrUnmatched},
 	}
 	for _, c := range cases {

@@ -39,10 +39,11 @@ const MaxEntries = 1 << 27
 // passes that.
 const MaxRemoteEntries = 1 << 20
 
-// MaxRemoteTokenBits is the widest Token Status List decoded for status
-// checks: VALID, INVALID and SUSPENDED (0x00-0x02) fit in two bits; wider
-// lists only carry application-specific values TrustID does not use.
-const MaxRemoteTokenBits = 2
+// MaxRemoteTokenBytes bounds the decoded bytes of a Token Status List
+// fetched for status checks: MaxRemoteEntries two-bit statuses (the
+// node's own lists), 256 KiB: a list of 4 or 8 bits a status holds
+// proportionally fewer than MaxRemoteEntries.
+const MaxRemoteTokenBytes = MaxRemoteEntries * 2 / 8
 
 var b64 = base64.RawURLEncoding
 
