@@ -28,48 +28,86 @@ type QRConfig struct {
 	// Verifier checks static codes before POST /v1/qr/static renders them,
 	// so a revoked or forged code is never printed.
 	Verifier *qrcode.Verifier
-	// Limiter counts Limits per source address (ClientAddress) on the QR
-	// routes that are open to any caller before authentication: nil
-	// disables them (the QR load test runs without).
+	// Limiter counts Limits (per source address, and per calling region
+	// and relying party on the peer route) and ClientLimit: nil disables
+	// them (the QR load test runs without).
 	Limiter Limiter
 	// Limits are those limits; nil means DefaultQRLimits. A zero
 	// RateLimit in it disables that one.
 	Limits *QRLimits
+	// ClientLimit counts, with Limiter, the redemptions each
+	// authenticated client makes at POST /v1/qr/verify (codes of this
+	// region, codes forwarded to another region's node, offline codes),
+	// before the code is looked at: over it, 429 and nothing is spent.
+	// nil means DefaultQRClientLimit.
+	ClientLimit *RateLimit
 }
 
-// QRLimits are the per-address limits of the QR routes.
+// QRLimits are the limits of the QR routes open to callers without a
+// token.
 type QRLimits struct {
-	// Issue limits POST /v1/qr: each call checks a device signature and
-	// spends a nonce.
+	// Issue limits POST /v1/qr per source address: each call checks a
+	// device signature and spends a nonce.
 	Issue RateLimit
-	// Static limits POST /v1/qr/static: each call verifies a code and
-	// renders an image.
+	// Static limits POST /v1/qr/static per source address: each call
+	// verifies a code and renders an image.
 	Static RateLimit
-	// PeerRedeem limits POST /v1/qr/peer/redeem: other regions' nodes,
-	// one address each, forwarding their verifiers' redemptions.
+	// PeerRedeem limits POST /v1/qr/peer/redeem per source address,
+	// before the node assertion is checked: it bounds the signature
+	// checks any one address can cause. It is set above PeerRegion, so
+	// that a region's node (one address) is held by its region's limit,
+	// not by this one.
 	PeerRedeem RateLimit
+	// PeerParty and PeerRegion limit the calls of authenticated nodes on
+	// POST /v1/qr/peer/redeem: per calling region and the relying party
+	// the request names (which the node assertion covers, body_sm3),
+	// counted first, then per calling region. A call refused for its
+	// party does not count against its region: one party cannot use up
+	// the redemptions of its region's other parties.
+	PeerParty  RateLimit
+	PeerRegion RateLimit
 }
 
 // DefaultQRLimits: 120 issues a minute per address (a phone refreshes
 // its code every 30 to 60 s; many phones share a carrier's address), 60
-// static renders a minute (printing is an operator's occasional act),
-// and 3000 peer redemptions a minute (one node speaks for many
-// verifiers). Each is a GCRA limit: a burst of the limit, then the limit
-// spread over the window.
+// static renders a minute (printing is an operator's occasional act).
+// Each region's node is granted 3,000 redemptions a minute (one node
+// speaks for many verifiers), each of its relying parties 1,200 of them
+// (twice DefaultQRClientLimit, what the party's home node lets it send),
+// so at least three parties of a region must each send at their limit
+// to use up its region's; an address is allowed 6,000 calls a minute
+// (twice a region's grant, so a region's node reaches its region's
+// limit first; an address sending forged assertions gets a burst of
+// 6,000 SM2 verifications, then 100 a second, some 5 ms of a core a
+// second at 49.8 µs each, docs/BENCHMARKS.md). Each is a GCRA limit: a
+// burst of the limit, then the limit spread over the window.
 var DefaultQRLimits = QRLimits{
 	Issue:      RateLimit{Limit: 120, Window: time.Minute},
 	Static:     RateLimit{Limit: 60, Window: time.Minute},
-	PeerRedeem: RateLimit{Limit: 3000, Window: time.Minute},
+	PeerRedeem: RateLimit{Limit: 6000, Window: time.Minute},
+	PeerParty:  RateLimit{Limit: 1200, Window: time.Minute},
+	PeerRegion: RateLimit{Limit: 3000, Window: time.Minute},
 }
+
+// DefaultQRClientLimit limits each relying party to 600 redemptions a
+// minute at POST /v1/qr/verify (a burst of 600, then 10 a second). A
+// redemption is a person showing a code to a reader, a few seconds each:
+// 10 a second is some thirty readers busy without a pause. It is below
+// what another region's node grants one party
+// (DefaultQRLimits.PeerParty), so a party within it is never refused
+// there, and no party can use up its region's redemptions at another
+// region (SECURITY.md, known gap 26).
+var DefaultQRClientLimit = RateLimit{Limit: 600, Window: time.Minute}
 
 // maxQRBody bounds QR request bodies: a holder request carries a binding
 // of about 170 bytes, base64-encoded.
 const maxQRBody = 8 << 10
 
 // MountQR registers the QR routes. POST /v1/qr, POST /v1/qr/static and
-// POST /v1/qr/peer/redeem are rate-limited per source address (see
-// QRConfig.Limits); POST /v1/qr/verify needs a token and is not limited
-// here.
+// POST /v1/qr/peer/redeem are rate-limited per source address, the
+// latter also per calling region and party (QRConfig.Limits); POST
+// /v1/qr/verify needs a token and is limited per client
+// (QRConfig.ClientLimit).
 func (s *Server) MountQR(cfg QRConfig) error {
 	limits := DefaultQRLimits
 	if cfg.Limits != nil {
@@ -79,6 +117,8 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		return errors.New("api: QRConfig.Peers and PeerAnswers go together")
 	}
 	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
+	limits.PeerParty.Name, limits.PeerRegion.Name = "qr-peer-party", "qr-peer-region"
+	clientLimit := clientLimitOr(cfg.ClientLimit, DefaultQRClientLimit, "qr-verify-client")
 	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error { return h(w, r, cfg) }))
 	}
@@ -86,13 +126,13 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		s.handle("POST /v1/qr", limited(limits.Issue, qrIssue))
 	}
 	if cfg.Service != nil {
-		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, s.rateLimit(cfg.Limiter, clientLimit, AuthenticatedClient, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 			return qrRedeem(w, r, cfg)
-		})))
+		}))))
 	}
 	if cfg.Service != nil && cfg.Peers != nil {
 		s.handle("POST "+redeem.PeerRedeemPath, s.rateLimit(cfg.Limiter, limits.PeerRedeem, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			qrPeerRedeem(s, w, r, cfg)
+			qrPeerRedeem(s, w, r, cfg, limits)
 		})))
 	}
 	if cfg.Verifier != nil {
@@ -183,7 +223,10 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 
 // qrPeerRedeem redeems a code of this region for another region's node;
 // every answer to an authenticated node is signed (signedPeerAnswer).
-func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfig) {
+// The call counts against limits.PeerParty for the calling region and the
+// party it names, then against limits.PeerRegion, before anything is
+// redeemed.
+func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfig, limits QRLimits) {
 	region, err := cfg.Peers.AuthenticatePeer(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
@@ -192,6 +235,16 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 	s.signedPeerAnswer(w, r, cfg.PeerAnswers, region, func(w http.ResponseWriter) {
 		var req redeem.PeerRedeemRequest
 		if err := decodeQRBody(r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		// The party first: its refused calls leave its region's budget
+		// to the region's other parties.
+		if err := s.checkRate(w, r, cfg.Limiter, limits.PeerParty, region+" "+req.ClientID); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := s.checkRate(w, r, cfg.Limiter, limits.PeerRegion, region); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}

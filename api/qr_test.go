@@ -68,10 +68,12 @@ func (m qrPeerRPs) PeerParty(_ context.Context, region, id, sector string) (rede
 	return rp, nil
 }
 
-// qrRegistryRPs: each test region's hotel, as the registry records it.
+// qrRegistryRPs: each test region's hotel, and a shop of region 440000,
+// as the registry records them.
 var qrRegistryRPs = qrPeerRPs{
 	{"310000", "hotel-310000"}: {ClientID: "hotel-310000", Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 	{"440000", "hotel-440000"}: {ClientID: "hotel-440000", Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+	{"440000", "shop-440000"}:  {ClientID: "shop-440000", Sector: "shop.example", AllowedClaims: []string{"age_over_18"}},
 }
 
 // qrKeys is an in-memory registry of region keys: region → kid → key,
@@ -237,14 +239,15 @@ type peerQR struct {
 	binding []byte
 }
 
-// newPeerQR starts region 310000 trusting the node key region 440000
-// gets from newQRRegion (seed 0x72), and issues a binding with claims.
-func newPeerQR(t *testing.T, claims map[string]string) *peerQR {
+// newPeerQR starts region 310000 (its QRConfig changed by configure)
+// trusting the node key region 440000 gets from newQRRegion (seed 0x72),
+// and issues a binding with claims.
+func newPeerQR(t *testing.T, claims map[string]string, configure ...func(*QRConfig)) *peerQR {
 	t.Helper()
 	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
 	jb, _ := gm.NewJWK(keyB.Public(), "")
 	kidB, _ := jb.Thumbprint()
-	a := newQRRegion(t, "310000", 310000, 0x71, nil, qrKeys{"440000": {kidB: keyB.Public()}})
+	a := newQRRegion(t, "310000", 310000, 0x71, nil, qrKeys{"440000": {kidB: keyB.Public()}}, configure...)
 	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
 	now := time.Now()
 	binding, err := a.issuer.IssueBinding(qrcode.Binding{
@@ -608,6 +611,139 @@ func TestQRRateLimits(t *testing.T) {
 	for range DefaultQRLimits.Static.Limit + 5 {
 		if resp := send(c, "POST", "/v1/qr/static"); resp.StatusCode == http.StatusTooManyRequests {
 			t.Fatal("limited without a limiter")
+		}
+	}
+}
+
+// issue gets an online code of region 310000 for p's holder, the nth
+// (each a nonce of its own).
+func (p *peerQR) issue(t *testing.T, n byte) string {
+	t.Helper()
+	hr := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: p.binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{0x80 + n}, 16), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, p.device, hr); err != nil {
+		t.Fatal(err)
+	}
+	resp, m := qrPost(t, p.a.srv.URL+"/v1/qr", "", hr)
+	if resp.StatusCode != 201 {
+		t.Fatalf("issue: %d %v", resp.StatusCode, m)
+	}
+	return m["code"].(string)
+}
+
+// TestQRVerifyLimitedPerClient: POST /v1/qr/verify counts each client's
+// redemptions (QRConfig.ClientLimit) before the code is looked at, so a
+// relying party of region 440000 posting made-up codes of region 310000
+// is refused 429 rate_limited with Retry-After at its own node once over
+// its limit, and what it is refused is neither forwarded nor spent: the
+// real code it sent then is redeemed at its region (SECURITY.md, known
+// gap 26: the party's codes were all forwarded, and used up what the
+// other region grants its node).
+func TestQRVerifyLimitedPerClient(t *testing.T) {
+	p := newPeerQR(t, nil)
+	code := p.issue(t, 1)
+	limiter, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limiter.Close() })
+	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA(), func(c *QRConfig) {
+		c.Limiter, c.ClientLimit = limiter, &RateLimit{Limit: 2, Window: time.Hour}
+	})
+	for i := range 2 {
+		madeUp := (qrcode.OnlineCode{Region: 310000, Ref: [16]byte{byte(i + 1)}}).String()
+		if resp, m := qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": madeUp}); resp.StatusCode != 409 || m["error"] != "qr_code_used" {
+			t.Fatalf("made-up code %d: %d %v", i+1, resp.StatusCode, m)
+		}
+	}
+	resp, m := qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": code})
+	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the client's limit: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, ClientID: "hotel-440000", Sector: "hotel.example"})
+	if resp, m := p.peerRedeem(t, body); resp.StatusCode != 200 || m["pairwise_id"] == "" {
+		t.Fatalf("the refused code, redeemed after: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestQRPeerRedeemLimitedPerRegionAndParty: the peer route counts an
+// authenticated node's calls per calling region and the party the
+// request names (QRLimits.PeerParty), then per region
+// (QRLimits.PeerRegion), before anything is redeemed: one party of
+// region 440000 over its limit is refused 429 (signed, with Retry-After)
+// while another party of the region is still served; its refused calls
+// and calls that fail authentication do not count against the region;
+// a call refused for the region spends nothing. Before (SECURITY.md,
+// known gap 26), every call counted against one limit per address,
+// before authentication, so one party used up its region's.
+func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
+	limiter, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limiter.Close() })
+	p := newPeerQR(t, nil, func(c *QRConfig) {
+		c.Limiter, c.Limits = limiter, &QRLimits{
+			PeerRedeem: RateLimit{Limit: 100, Window: time.Hour},
+			PeerParty:  RateLimit{Limit: 2, Window: time.Hour},
+			PeerRegion: RateLimit{Limit: 3, Window: time.Hour},
+		}
+	})
+	redeemFor := func(party, sector, code string) (*http.Response, map[string]any) {
+		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, ClientID: party, Sector: sector})
+		return p.peerRedeem(t, body)
+	}
+	// Assertions that fail (another key under region 440000's kid) do
+	// not count against the region.
+	forger, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x99}, 32))
+	_, kidB, _ := p.peer.SigningKey()
+	forged := &redeem.NodeAssertions{Region: "440000", SigningKey: redeem.FixedKey(forger, kidB)}
+	for range 4 {
+		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: (qrcode.OnlineCode{Region: 310000}).String(), ClientID: "hotel-440000", Sector: "hotel.example"})
+		req, _ := http.NewRequest("POST", p.a.srv.URL+redeem.PeerRedeemPath, bytes.NewReader(body))
+		if err := forged.Authorize(context.Background(), req, "310000"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, m := doJSON(t, req); resp.StatusCode != 401 || m["error"] != "qr_peer_unauthorized" {
+			t.Fatalf("forged assertion: %d %v", resp.StatusCode, m)
+		}
+	}
+	for i := range 2 {
+		madeUp := (qrcode.OnlineCode{Region: 310000, Ref: [16]byte{byte(i + 1)}}).String()
+		if resp, m := redeemFor("hotel-440000", "hotel.example", madeUp); resp.StatusCode != 409 || m["error"] != "qr_code_used" {
+			t.Fatalf("made-up code %d: %d %v", i+1, resp.StatusCode, m)
+		}
+	}
+	resp, m := redeemFor("hotel-440000", "hotel.example", p.issue(t, 1))
+	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || resp.Header.Get("Retry-After") == "" || resp.Header.Get(redeem.PeerAnswerHeader) == "" {
+		t.Fatalf("the party over its limit: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	if resp, m := redeemFor("shop-440000", "shop.example", p.issue(t, 2)); resp.StatusCode != 200 || m["pairwise_id"] == "" {
+		t.Fatalf("another party of the region: %d %v", resp.StatusCode, m)
+	}
+	code := p.issue(t, 3)
+	if resp, m := redeemFor("shop-440000", "shop.example", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited {
+		t.Fatalf("over the region's limit: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
+		t.Fatalf("the code refused for the region, redeemed after: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestQRDefaultLimitsNest: what a node lets one relying party redeem
+// (DefaultQRClientLimit) is below what another region's node grants one
+// party (PeerParty), which is below what it grants the party's region
+// (PeerRegion), which is below what it lets one address send before the
+// node assertion is checked (PeerRedeem): a party within its limit is
+// never refused at the other region, one party cannot use up its
+// region's grant, and a region's node is held by its region's limit, not
+// by its address's (SECURITY.md, known gap 26).
+func TestQRDefaultLimitsNest(t *testing.T) {
+	perMinute := func(rl RateLimit) float64 { return float64(rl.Limit) / rl.Window.Minutes() }
+	l := DefaultQRLimits
+	chain := []RateLimit{DefaultQRClientLimit, l.PeerParty, l.PeerRegion, l.PeerRedeem}
+	for i := 1; i < len(chain); i++ {
+		if !chain[i-1].Enabled() || perMinute(chain[i-1]) >= perMinute(chain[i]) || chain[i-1].Limit >= chain[i].Limit {
+			t.Errorf("limit %d (%v) not below limit %d (%v)", i-1, chain[i-1], i, chain[i])
 		}
 	}
 }

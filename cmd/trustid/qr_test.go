@@ -354,3 +354,25 @@ func TestQRStaticRefusesForeignSignatures(t *testing.T) {
 		}
 	}
 }
+
+// TestQRVerifyRateClientFlag: --qr-verify-rate-client bounds the
+// redemptions one relying party makes at POST /v1/qr/verify: over it 429
+// rate_limited with Retry-After, while another party still redeems
+// (SECURITY.md, known gap 26).
+func TestQRVerifyRateClientFlag(t *testing.T) {
+	n := startAuthNode(t, "--qr-verify-rate-client", "2/1h")
+	tok := n.token("rp-qr-1", n.addClient("rp-qr-1", "SM2", "qr:redeem"), "--scope", "qr:redeem")
+	other := n.token("rp-qr-2", n.addClient("rp-qr-2", "SM2", "qr:redeem"), "--scope", "qr:redeem")
+	body := `{"code": "` + (qrcode.OnlineCode{Region: 310000}).String() + `"}`
+	for i := range 2 {
+		if code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", body); code != 409 || m["error"] != "qr_code_used" {
+			t.Fatalf("redemption %d: %d %v", i+1, code, m)
+		}
+	}
+	if code, m, h := n.do("POST", "/v1/qr/verify", tok, "application/json", body); code != 429 || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+		t.Fatalf("redemption 3: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
+	}
+	if code, m, _ := n.do("POST", "/v1/qr/verify", other, "application/json", body); code != 409 || m["error"] != "qr_code_used" {
+		t.Fatalf("another party: %d %v", code, m)
+	}
+}
