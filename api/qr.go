@@ -29,18 +29,19 @@ type QRConfig struct {
 	// so a revoked or forged code is never printed.
 	Verifier *qrcode.Verifier
 	// Limiter counts Limits (per source address, and per calling region
-	// and relying party on the peer route) and ClientLimit: nil disables
+	// and relying party on the peer route) and ForwardLimit: nil disables
 	// them (the QR load test runs without).
 	Limiter Limiter
 	// Limits are those limits; nil means DefaultQRLimits. A zero
 	// RateLimit in it disables that one.
 	Limits *QRLimits
-	// ClientLimit counts, with Limiter, the redemptions each
-	// authenticated client makes at POST /v1/qr/verify (codes of this
-	// region, codes forwarded to another region's node, offline codes),
-	// before the code is looked at: over it, 429 and nothing is spent.
-	// nil means DefaultQRClientLimit.
-	ClientLimit *RateLimit
+	// ForwardLimit counts, with Limiter, the online codes of other
+	// regions each authenticated client redeems at POST /v1/qr/verify,
+	// which the node forwards to their regions' nodes, before anything
+	// is sent: over it, 429 and nothing is forwarded. This region's codes
+	// and offline codes are not counted. nil means
+	// DefaultQRForwardLimit.
+	ForwardLimit *RateLimit
 }
 
 // QRLimits are the limits of the QR routes open to callers without a
@@ -73,7 +74,7 @@ type QRLimits struct {
 // static renders a minute (printing is an operator's occasional act).
 // Each region's node is granted 3,000 redemptions a minute (one node
 // speaks for many verifiers), each of its relying parties 1,200 of them
-// (twice DefaultQRClientLimit, what the party's home node lets it send),
+// (twice DefaultQRForwardLimit, what the party's home node lets it send),
 // so at least three parties of a region must each send at their limit
 // to use up its region's; an address is allowed 6,000 calls a minute
 // (twice a region's grant, so a region's node reaches its region's
@@ -89,15 +90,17 @@ var DefaultQRLimits = QRLimits{
 	PeerRegion: RateLimit{Limit: 3000, Window: time.Minute},
 }
 
-// DefaultQRClientLimit limits each relying party to 600 redemptions a
-// minute at POST /v1/qr/verify (a burst of 600, then 10 a second). A
-// redemption is a person showing a code to a reader, a few seconds each:
-// 10 a second is some thirty readers busy without a pause. It is below
+// DefaultQRForwardLimit limits each relying party to 600 redemptions a
+// minute of other regions' online codes at POST /v1/qr/verify (a burst
+// of 600, then 10 a second): visitors from other regions. A redemption
+// is a person showing a code to a reader, a few seconds each: 10 a
+// second is some thirty readers busy with visitors without a pause. It
+// is below
 // what another region's node grants one party
 // (DefaultQRLimits.PeerParty), so a party within it is never refused
 // there, and no party can use up its region's redemptions at another
 // region (SECURITY.md, known gap 26).
-var DefaultQRClientLimit = RateLimit{Limit: 600, Window: time.Minute}
+var DefaultQRForwardLimit = RateLimit{Limit: 600, Window: time.Minute}
 
 // maxQRBody bounds QR request bodies: a holder request carries a binding
 // of about 170 bytes, base64-encoded.
@@ -106,8 +109,8 @@ const maxQRBody = 8 << 10
 // MountQR registers the QR routes. POST /v1/qr, POST /v1/qr/static and
 // POST /v1/qr/peer/redeem are rate-limited per source address, the
 // latter also per calling region and party (QRConfig.Limits); POST
-// /v1/qr/verify needs a token and is limited per client
-// (QRConfig.ClientLimit).
+// /v1/qr/verify needs a token, and the codes it forwards to other
+// regions are limited per client (QRConfig.ForwardLimit).
 func (s *Server) MountQR(cfg QRConfig) error {
 	limits := DefaultQRLimits
 	if cfg.Limits != nil {
@@ -118,7 +121,7 @@ func (s *Server) MountQR(cfg QRConfig) error {
 	}
 	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
 	limits.PeerParty.Name, limits.PeerRegion.Name = "qr-peer-party", "qr-peer-region"
-	clientLimit := clientLimitOr(cfg.ClientLimit, DefaultQRClientLimit, "qr-verify-client")
+	forwardLimit := clientLimitOr(cfg.ForwardLimit, DefaultQRForwardLimit, "qr-forward-client")
 	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error { return h(w, r, cfg) }))
 	}
@@ -126,9 +129,10 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		s.handle("POST /v1/qr", limited(limits.Issue, qrIssue))
 	}
 	if cfg.Service != nil {
-		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, s.rateLimit(cfg.Limiter, clientLimit, AuthenticatedClient, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
-			return qrRedeem(w, r, cfg)
-		}))))
+		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+			forwarding := func() error { return s.checkRate(w, r, cfg.Limiter, forwardLimit, AuthenticatedClient(r)) }
+			return qrRedeem(w, r, cfg, forwarding)
+		})))
 	}
 	if cfg.Service != nil && cfg.Peers != nil {
 		s.handle("POST "+redeem.PeerRedeemPath, s.rateLimit(cfg.Limiter, limits.PeerRedeem, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +193,9 @@ type qrRedeemRequest struct {
 	Action string `json:"action,omitempty"`
 }
 
-func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
+// qrRedeem serves POST /v1/qr/verify; forwarding counts a redemption
+// the node forwards to another region (QRConfig.ForwardLimit).
+func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig, forwarding func() error) error {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "no authenticated caller"}
@@ -212,6 +218,14 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	case req.Action != "":
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "action applies to offline codes only"}
 	default:
+		// Another region's code is forwarded to its node, which grants
+		// this region's parties a share of its redemptions: each client
+		// counts its own (QRConfig.ForwardLimit).
+		if cfg.Service.Forwards(req.Code) {
+			if err := forwarding(); err != nil {
+				return err
+			}
+		}
 		red, err = cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
 	}
 	if err != nil {

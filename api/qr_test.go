@@ -631,7 +631,7 @@ func (p *peerQR) issue(t *testing.T, n byte) string {
 }
 
 // TestQRVerifyLimitedPerClient: POST /v1/qr/verify counts each client's
-// redemptions (QRConfig.ClientLimit) before the code is looked at, so a
+// redemptions (QRConfig.ForwardLimit) before the code is looked at, so a
 // relying party of region 440000 posting made-up codes of region 310000
 // is refused 429 rate_limited with Retry-After at its own node once over
 // its limit, and what it is refused is neither forwarded nor spent: the
@@ -647,7 +647,7 @@ func TestQRVerifyLimitedPerClient(t *testing.T) {
 	}
 	t.Cleanup(func() { limiter.Close() })
 	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA(), func(c *QRConfig) {
-		c.Limiter, c.ClientLimit = limiter, &RateLimit{Limit: 2, Window: time.Hour}
+		c.Limiter, c.ForwardLimit = limiter, &RateLimit{Limit: 2, Window: time.Hour}
 	})
 	for i := range 2 {
 		madeUp := (qrcode.OnlineCode{Region: 310000, Ref: [16]byte{byte(i + 1)}}).String()
@@ -730,7 +730,7 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 }
 
 // TestQRDefaultLimitsNest: what a node lets one relying party redeem
-// (DefaultQRClientLimit) is below what another region's node grants one
+// (DefaultQRForwardLimit) is below what another region's node grants one
 // party (PeerParty), which is below what it grants the party's region
 // (PeerRegion), which is below what it lets one address send before the
 // node assertion is checked (PeerRedeem): a party within its limit is
@@ -740,7 +740,7 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 func TestQRDefaultLimitsNest(t *testing.T) {
 	perMinute := func(rl RateLimit) float64 { return float64(rl.Limit) / rl.Window.Minutes() }
 	l := DefaultQRLimits
-	chain := []RateLimit{DefaultQRClientLimit, l.PeerParty, l.PeerRegion, l.PeerRedeem}
+	chain := []RateLimit{DefaultQRForwardLimit, l.PeerParty, l.PeerRegion, l.PeerRedeem}
 	for i := 1; i < len(chain); i++ {
 		if !chain[i-1].Enabled() || perMinute(chain[i-1]) >= perMinute(chain[i]) || chain[i-1].Limit >= chain[i].Limit {
 			t.Errorf("limit %d (%v) not below limit %d (%v)", i-1, chain[i-1], i, chain[i])

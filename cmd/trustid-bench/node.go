@@ -63,7 +63,7 @@ var serveConfig = strings.Join([]string{
 	"oid4vci-offer-rate-client: " + raisedLimit,
 	"issue-rate-client: " + raisedLimit,
 	"status-rate-client: " + raisedLimit,
-	"qr-verify-rate-client: " + raisedLimit,
+	"qr-forward-rate-client: " + raisedLimit,
 }, "\n") + "\n"
 
 // node is a running `trustid serve` process and what was provisioned on it.

@@ -629,9 +629,9 @@ type qrWiring struct {
 	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
 	// ClientLimit is each client's limit of redemptions
-	// (api.QRConfig.ClientLimit, --qr-verify-rate-client); nil means
-	// api.DefaultQRClientLimit.
-	ClientLimit *api.RateLimit
+	// (api.QRConfig.ForwardLimit, --qr-forward-rate-client); nil means
+	// api.DefaultQRForwardLimit.
+	ForwardLimit *api.RateLimit
 	// OnPeerRefuse, if set, counts the node assertions refused at the
 	// peer route and the peers' answers refused (metrics).
 	OnPeerRefuse func(error)
@@ -701,7 +701,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			holders = &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
 		}
 		n.log.Info("qr routes mounted", slog.Duration("ttl", svc.TTL()))
-		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store, ClientLimit: w.ClientLimit}
+		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store, ForwardLimit: w.ForwardLimit}
 		if w.RegionKeys != nil && w.PeerParties != nil {
 			cfg.Peers, cfg.PeerAnswers = nodeAuth, nodeAuth
 		}
@@ -727,10 +727,10 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		ttl, _ := f.GetDuration("qr-ttl")
-		spec, _ := f.GetString("qr-verify-rate-client")
+		spec, _ := f.GetString("qr-forward-rate-client")
 		clientLimit, err := api.ParseRateLimit("", spec)
 		if err != nil {
-			return fmt.Errorf("--qr-verify-rate-client: %w", err)
+			return fmt.Errorf("--qr-forward-rate-client: %w", err)
 		}
 		subjects, err := newBindingSubjects(n)
 		if err != nil {
@@ -754,7 +754,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		status := &enrollment.ListStatus{Region: region, Lists: n.statusLists}
 		w := qrWiring{
 			Pairwise: subjects, RelyingParties: &enrollment.QRRelyingParties{Clients: clients, Sectors: sectorsOf(n)},
-			Status: status, TTL: ttl, ClientLimit: &clientLimit,
+			Status: status, TTL: ttl, ForwardLimit: &clientLimit,
 		}
 		if n.ledger != nil {
 			dir, err := directoryOf(n, cmd)

@@ -355,24 +355,34 @@ func TestQRStaticRefusesForeignSignatures(t *testing.T) {
 	}
 }
 
-// TestQRVerifyRateClientFlag: --qr-verify-rate-client bounds the
-// redemptions one relying party makes at POST /v1/qr/verify: over it 429
-// rate_limited with Retry-After, while another party still redeems
-// (SECURITY.md, known gap 26).
+// TestQRVerifyRateClientFlag: --qr-forward-rate-client bounds the codes
+// of other regions one relying party redeems at POST /v1/qr/verify (each
+// forwarded to its region's node; this node has no route, 422): over it
+// 429 rate_limited with Retry-After, while this region's codes are not
+// counted and another party still redeems (SECURITY.md, known gap 26).
 func TestQRVerifyRateClientFlag(t *testing.T) {
-	n := startAuthNode(t, "--qr-verify-rate-client", "2/1h")
+	n := startAuthNode(t, "--qr-forward-rate-client", "2/1h")
 	tok := n.token("rp-qr-1", n.addClient("rp-qr-1", "SM2", "qr:redeem"), "--scope", "qr:redeem")
 	other := n.token("rp-qr-2", n.addClient("rp-qr-2", "SM2", "qr:redeem"), "--scope", "qr:redeem")
-	body := `{"code": "` + (qrcode.OnlineCode{Region: 310000}).String() + `"}`
-	for i := range 2 {
-		if code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", body); code != 409 || m["error"] != "qr_code_used" {
-			t.Fatalf("redemption %d: %d %v", i+1, code, m)
+	foreign := `{"code": "` + (qrcode.OnlineCode{Region: 440000}).String() + `"}`
+	local := `{"code": "` + (qrcode.OnlineCode{Region: 310000}).String() + `"}`
+	for i := range 3 {
+		if code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", local); code != 409 || m["error"] != "qr_code_used" {
+			t.Fatalf("redemption of this region's code %d: %d %v", i+1, code, m)
 		}
 	}
-	if code, m, h := n.do("POST", "/v1/qr/verify", tok, "application/json", body); code != 429 || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
-		t.Fatalf("redemption 3: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
+	for i := range 2 {
+		if code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", foreign); code != 422 || m["error"] != "qr_no_route" {
+			t.Fatalf("redemption %d of another region's code: %d %v", i+1, code, m)
+		}
 	}
-	if code, m, _ := n.do("POST", "/v1/qr/verify", other, "application/json", body); code != 409 || m["error"] != "qr_code_used" {
+	if code, m, h := n.do("POST", "/v1/qr/verify", tok, "application/json", foreign); code != 429 || m["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+		t.Fatalf("redemption 3 of another region's code: %d %v, Retry-After %q; want 429 rate_limited", code, m["error"], h.Get("Retry-After"))
+	}
+	if code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", local); code != 409 || m["error"] != "qr_code_used" {
+		t.Fatalf("this region's code after the limit: %d %v", code, m)
+	}
+	if code, m, _ := n.do("POST", "/v1/qr/verify", other, "application/json", foreign); code != 422 || m["error"] != "qr_no_route" {
 		t.Fatalf("another party: %d %v", code, m)
 	}
 }

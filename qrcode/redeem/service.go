@@ -371,6 +371,13 @@ func recordKey(ref []byte) []byte {
 	return gm.HMACSM3(ref, []byte("TrustID QR record key v1"))[:gm.SM4KeySize]
 }
 
+// Forwards reports whether Redeem forwards text to another region's node:
+// it is an online code of another region.
+func (s *Service) Forwards(text string) bool {
+	code, err := qrcode.DecodeOnline(text)
+	return err == nil && code.Region != s.region
+}
+
 // Redeem redeems an online code for the verifier clientID. Codes of this
 // region are consumed here (exactly one redemption succeeds); codes of
 // another region are forwarded to it through Peers. The status of the
