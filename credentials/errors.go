@@ -21,6 +21,9 @@ var (
 	ErrAlgorithm = errors.New("credentials: algorithm not allowed")
 	// ErrType: the JOSE header typ or cty is not the one the format needs.
 	ErrType = errors.New("credentials: wrong media type in header")
+	// ErrNotRequested: the credential's type is none the verifier asked
+	// for (SDJWTOptions.VCTs).
+	ErrNotRequested = errors.New("credentials: not a type the verifier asked for")
 	// ErrSignature: the signature does not verify.
 	ErrSignature = errors.New("credentials: signature invalid")
 	// ErrUnknownKey: no published key matches the kid.

@@ -280,7 +280,7 @@ func (v *Verifier) verifySigned(ctx context.Context, jws *jose.JWS, iss, relatio
 // keyErr keeps the sentinels of issuer and key lookup and reports any
 // other failure there as malformed input (as mapJWTErr does).
 func keyErr(err error) error {
-	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrNotAccredited, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
+	for _, keep := range []error{ErrNotRequested, ErrResolve, ErrRegionSuspended, ErrNotAccredited, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
 		if errors.Is(err, keep) {
 			return err
 		}
@@ -464,6 +464,11 @@ type SDJWTOptions struct {
 	// RequireKeyBinding demands a KB-JWT with this Audience and Nonce.
 	RequireKeyBinding bool
 	Audience, Nonce   string
+	// VCTs, when set, are the vct values asked for: an SD-JWT VC whose vct
+	// is none of them is refused (ErrNotRequested), one whose vct is in
+	// the clear before its issuer's key is resolved and anything else
+	// checked.
+	VCTs []string
 }
 
 // VerifySDJWT verifies an SD-JWT VC: typ dc+sd-jwt (or vc+sd-jwt without
@@ -487,6 +492,12 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 		Key: func(h map[string]any, p map[string]any) (crypto.PublicKey, error) {
 			if _, w3c := p["@context"]; w3c && h["typ"] == TypVCSDJWT {
 				return nil, fmt.Errorf("%w: a vc+sd-jwt with an @context is a W3C credential (%s), not an SD-JWT VC", ErrType, MediaTypeVCSDJWT)
+			}
+			// Not signed yet, but a vct asked for by no one refuses the
+			// credential whoever signed it: no key fetched, no status.
+			// One given otherwise (missing, disclosed) is refused below.
+			if vct, ok := p["vct"].(string); ok && vct != "" && opts.VCTs != nil && !slices.Contains(opts.VCTs, vct) {
+				return nil, fmt.Errorf("%w: vct", ErrNotRequested)
 			}
 			iss, _ := p["iss"].(string)
 			if iss == "" {
@@ -514,6 +525,9 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 	vct, _ := res.Claims["vct"].(string)
 	if vct == "" {
 		return nil, fmt.Errorf("%w: SD-JWT VC needs a vct", ErrInvalid)
+	}
+	if opts.VCTs != nil && !slices.Contains(opts.VCTs, vct) {
+		return nil, fmt.Errorf("%w: vct", ErrNotRequested)
 	}
 	iss, _ := res.Claims["iss"].(string)
 	acc, err := v.cfg.Trust.Accreditation(iss)
@@ -571,7 +585,7 @@ func mapSDJWTErr(err error) error {
 			return fmt.Errorf("%w: %w", m.to, err)
 		}
 	}
-	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrUnknownKey, ErrIssuerMismatch, ErrInvalid, ErrUnsupported, ErrAlgorithm, ErrType} {
+	for _, keep := range []error{ErrNotRequested, ErrResolve, ErrRegionSuspended, ErrUnknownKey, ErrIssuerMismatch, ErrInvalid, ErrUnsupported, ErrAlgorithm, ErrType} {
 		if errors.Is(err, keep) {
 			return err
 		}

@@ -803,6 +803,7 @@ func checkTransactionData(rec *record, qid string, kb map[string]any, authorized
 func (v *Verifier) verifyOne(ctx context.Context, rec *record, cq *dcql.CredentialQuery, s string, authorized []int) (*Presented, error) {
 	res, err := v.cfg.Verifier.VerifySDJWT(ctx, s, credentials.SDJWTOptions{
 		RequireKeyBinding: cq.HolderBinding(), Audience: ClientID(rec.RP), Nonce: rec.Nonce,
+		VCTs: cq.Meta.VCTValues,
 	})
 	if err != nil {
 		return nil, fail(CodeInvalidRequest, err, "vp_token[%q]: %s", cq.ID, presentationProblem(err))
@@ -810,10 +811,7 @@ func (v *Verifier) verifyOne(ctx context.Context, rec *record, cq *dcql.Credenti
 	if err := checkTransactionData(rec, cq.ID, res.KBClaims, authorized); err != nil {
 		return nil, err
 	}
-	vct, _ := res.Claims["vct"].(string)
-	if !slices.Contains(cq.Meta.VCTValues, vct) {
-		return nil, fail(CodeInvalidRequest, nil, "vp_token[%q]: the credential's vct is not one the query asked for", cq.ID)
-	}
+	vct, _ := res.Claims["vct"].(string) // one of cq.Meta.VCTValues (SDJWTOptions.VCTs)
 	met, ok := cq.Satisfied(res.Claims)
 	if !ok {
 		return nil, fail(CodeInvalidRequest, nil, "vp_token[%q]: the disclosed claims do not meet the query", cq.ID)
@@ -830,6 +828,8 @@ func (v *Verifier) verifyOne(ctx context.Context, rec *record, cq *dcql.Credenti
 // credentials sentinels, without quoting it.
 func presentationProblem(err error) string {
 	switch {
+	case errors.Is(err, credentials.ErrNotRequested):
+		return "the credential's vct is not one the query asked for"
 	case errors.Is(err, sdjwt.ErrNonce):
 		return "the key binding JWT's nonce is not this transaction's"
 	case errors.Is(err, sdjwt.ErrAudience):

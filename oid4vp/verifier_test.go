@@ -2,14 +2,17 @@ package oid4vp_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/json"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testredis"
@@ -379,17 +382,46 @@ func TestEmptyVPTokenForOptionalSets(t *testing.T) {
 }
 
 // TestResponseRefusesOtherVCT: a credential of a type the query did not
-// ask for is refused, whatever claims it discloses.
+// ask for is refused, whatever claims it discloses, before its issuer's
+// key is looked up (a fetch for another node's issuer) or its status
+// list read: no key lookup.
 func TestResponseRefusesOtherVCT(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	local := e.issuer.Local()
+	keys := &countingKeys{LocalKeys: local.Keys}
+	local.Keys = keys
+	cv, err := credentials.NewVerifier(credentials.VerifierConfig{Trust: &credentials.RegistryTrust{Local: local}, Algorithms: gm.JWTAlgorithms,
+		Resolver: &credentials.Resolver{Local: local, Now: e.clock.Now}, SkipStatus: true, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config
+	cfg.Verifier = cv
+	if e.verifier, err = oid4vp.New(cfg); err != nil {
+		t.Fatal(err)
+	}
 	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	cred := e.issue(t, holder)
 	q := strings.Replace(ageQuery, "vct/IdentityCredential", "vct/ResidenceCredential", 1)
 	r := e.open(t, "shop-1", q, oid4vp.ModeDirectPost)
 	pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
-	_, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
+	_, err = e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
 	wantCode(t, err, oid4vp.CodeInvalidRequest, "vct")
+	if n := keys.lookups.Load(); n != 0 {
+		t.Errorf("%d issuer key lookups for a credential the query did not ask for, want 0", n)
+	}
+}
+
+// countingKeys counts the lookups of the node's own issuer keys.
+type countingKeys struct {
+	credentials.LocalKeys
+	lookups atomic.Int32
+}
+
+func (k *countingKeys) VerifyingKey(ctx context.Context, kid string) (crypto.PublicKey, bool) {
+	k.lookups.Add(1)
+	return k.LocalKeys.VerifyingKey(ctx, kid)
 }
 
 // TestResponseAfterStoreFailure: a wallet's response whose result the
