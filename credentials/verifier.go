@@ -526,9 +526,6 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 	if vct == "" {
 		return nil, fmt.Errorf("%w: SD-JWT VC needs a vct", ErrInvalid)
 	}
-	if opts.VCTs != nil && !slices.Contains(opts.VCTs, vct) {
-		return nil, fmt.Errorf("%w: vct", ErrNotRequested)
-	}
 	iss, _ := res.Claims["iss"].(string)
 	acc, err := v.cfg.Trust.Accreditation(iss)
 	if err != nil {
@@ -553,6 +550,10 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 	// After the checks above, so that what they refuse keeps its error.
 	if err := res.CheckClear(clearSDJWTVC); err != nil {
 		return nil, mapSDJWTErr(err)
+	}
+	// A vct in the clear was checked before the key was resolved.
+	if opts.VCTs != nil && !slices.Contains(opts.VCTs, vct) {
+		return nil, fmt.Errorf("%w: vct", ErrNotRequested)
 	}
 	return res, nil
 }
