@@ -329,6 +329,12 @@ func TestViewRecordsErrors(t *testing.T) {
 	if h.LastRefresh.IsZero() {
 		t.Errorf("after recovery: %+v", h)
 	}
+	// It follows the ledger again once its stream has applied an event.
+	list := ledgertest.ListID("view records errors")
+	if _, err := (ledger.Client{L: a}).PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: chaincode.ListDigest([]byte(list))}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the view did not apply the event", func(ledger.ViewHealth) bool { _, ok := v.StatusHead(ledgertest.RegionA, list); return ok })
 
 	// Failing while following: the next reconcile fails; the view keeps
 	// its data and the time of its last refresh.
@@ -354,6 +360,51 @@ func TestViewRecordsErrors(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("View.Run did not return after cancel")
+	}
+}
+
+// endingStreams is the real ledger whose event streams end at once after
+// each subscription (a link that fails right after it): subscriptions
+// counts them.
+type endingStreams struct {
+	ledger.Ledger
+	subscriptions atomic.Int32
+}
+
+func (l *endingStreams) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
+	if _, err := l.Ledger.Events(ctx, from); err != nil {
+		return nil, err
+	}
+	l.subscriptions.Add(1)
+	out := make(chan ledger.Event)
+	close(out)
+	return out, nil
+}
+
+// TestViewLogsEndingStreamsRarely: a view whose every stream ends at once
+// after it subscribed has not followed the ledger again, so the same
+// failure repeating is logged once, not at each subscription (as
+// ledger.Follow counts a recovery; it was logged every second).
+func TestViewLogsEndingStreamsRarely(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	l := &endingStreams{Ledger: a}
+	var logs testnode.Buffer
+	v := ledger.NewView(l, ledger.ViewOptions{Reconcile: time.Hour, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	vctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- v.Run(vctx) }()
+	for deadline := time.Now().Add(15 * time.Second); l.subscriptions.Load() < 4 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := l.subscriptions.Load(); n < 4 {
+		t.Fatalf("%d subscriptions, want 4", n)
+	}
+	if n := strings.Count(logs.String(), "ledger view: lost the ledger"); n != 1 {
+		t.Errorf("%d subscriptions that ended at once logged %d times, want once:\n%s", l.subscriptions.Load(), n, logs.String())
 	}
 }
 

@@ -171,20 +171,21 @@ func (v *View) load(ctx context.Context) error {
 // periodically until ctx ends, and returns ctx's error. When the ledger
 // fails (unavailable, an event it cannot apply) Run records the error
 // (Health), logs it (the same error again rarely while it repeats:
-// internal/retrylog) and starts again a second later.
+// internal/retrylog) and starts again after viewRetry. A failure after it
+// followed the ledger again (follow) is logged at once.
 func (v *View) Run(ctx context.Context) error {
 	failed := retrylog.Log{Now: v.opts.Now}
 	for {
-		err := v.follow(ctx)
+		followed, err := v.follow(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		v.mu.Lock()
-		last, followed := v.health.LastRefresh, v.health.LastError == nil
-		v.mu.Unlock()
-		if followed { // it followed the ledger since the failure before
+		if followed {
 			failed.Reset()
 		}
+		v.mu.Lock()
+		last := v.health.LastRefresh
+		v.mu.Unlock()
 		// Log before recording, so whoever sees the error in Health also
 		// finds it in the log (a repeat rarely: retrylog).
 		failed.Warn(v.opts.Logger, "ledger view: lost the ledger; lookups answer from the last refresh; retrying every 1s", err,
@@ -195,20 +196,29 @@ func (v *View) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Second):
+		case <-time.After(viewRetry):
 		}
 	}
 }
 
-func (v *View) follow(ctx context.Context) error {
+// viewRetry is how long Run waits before following the ledger again, and
+// how long a stream must stay open to count as following it.
+const viewRetry = time.Second
+
+// follow loads the view and follows the ledger's events until it fails.
+// followed reports that it followed the ledger, as Follow counts a
+// recovery: its stream applied an event or stayed open for viewRetry. A
+// stream that ends at once does not count, so a link that fails right
+// after each subscription is logged rarely, as one failure.
+func (v *View) follow(ctx context.Context) (followed bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h, err := v.l.Height(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := v.load(ctx); err != nil {
-		return err
+		return false, err
 	}
 	from := h
 	if v.opts.TrackStatuses {
@@ -216,29 +226,46 @@ func (v *View) follow(ctx context.Context) error {
 	}
 	events, err := v.l.Events(ctx, from)
 	if err != nil {
-		return err
+		return false, err
 	}
 	v.mu.Lock()
 	v.health.LastError = nil // following again
 	v.mu.Unlock()
 	tick := time.NewTicker(v.opts.Reconcile)
 	defer tick.Stop()
+	open := time.NewTimer(viewRetry)
+	defer open.Stop()
+	opened := open.C
 	for {
+		var ev Event
+		var ok bool
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return followed, ctx.Err()
 		case <-tick.C:
 			if err := v.load(ctx); err != nil {
-				return err
+				return followed, err
 			}
-		case ev, ok := <-events:
-			if !ok {
-				return fmt.Errorf("%w: event stream ended", ErrUnavailable)
+			continue
+		case <-opened:
+			opened = nil
+			// A stream that ended or holds an event is read first: only
+			// one still open and waiting counts.
+			select {
+			case ev, ok = <-events:
+			default:
+				followed = true
+				continue
 			}
-			if err := v.apply(ctx, ev, ev.Block < h); err != nil {
-				return err
-			}
+		case ev, ok = <-events:
 		}
+		if !ok {
+			return followed, fmt.Errorf("%w: event stream ended", ErrUnavailable)
+		}
+		if err := v.apply(ctx, ev, ev.Block < h); err != nil {
+			return followed, err
+		}
+		followed = true
 	}
 }
 
