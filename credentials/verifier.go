@@ -280,7 +280,7 @@ func (v *Verifier) verifySigned(ctx context.Context, jws *jose.JWS, iss, relatio
 // keyErr keeps the sentinels of issuer and key lookup and reports any
 // other failure there as malformed input (as mapJWTErr does).
 func keyErr(err error) error {
-	for _, keep := range []error{ErrNotRequested, ErrResolve, ErrRegionSuspended, ErrNotAccredited, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
+	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrNotAccredited, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
 		if errors.Is(err, keep) {
 			return err
 		}
@@ -465,9 +465,9 @@ type SDJWTOptions struct {
 	RequireKeyBinding bool
 	Audience, Nonce   string
 	// VCTs, when set, are the vct values asked for: an SD-JWT VC whose vct
-	// is none of them is refused (ErrNotRequested), one whose vct is in
-	// the clear before its issuer's key is resolved and anything else
-	// checked.
+	// is none of them is refused (ErrNotRequested); when its vct is in the
+	// clear, before its issuer's key is resolved or its signature or
+	// status checked.
 	VCTs []string
 }
 
