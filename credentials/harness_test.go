@@ -132,3 +132,36 @@ func holderKey(t testing.TB, alg string) (crypto.Signer, string) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// resignable is what tests that sign a node's tokens again under other
+// JOSE headers start from: node n, its active SM2 key k and kid, the
+// payload of a credential it issued, and a presentation (payload vp, nonce
+// n-1, aud rp) by a did:key ES256 holder (holder, hkid) of a credential
+// issued to it.
+type resignable struct {
+	n       *node
+	k       keystore.Key
+	kid     string
+	payload []byte
+	holder  crypto.Signer
+	hkid    string
+	vp      []byte
+}
+
+func newResignable(t testing.TB, rp string) resignable {
+	t.Helper()
+	n := newNode(t, testBase)
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := json.Marshal(decodePayload(t, iss.Token))
+	holder, did := holderKey(t, gm.AlgES256)
+	vp, _ := json.Marshal(map[string]any{
+		"@context": []any{ContextV2}, "type": "VerifiablePresentation", "holder": did,
+		"verifiableCredential": []any{mustIssue(t, n, holderCredential(did), issuer.IssueOptions{}).Envelope()},
+		"nonce":                "n-1", "aud": rp, "iat": n.clock.Now().Unix(),
+	})
+	return resignable{n: n, k: k, kid: n.issuer.DID() + "#" + k.Kid, payload: pb, holder: holder, hkid: did + "#" + did[len("did:key:"):], vp: vp}
+}

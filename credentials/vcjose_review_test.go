@@ -25,15 +25,10 @@ import (
 // application/vc+jwt and cty application/vc are the media types vc+jwt and
 // vc, and verify. Other media types are still refused.
 func TestJOSEMediaTypeForms(t *testing.T) {
-	n := newNode(t, testBase)
+	const rp = "https://rp.example"
+	f := newResignable(t, rp)
+	n, k, kid, pb := f.n, f.k, f.kid, f.payload
 	ctx := context.Background()
-	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
-	k, err := n.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := n.issuer.DID() + "#" + k.Kid
-	pb, _ := json.Marshal(decodePayload(t, iss.Token))
 	for _, c := range []struct {
 		typ, cty string
 		want     error
@@ -55,15 +50,7 @@ func TestJOSEMediaTypeForms(t *testing.T) {
 		}
 	}
 
-	holder, did := holderKey(t, gm.AlgES256)
-	hkid := did + "#" + did[len("did:key:"):]
-	const rp = "https://rp.example"
-	doc := map[string]any{
-		"@context": []any{ContextV2}, "type": "VerifiablePresentation", "holder": did,
-		"verifiableCredential": []any{mustIssue(t, n, holderCredential(did), issuer.IssueOptions{}).Envelope()},
-		"nonce":                "n-1", "aud": rp, "iat": n.clock.Now().Unix(),
-	}
-	vp, _ := json.Marshal(doc)
+	holder, hkid, vp := f.holder, f.hkid, f.vp
 	for _, c := range []struct {
 		typ, cty string
 		want     error

@@ -3,7 +3,6 @@ package credentials_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -11,9 +10,7 @@ import (
 	. "github.com/trustid-cn/trustid/credentials"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
-	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
-	"github.com/trustid-cn/trustid/gm"
 )
 
 // TestJOSETypOptional: VC-JOSE-COSE (W3C Recommendation) §3.1.1 "The typ
@@ -25,15 +22,10 @@ import (
 // (ErrType, wrong_media_type), while a vp+sd-jwt and a vc+cose without one
 // were taken. A typ that names another media type is still refused.
 func TestJOSETypOptional(t *testing.T) {
-	n := newNode(t, testBase)
+	const rp = "https://rp.example"
+	f := newResignable(t, rp)
+	n, k, kid, pb := f.n, f.k, f.kid, f.payload
 	ctx := context.Background()
-	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
-	k, err := n.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := n.issuer.DID() + "#" + k.Kid
-	pb, _ := json.Marshal(decodePayload(t, iss.Token))
 	for _, c := range []struct {
 		hdr  string
 		want error
@@ -57,14 +49,7 @@ func TestJOSETypOptional(t *testing.T) {
 		}
 	}
 
-	holder, did := holderKey(t, gm.AlgES256)
-	hkid := did + "#" + did[len("did:key:"):]
-	const rp = "https://rp.example"
-	vp, _ := json.Marshal(map[string]any{
-		"@context": []any{ContextV2}, "type": "VerifiablePresentation", "holder": did,
-		"verifiableCredential": []any{mustIssue(t, n, holderCredential(did), issuer.IssueOptions{}).Envelope()},
-		"nonce":                "n-1", "aud": rp, "iat": n.clock.Now().Unix(),
-	})
+	holder, hkid, vp := f.holder, f.hkid, f.vp
 	for _, c := range []struct {
 		hdr  string
 		want error

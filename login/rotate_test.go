@@ -243,11 +243,7 @@ func TestOlderNodeRefreshToken(t *testing.T) {
 	refreshWith := func(tok string) (*TokenResponse, error) {
 		return shopRefresh(ctx, p, shop, tok)
 	}
-	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // 32 random bytes, as older nodes issued
-	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
-	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	old := putOlderRefresh(ctx, t, p)
 	next, err := refreshWith(old)
 	if err != nil {
 		t.Fatal(err)
@@ -319,11 +315,7 @@ func TestRefreshByAnotherClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // an older node's
-	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
-	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	old := putOlderRefresh(ctx, t, p)
 	for tok, family := range map[string]string{resp.RefreshToken: "family-a", old: "family-older"} {
 		if _, err := p.Token(ctx, other, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok}); !isCode(err, CodeInvalidGrant) {
 			t.Errorf("%.8s refreshed by another client: %v", tok, err)
@@ -577,11 +569,7 @@ func TestOlderRefreshMarkerUnwritable(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
 	shop := shopClient(t, p)
-	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB"
-	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
-	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	old := putOlderRefresh(ctx, t, p)
 	form := map[string]string{"grant_type": GrantRefreshToken, "refresh_token": old}
 	healthy := p.cfg.Store
 	p.cfg.Store = failingSpentMarker{healthy}
@@ -747,11 +735,7 @@ func TestRefreshScopeBeyondGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // an older node's
-	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
-	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	old := putOlderRefresh(ctx, t, p)
 	refresh := func(tok, scope string) (*TokenResponse, error) {
 		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok, "scope": scope})
 	}
@@ -769,4 +753,17 @@ func TestRefreshScopeBeyondGrant(t *testing.T) {
 			t.Errorf("scope %q, want the grant's", next.Scope)
 		}
 	}
+}
+
+// putOlderRefresh stores, in p's store, a refresh token of shop in the
+// form older nodes issued (32 random bytes, its record without the
+// fields newer nodes add; family family-older) and returns it.
+func putOlderRefresh(ctx context.Context, t *testing.T, p *Provider) string {
+	t.Helper()
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB"
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return old
 }
