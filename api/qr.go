@@ -228,6 +228,12 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig, forwarding f
 		}
 		red, err = cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
 	}
+	// The code's region is over its limits for this region or the
+	// caller: the caller waits as that region's node asked (bounded).
+	var limited *redeem.PeerLimitedError
+	if errors.As(err, &limited) {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(limited.RetryAfter/time.Second), 10))
+	}
 	if err != nil {
 		return err
 	}
@@ -352,6 +358,7 @@ var qrErrors = []mapping{
 	{qrcode.ErrNoRoute, http.StatusUnprocessableEntity, "qr_no_route", "the code belongs to a region this node cannot reach"},
 	{qrcode.ErrWrongRegion, http.StatusUnprocessableEntity, "qr_wrong_region", "the code belongs to another region"},
 	{qrcode.ErrUnknownVerifier, http.StatusForbidden, "qr_unknown_verifier", "the relying party is not registered for QR redemption"},
+	{qrcode.ErrPeerLimited, http.StatusTooManyRequests, CodeRateLimited, "the code's region is over its limits for this region's redemptions; retry later"},
 	{qrcode.ErrPeerAuth, http.StatusUnauthorized, "qr_peer_unauthorized", "node authentication failed"},
 	{qrcode.ErrHolderAuth, http.StatusForbidden, "qr_holder_unauthorized", "the device-signed request is invalid, stale or replayed"},
 	{qrcode.ErrRevoked, http.StatusForbidden, "qr_revoked", "the device binding or code is revoked"},

@@ -729,6 +729,40 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 	}
 }
 
+// TestQRPeerLimitReachesTheParty: region A's signed 429 to B's node (B's
+// party over what A grants it) reaches the party at B as 429
+// rate_limited with Retry-After, A's wait (within 1 s and
+// redeem.MaxPeerRetryAfter), as B's own limit would; the code is not
+// spent: a party of A redeems it after. It was 503
+// temporarily_unavailable without Retry-After (SECURITY.md, known gap 26).
+func TestQRPeerLimitReachesTheParty(t *testing.T) {
+	limiter, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limiter.Close() })
+	// A grants each party of B one redemption per 10 s.
+	p := newPeerQR(t, nil, func(c *QRConfig) {
+		c.Limiter, c.Limits = limiter, &QRLimits{PeerParty: RateLimit{Limit: 1, Window: 10 * time.Second}}
+	})
+	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA())
+	verifyAtB := func(code string) (*http.Response, map[string]any) {
+		return qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": code})
+	}
+	if resp, m := verifyAtB(p.issue(t, 1)); resp.StatusCode != 200 {
+		t.Fatalf("within A's limit: %d %v", resp.StatusCode, m)
+	}
+	code := p.issue(t, 2)
+	resp, m := verifyAtB(code)
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || err != nil || secs < 1 || secs > 10 {
+		t.Fatalf("over A's limit for the party: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
+		t.Fatalf("the code refused by A's limit, redeemed after: %d %v", resp.StatusCode, m)
+	}
+}
+
 // TestQRDefaultLimitsNest: what a node lets one relying party redeem
 // (DefaultQRForwardLimit) is below what another region's node grants one
 // party (PeerParty), which is below what it grants the party's region

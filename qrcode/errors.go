@@ -92,6 +92,11 @@ var (
 	// ErrPeer: the peer region failed or answered with an error that is
 	// not one of ours.
 	ErrPeer = errors.New("qrcode: peer region failed")
+	// ErrPeerLimited: the peer region refused the redemption for the
+	// limits it grants this region and its relying party (its signed
+	// 429); nothing was redeemed, retry later. Its wire code, rate_limited,
+	// is any route's over a limit, so it is not in ErrorFromCode's table.
+	ErrPeerLimited = errors.New("qrcode: the code's region is over its limits for this caller")
 	// ErrPeerAuth: a node-to-node request failed authentication.
 	ErrPeerAuth = errors.New("qrcode: peer authentication failed")
 	// ErrHolderAuth: the holder's signed request failed authentication

@@ -99,11 +99,12 @@ func TestSignedPeerAnswers(t *testing.T) {
 
 // TestPeersCheckAnswers: with Answers, HTTPPeers takes a signed answer,
 // refuses an unsigned or replayed 200 (ErrPeer) and passes on a refusal
-// only when it is signed.
+// only when it is signed: a signed 429 as ErrPeerLimited with the peer's
+// Retry-After, bounded to 1 s .. MaxPeerRetryAfter.
 func TestPeersCheckAnswers(t *testing.T) {
 	caller, callee := answerPair(t)
 	var status int
-	var body, replay string
+	var body, replay, retryAfter string
 	sign := true
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -118,6 +119,9 @@ func TestPeersCheckAnswers(t *testing.T) {
 			w.Header().Set(PeerAnswerHeader, sig)
 		} else if replay != "" {
 			w.Header().Set(PeerAnswerHeader, replay)
+		}
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
 		}
 		w.WriteHeader(status)
 		io.WriteString(w, body)
@@ -137,6 +141,19 @@ func TestPeersCheckAnswers(t *testing.T) {
 	if err := redeem(409, `{"error":"qr_code_used"}`); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Errorf("signed refusal: %v", err)
 	}
+	limited := `{"error":"rate_limited","error_description":"too many requests"}`
+	for _, c := range []struct {
+		retryAfter string
+		want       time.Duration
+	}{{"7", 7 * time.Second}, {"0", time.Second}, {"", time.Second}, {"-5", time.Second}, {"Wed, 21 Oct 2026 07:28:00 GMT", time.Second},
+		{"60", MaxPeerRetryAfter}, {"3600", MaxPeerRetryAfter}, {"99999999999999999999999", MaxPeerRetryAfter}} {
+		retryAfter = c.retryAfter
+		var pl *PeerLimitedError
+		if err := redeem(429, limited); !errors.Is(err, qrcode.ErrPeerLimited) || errors.Is(err, qrcode.ErrUnavailable) || !errors.As(err, &pl) || pl.RetryAfter != c.want || pl.Region != "310000" {
+			t.Errorf("signed 429, Retry-After %q: %v, want ErrPeerLimited after %v", c.retryAfter, err, c.want)
+		}
+	}
+	retryAfter = "7"
 	sign = false // the first answer's signature, replayed
 	if err := redeem(200, ok); !errors.Is(err, ErrAnswerMismatch) || !errors.Is(err, qrcode.ErrPeer) {
 		t.Errorf("replayed signature: %v", err)
@@ -148,8 +165,11 @@ func TestPeersCheckAnswers(t *testing.T) {
 	if err := redeem(409, `{"error":"qr_code_used"}`); errors.Is(err, qrcode.ErrCodeUsed) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerUnsigned) {
 		t.Errorf("unsigned refusal: %v", err)
 	}
-	if refused != 3 {
-		t.Errorf("%d refusals reported, want 3", refused)
+	if err := redeem(429, limited); errors.Is(err, qrcode.ErrPeerLimited) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerUnsigned) {
+		t.Errorf("unsigned 429: %v", err)
+	}
+	if refused != 4 {
+		t.Errorf("%d refusals reported, want 4", refused)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,8 +81,8 @@ type HTTPPeers struct {
 	Client *http.Client
 	// Answers, if set, checks the peer's signature of its answer
 	// (PeerAnswerHeader): a 200 answer that fails is refused (ErrPeer and
-	// the ErrAnswer* cause), and a refusal that fails is not passed on
-	// as the peer's (ErrUnavailable). The node sets it to its
+	// the ErrAnswer* cause), and a refusal that fails, a 429 included,
+	// is not passed on as the peer's (ErrUnavailable). The node sets it to its
 	// NodeAssertions; nil trusts answers on TLS alone.
 	Answers PeerAnswerVerifier
 	// OnRefuse, if set, is told of every answer Answers refused, and of
@@ -143,7 +144,47 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 			return nil, fmt.Errorf("%w: %w: %s answered %d: %w", qrcode.ErrUnavailable, qrcode.ErrPeer, region, resp.StatusCode, err)
 		}
 	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return nil, &PeerLimitedError{Region: region, RetryAfter: peerRetryAfter(resp.Header.Get("Retry-After"))}
+	}
 	return decodePeerAnswer(region, resp.StatusCode, data)
+}
+
+// PeerLimitedError is a peer's 429: its node refused the redemption for
+// the limits it grants this region and the relying party (signed, when
+// HTTPPeers.Answers is set). It matches qrcode.ErrPeerLimited; nothing
+// was redeemed.
+type PeerLimitedError struct {
+	Region string
+	// RetryAfter is the wait the peer asked for (its Retry-After), from
+	// 1 s to MaxPeerRetryAfter.
+	RetryAfter time.Duration
+}
+
+func (e *PeerLimitedError) Error() string {
+	return fmt.Sprintf("peer %s: %v; retry after %v", e.Region, qrcode.ErrPeerLimited, e.RetryAfter)
+}
+
+func (e *PeerLimitedError) Unwrap() error { return qrcode.ErrPeerLimited }
+
+// MaxPeerRetryAfter bounds the wait a peer's 429 asks for: its
+// Retry-After header is not covered by its answer's signature (status
+// and body are), and a relying party told to wait longer would only stop
+// asking for longer than the peer's minute-long limits need.
+const MaxPeerRetryAfter = time.Minute
+
+// peerRetryAfter reads a peer's Retry-After as delay-seconds (RFC 9110
+// §10.2.3; a node sends no HTTP-date), bounded to 1 s ..
+// MaxPeerRetryAfter; a missing or unreadable one is 1 s.
+func peerRetryAfter(v string) time.Duration {
+	n, err := strconv.ParseUint(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) || err == nil && n >= uint64(MaxPeerRetryAfter/time.Second):
+		return MaxPeerRetryAfter
+	case err != nil || n == 0:
+		return time.Second
+	}
+	return time.Duration(n) * time.Second
 }
 
 // decodePeerAnswer reads the answer of region's node to a redemption:

@@ -384,8 +384,9 @@ func (s *Service) Forwards(text string) bool {
 // holder's device binding is checked after the code is consumed, so a
 // code of a binding revoked since it was issued is refused and used up.
 // Errors: ErrCodeUsed, ErrCodeExpired, ErrRevoked, ErrSuspended, ErrStatusUnavailable,
-// ErrNoRoute, ErrUnknownVerifier, decoding errors, and ErrUnavailable for
-// store or peer failures.
+// ErrNoRoute, ErrUnknownVerifier, decoding errors, ErrPeerLimited when the
+// code's region refused for its limits, and ErrUnavailable for store or
+// peer failures.
 func (s *Service) Redeem(ctx context.Context, clientID, text string) (*Redemption, error) {
 	code, err := qrcode.DecodeOnline(text)
 	if err != nil {
