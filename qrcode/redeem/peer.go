@@ -82,8 +82,8 @@ type HTTPPeers struct {
 	// Answers, if set, checks the peer's signature of its answer
 	// (PeerAnswerHeader): a 200 answer that fails is refused (ErrPeer and
 	// the ErrAnswer* cause), and a refusal that fails, a 429 included,
-	// is not passed on as the peer's (ErrUnavailable). The node sets it to its
-	// NodeAssertions; nil trusts answers on TLS alone.
+	// is not passed on as the peer's (ErrUnavailable). The node sets it
+	// to its NodeAssertions; nil trusts answers on TLS alone.
 	Answers PeerAnswerVerifier
 	// OnRefuse, if set, is told of every answer Answers refused, and of
 	// every call not made or failed: the region's URL refused by
