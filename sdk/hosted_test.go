@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type hostedIssuer struct {
 	did    string
 	signer *gm.PrivateKey
 	times  string // the method's revoked/expires members, as JSON
+	// docs counts the requests for the issuer's DID document.
+	docs atomic.Int32
 }
 
 func newHostedIssuer(t *testing.T) *hostedIssuer {
@@ -45,6 +48,7 @@ func newHostedIssuer(t *testing.T) *hostedIssuer {
 			http.NotFound(w, r)
 			return
 		}
+		h.docs.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"id":"` + h.did + `","verificationMethod":[{"id":"#k","type":"Multikey","controller":"` + h.did +
 			`","publicKeyMultibase":"` + mb + `"` + h.times + `}],"assertionMethod":["#k"]}`))
@@ -111,6 +115,46 @@ func TestHostedIssuerKeyTimes(t *testing.T) {
 		if !errors.Is(err, c.want) || !errors.Is(err, vc.ErrUnknownKey) || pub != nil {
 			t.Errorf("%q: %v, want %v", c.times, err, c.want)
 		}
+	}
+}
+
+// TestUnacceptedHostedIssuerNotFetched: a credential of an issuer the
+// node hosts that the verifier does not accept (not in Issuers, no Trust)
+// is refused as not accredited without its DID document being fetched,
+// for a credential, a presentation or a key asked directly. It was
+// fetched before the refusal (and kept, evicting accepted issuers'
+// documents from the cache): a credential naming any made-up hosted
+// issuer sent the node a request.
+func TestUnacceptedHostedIssuerNotFetched(t *testing.T) {
+	h := newHostedIssuer(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	nodes := h.nodes(&now)
+	nodes.Issuers = map[string][]string{h.did + "x": {"ResidenceCredential"}}
+	v, err := sdk.NewCredentialVerifier(nodes, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), h.credential(t, "did:example:holder", now.Add(-time.Hour))); !errors.Is(err, vc.ErrNotAccredited) {
+		t.Errorf("credential: %v, want ErrNotAccredited", err)
+	}
+	for _, rel := range []string{vc.RelationshipAssertion, vc.RelationshipAuthentication} {
+		if _, err := nodes.ResolveKeyFor(context.Background(), h.did, h.did+"#k", rel); !errors.Is(err, vc.ErrNotAccredited) {
+			t.Errorf("ResolveKeyFor %s: %v, want ErrNotAccredited", rel, err)
+		}
+	}
+	if n := h.docs.Load(); n != 0 {
+		t.Errorf("the unaccepted issuer's DID document was fetched %d times", n)
+	}
+	// Accepted, it is fetched (once: cached).
+	nodes = h.nodes(&now)
+	if v, err = sdk.NewCredentialVerifier(nodes, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), h.credential(t, "did:example:holder", now.Add(-time.Hour))); err != nil {
+		t.Errorf("accepted issuer: %v", err)
+	}
+	if n := h.docs.Load(); n != 1 {
+		t.Errorf("the accepted issuer's DID document was fetched %d times, want 1", n)
 	}
 }
 
