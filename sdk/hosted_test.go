@@ -298,3 +298,48 @@ func TestLeewayBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeWithAPathIsNotHostedByTheRoot: with a node at a host's root and
+// another under a path of it (https://gw.example and
+// https://gw.example/sh), the second's DID (did:web:gw.example:sh) is
+// that node, an enrollment issuer whose keys are its own JWKS, in either
+// order of Bases. Listed after the root, it was taken for an issuer the
+// root hosts: its credentials were refused as not accredited.
+func TestNodeWithAPathIsNotHostedByTheRoot(t *testing.T) {
+	jwks := func(kid string) []byte {
+		k, err := gm.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := gm.NewJWK(k.Public(), kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{j}})
+		return b
+	}
+	sets := map[string][]byte{"/.well-known/jwks.json": jwks("root"), "/sh/.well-known/jwks.json": jwks("sh")}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := sets[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
+	defer srv.Close()
+	shDID, err := vc.DIDWeb(srv.URL + "/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bases := range [][]string{{srv.URL, srv.URL + "/sh"}, {srv.URL + "/sh", srv.URL}} {
+		nodes := &sdk.Nodes{Bases: bases, Algorithms: []string{gm.AlgSM2}}
+		if acc, err := nodes.Accreditation(shDID); err != nil || !acc.Enrollment {
+			t.Errorf("%v: the path node's accreditation: %+v, %v", bases, acc, err)
+		}
+		if pub, err := nodes.ResolveKey(context.Background(), shDID, shDID+"#sh"); err != nil || pub == nil {
+			t.Errorf("%v: the path node's key: %v", bases, err)
+		}
+	}
+}

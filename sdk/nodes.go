@@ -159,13 +159,18 @@ func (n *Nodes) init() error {
 }
 
 // node returns the node issuer is (by base URL or DID), or the node that
-// hosts the issuer DID (did:web:<node host>:issuers:<client>).
+// hosts the issuer DID (did:web:<node host>:issuers:<client>). A node is
+// looked for first, in all the bases: the DID of a node whose base URL
+// has a path (did:web:gw.example:sh) is not an issuer hosted by the node
+// at the host's root, whatever the order of Bases.
 func (n *Nodes) node(issuer string) (nd *node, hosted bool) {
 	for _, nd := range n.nodes {
-		switch {
-		case issuer == nd.base || issuer == nd.did:
+		if issuer == nd.base || issuer == nd.did {
 			return nd, false
-		case strings.HasPrefix(issuer, nd.did+":"):
+		}
+	}
+	for _, nd := range n.nodes {
+		if strings.HasPrefix(issuer, nd.did+":") {
 			return nd, true
 		}
 	}
