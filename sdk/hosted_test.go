@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type hostedIssuer struct {
 	did    string
 	signer *gm.PrivateKey
 	times  string // the method's revoked/expires members, as JSON
+	// docs counts the requests for the issuer's DID document.
+	docs atomic.Int32
 }
 
 func newHostedIssuer(t *testing.T) *hostedIssuer {
@@ -45,6 +48,7 @@ func newHostedIssuer(t *testing.T) *hostedIssuer {
 			http.NotFound(w, r)
 			return
 		}
+		h.docs.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"id":"` + h.did + `","verificationMethod":[{"id":"#k","type":"Multikey","controller":"` + h.did +
 			`","publicKeyMultibase":"` + mb + `"` + h.times + `}],"assertionMethod":["#k"]}`))
@@ -111,6 +115,46 @@ func TestHostedIssuerKeyTimes(t *testing.T) {
 		if !errors.Is(err, c.want) || !errors.Is(err, vc.ErrUnknownKey) || pub != nil {
 			t.Errorf("%q: %v, want %v", c.times, err, c.want)
 		}
+	}
+}
+
+// TestUnacceptedHostedIssuerNotFetched: a credential of an issuer the
+// node hosts that the verifier does not accept (not in Issuers, no Trust)
+// is refused as not accredited without its DID document being fetched,
+// for a credential, a presentation or a key asked directly. It was
+// fetched before the refusal (and kept, evicting accepted issuers'
+// documents from the cache): a credential naming any made-up hosted
+// issuer sent the node a request.
+func TestUnacceptedHostedIssuerNotFetched(t *testing.T) {
+	h := newHostedIssuer(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	nodes := h.nodes(&now)
+	nodes.Issuers = map[string][]string{h.did + "x": {"ResidenceCredential"}}
+	v, err := sdk.NewCredentialVerifier(nodes, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), h.credential(t, "did:example:holder", now.Add(-time.Hour))); !errors.Is(err, vc.ErrNotAccredited) {
+		t.Errorf("credential: %v, want ErrNotAccredited", err)
+	}
+	for _, rel := range []string{vc.RelationshipAssertion, vc.RelationshipAuthentication} {
+		if _, err := nodes.ResolveKeyFor(context.Background(), h.did, h.did+"#k", rel); !errors.Is(err, vc.ErrNotAccredited) {
+			t.Errorf("ResolveKeyFor %s: %v, want ErrNotAccredited", rel, err)
+		}
+	}
+	if n := h.docs.Load(); n != 0 {
+		t.Errorf("the unaccepted issuer's DID document was fetched %d times", n)
+	}
+	// Accepted, it is fetched (once: cached).
+	nodes = h.nodes(&now)
+	if v, err = sdk.NewCredentialVerifier(nodes, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), h.credential(t, "did:example:holder", now.Add(-time.Hour))); err != nil {
+		t.Errorf("accepted issuer: %v", err)
+	}
+	if n := h.docs.Load(); n != 1 {
+		t.Errorf("the accepted issuer's DID document was fetched %d times, want 1", n)
 	}
 }
 
@@ -251,6 +295,51 @@ func TestLeewayBounded(t *testing.T) {
 		_, err = sdk.NewCredentialVerifier(nodes, 0)
 		if (err == nil) != c.ok {
 			t.Errorf("Nodes with leeway %v: %v", c.leeway, err)
+		}
+	}
+}
+
+// TestNodeWithAPathIsNotHostedByTheRoot: with a node at a host's root and
+// another under a path of it (https://gw.example and
+// https://gw.example/sh), the second's DID (did:web:gw.example:sh) is
+// that node, an enrollment issuer whose keys are its own JWKS, in either
+// order of Bases. Listed after the root, it was taken for an issuer the
+// root hosts: its credentials were refused as not accredited.
+func TestNodeWithAPathIsNotHostedByTheRoot(t *testing.T) {
+	jwks := func(kid string) []byte {
+		k, err := gm.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := gm.NewJWK(k.Public(), kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{j}})
+		return b
+	}
+	sets := map[string][]byte{"/.well-known/jwks.json": jwks("root"), "/sh/.well-known/jwks.json": jwks("sh")}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := sets[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
+	defer srv.Close()
+	shDID, err := vc.DIDWeb(srv.URL + "/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bases := range [][]string{{srv.URL, srv.URL + "/sh"}, {srv.URL + "/sh", srv.URL}} {
+		nodes := &sdk.Nodes{Bases: bases, Algorithms: []string{gm.AlgSM2}}
+		if acc, err := nodes.Accreditation(shDID); err != nil || !acc.Enrollment {
+			t.Errorf("%v: the path node's accreditation: %+v, %v", bases, acc, err)
+		}
+		if pub, err := nodes.ResolveKey(context.Background(), shDID, shDID+"#sh"); err != nil || pub == nil {
+			t.Errorf("%v: the path node's key: %v", bases, err)
 		}
 	}
 }

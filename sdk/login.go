@@ -362,7 +362,9 @@ type RegistryKeys interface {
 // provider's JWKS (or, with Registry, of its region in the registry) of
 // that algorithm, iss, aud naming the client ID and no other audience
 // (the SDK trusts none), azp, when present, equal to it, exp, an iat no older than
-// MaxAge, a sub, and the nonce of the login. Errors match ErrIDToken.
+// MaxAge, a sub, and the nonce of the login. Errors match ErrIDToken,
+// or ErrLogin when the provider's discovery (its JWKS URL) cannot be had:
+// the token was not checked, rather than found invalid.
 func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identity, error) {
 	var keys *KeySet
 	if l.cfg.Registry == nil {

@@ -523,6 +523,11 @@ func TestLoginErrorsAreTyped(t *testing.T) {
 	if _, err := l.Start(ctx); !errors.Is(err, sdk.ErrLogin) {
 		t.Errorf("a token endpoint that is no URL: %v, want ErrLogin", err)
 	}
+	// An ID token that could not be checked (no discovery, so no keys)
+	// is ErrLogin, not ErrIDToken: it was not found invalid.
+	if _, err := l.VerifyIDToken(ctx, "a.b.c", "n-1"); !errors.Is(err, sdk.ErrLogin) || errors.Is(err, sdk.ErrIDToken) {
+		t.Errorf("VerifyIDToken without discovery: %v, want ErrLogin only", err)
+	}
 }
 
 // TestIDTokenAZPPresentMustBeTheClient: OpenID Connect Core §3.1.3.7 (5)

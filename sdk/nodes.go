@@ -28,7 +28,8 @@ import (
 // Keys are resolved as a node's own resolver resolves them: a hosted
 // issuer's method must be listed in the relationship asked (assertionMethod
 // for a credential, authentication for a presentation) and be neither
-// revoked nor expired; a holder's did:key or did:jwk is read from the
+// revoked nor expired (its DID document is fetched only for an issuer
+// Issuers or Trust accepts); a holder's did:key or did:jwk is read from the
 // identifier itself. The times are checked on every verification: the
 // verifiers NewCredentialVerifier returns cache no key of their own.
 type Nodes struct {
@@ -158,13 +159,18 @@ func (n *Nodes) init() error {
 }
 
 // node returns the node issuer is (by base URL or DID), or the node that
-// hosts the issuer DID (did:web:<node host>:issuers:<client>).
+// hosts the issuer DID (did:web:<node host>:issuers:<client>). A node is
+// looked for first, in all the bases: the DID of a node whose base URL
+// has a path (did:web:gw.example:sh) is not an issuer hosted by the node
+// at the host's root, whatever the order of Bases.
 func (n *Nodes) node(issuer string) (nd *node, hosted bool) {
 	for _, nd := range n.nodes {
-		switch {
-		case issuer == nd.base || issuer == nd.did:
+		if issuer == nd.base || issuer == nd.did {
 			return nd, false
-		case strings.HasPrefix(issuer, nd.did+":"):
+		}
+	}
+	for _, nd := range n.nodes {
+		if strings.HasPrefix(issuer, nd.did+":") {
 			return nd, true
 		}
 	}
@@ -203,7 +209,9 @@ func (n *Nodes) ResolveKey(ctx context.Context, issuer, kid string) (crypto.Publ
 // from the identifier, for either relationship). A node's own keys (its
 // JWKS) serve both relationships, as its DID document lists each in both;
 // a hosted issuer's method must be listed in relationship in its DID
-// document.
+// document, which is fetched only for an issuer Accreditation accepts
+// (in Issuers, or through Trust): another is credentials.ErrNotAccredited
+// with nothing fetched.
 func (n *Nodes) ResolveKeyFor(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
 	if err := n.init(); err != nil {
 		return nil, err
@@ -220,6 +228,16 @@ func (n *Nodes) ResolveKeyFor(ctx context.Context, issuer, kid, relationship str
 	nd, hosted := n.node(issuer)
 	if nd == nil {
 		return nil, fmt.Errorf("%w: %.64s is not a configured node or an issuer it hosts", vc.ErrResolve, issuer)
+	}
+	if hosted {
+		// Only the document of an issuer this verifier accepts is
+		// fetched: any other would be refused after its signature, and
+		// fetching it would have every credential naming a made-up
+		// issuer send a request to the node and evict accepted issuers'
+		// documents from the cache.
+		if _, err := n.Accreditation(issuer); err != nil {
+			return nil, err
+		}
 	}
 	if strings.HasPrefix(kid, "#") {
 		kid = issuer + kid

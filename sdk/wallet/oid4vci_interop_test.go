@@ -61,7 +61,9 @@ func TestOID4VCIInteropAnimoIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.SetTimeout(60)
+	if err := w.SetTimeout(60); err != nil {
+		t.Fatal(err)
+	}
 	offer, err := w.ReceiveOffer(started.Offer)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())

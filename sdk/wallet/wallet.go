@@ -108,12 +108,23 @@ func newClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return ErrRedirect }}
 }
 
-// SetTimeout sets the timeout of the wallet's calls to the node, in
-// seconds.
-func (w *Holder) SetTimeout(seconds int64) {
+// MaxTimeout is the longest timeout SetTimeout takes, in seconds (an
+// hour).
+const MaxTimeout = 3600
+
+// SetTimeout sets the timeout of the wallet's calls (to the node,
+// verifiers and issuers), in seconds: 1 to MaxTimeout (default 15). Any
+// other is ErrInvalidArgument and keeps the timeout: zero, or a negative
+// or overflowing duration, would be no timeout at all, a call to a
+// server that never answers waiting for ever.
+func (w *Holder) SetTimeout(seconds int64) error {
+	if seconds < 1 || seconds > MaxTimeout {
+		return fmt.Errorf("%w: a timeout of %d s is not 1 to %d s", ErrInvalidArgument, seconds, MaxTimeout)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.client = newClient(time.Duration(seconds) * time.Second)
+	return nil
 }
 
 // CreateDeviceKey generates the device key in the key store and returns
