@@ -117,7 +117,10 @@ func TestTokenEndpointRefuses(t *testing.T) {
 		{"secret wrong", "grant_type=client_credentials", []string{"Authorization", basicAuth(basic.id, "wrong")}, 401, "invalid_client"},
 		{"malformed basic", "grant_type=client_credentials", []string{"Authorization", "Basic !!!"}, 401, "invalid_client"},
 		{"basic for a private_key_jwt client", "grant_type=client_credentials", []string{"Authorization", basicAuth(rp.id, basic.secret)}, 401, "invalid_client"},
-		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 400, "invalid_request"},
+		// RFC 6749 §5.2: an "unsupported authentication method" is
+		// invalid_client, more than one mechanism invalid_request.
+		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 401, "invalid_client"},
+		{"client_secret_post beside basic", "grant_type=client_credentials&client_secret=" + basic.secret, []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
 		{"two methods", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
 		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 400, "invalid_request"},
 	}
