@@ -632,10 +632,13 @@ func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
 			header: `Bearer realm="trustid"`,
 		}
 	}
-	if len(hs) > 1 || token == "" {
+	if len(hs) > 1 || strings.TrimSpace(token) == "" {
+		// Two headers repeat the parameter, "Bearer" without a token is
+		// malformed: RFC 6750 §3.1 invalid_request, which the resource
+		// server "SHOULD respond with the HTTP 400 (Bad Request)".
 		return Principal{}, &authzError{
-			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "the Authorization header must be one Bearer token"},
-			header: `Bearer realm="trustid", error="invalid_token"`,
+			err:    &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization header must be one Bearer token"},
+			header: `Bearer realm="trustid", error="invalid_request"`,
 		}
 	}
 	p, err := b.svc.Authorize(r.Context(), strings.TrimSpace(token), scope)

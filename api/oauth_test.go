@@ -608,8 +608,11 @@ func TestBearerChallenges(t *testing.T) {
 		{"Basic", []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("svc-scan:secret"))}, 401, `Bearer realm="trustid"`},
 		{"DPoP", []string{"DPoP " + tok}, 401, `Bearer realm="trustid"`},
 		{"a scheme alone", []string{"Negotiate"}, 401, `Bearer realm="trustid"`},
-		{"Bearer without a token", []string{"Bearer "}, 401, `Bearer realm="trustid", error="invalid_token"`},
-		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 401, `Bearer realm="trustid", error="invalid_token"`},
+		// RFC 6750 §3.1: a request that "repeats the same parameter ...
+		// or is otherwise malformed" is invalid_request, "HTTP 400".
+		{"Bearer without a token", []string{"Bearer "}, 400, `Bearer realm="trustid", error="invalid_request"`},
+		{"Bearer and spaces", []string{"Bearer   "}, 400, `Bearer realm="trustid", error="invalid_request"`},
+		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 400, `Bearer realm="trustid", error="invalid_request"`},
 		{"a bad token", []string{"Bearer " + tok + "x"}, 401, `Bearer realm="trustid", error="invalid_token", `},
 		{"another scope", []string{"bearer " + tok}, 403, `Bearer realm="trustid", error="insufficient_scope", scope="registry:admin"`},
 	} {
