@@ -315,7 +315,15 @@ func clientCredentials(r *http.Request, form map[string]string) (auth.Credential
 	}
 	scheme, _, _ := strings.Cut(hs[0], " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization scheme must be Basic at this endpoint"}
+		// RFC 6749 §5.2: another scheme is an "unsupported authentication
+		// method", invalid_client, and a client that "attempted to
+		// authenticate via the Authorization request header field" MUST
+		// get a 401; beside credentials in the body it is one method too
+		// many, invalid_request.
+		if cred.Assertion != "" || cred.AssertionType != "" || cred.ClientSecret != "" {
+			return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "use exactly one client authentication method"}
+		}
+		return cred, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Message: "the Authorization scheme must be Basic at this endpoint"}
 	}
 	cred.Basic = true
 	id, secret, ok := parseBasicAuth(hs[0])

@@ -122,7 +122,13 @@ func TestTokenEndpointRefuses(t *testing.T) {
 		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 401, "invalid_client"},
 		{"client_secret_post beside basic", "grant_type=client_credentials&client_secret=" + basic.secret, []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
 		{"two methods", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
-		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 400, "invalid_request"},
+		// RFC 6749 §5.2: a client that "attempted to authenticate via the
+		// Authorization request header field" with a method the node does
+		// not support gets 401 invalid_client; with credentials in the
+		// body besides, it used two methods (invalid_request).
+		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 401, "invalid_client"},
+		{"digest at the token endpoint", "grant_type=client_credentials", []string{"Authorization", `Digest username="svc-basic"`}, 401, "invalid_client"},
+		{"bearer beside an assertion", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", "Bearer abc"}, 400, "invalid_request"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
