@@ -315,7 +315,15 @@ func clientCredentials(r *http.Request, form map[string]string) (auth.Credential
 	}
 	scheme, _, _ := strings.Cut(hs[0], " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization scheme must be Basic at this endpoint"}
+		// RFC 6749 §5.2: another scheme is an "unsupported authentication
+		// method", invalid_client, and a client that "attempted to
+		// authenticate via the Authorization request header field" MUST
+		// get a 401; beside credentials in the body it is one method too
+		// many, invalid_request.
+		if cred.Assertion != "" || cred.AssertionType != "" || cred.ClientSecret != "" {
+			return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "use exactly one client authentication method"}
+		}
+		return cred, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Message: "the Authorization scheme must be Basic at this endpoint"}
 	}
 	cred.Basic = true
 	id, secret, ok := parseBasicAuth(hs[0])
@@ -632,10 +640,13 @@ func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
 			header: `Bearer realm="trustid"`,
 		}
 	}
-	if len(hs) > 1 || token == "" {
+	if len(hs) > 1 || strings.TrimSpace(token) == "" {
+		// Two headers repeat the parameter, "Bearer" without a token is
+		// malformed: RFC 6750 §3.1 invalid_request, which the resource
+		// server "SHOULD respond with the HTTP 400 (Bad Request)".
 		return Principal{}, &authzError{
-			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "the Authorization header must be one Bearer token"},
-			header: `Bearer realm="trustid", error="invalid_token"`,
+			err:    &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization header must be one Bearer token"},
+			header: `Bearer realm="trustid", error="invalid_request"`,
 		}
 	}
 	p, err := b.svc.Authorize(r.Context(), strings.TrimSpace(token), scope)

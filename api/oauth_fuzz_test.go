@@ -148,7 +148,8 @@ func FuzzParseBasicAuth(f *testing.F) {
 		var e *Error
 		switch scheme, _, _ := strings.Cut(auth, " "); {
 		case !strings.EqualFold(scheme, "Basic"):
-			if !errors.As(err, &e) || e.Code != CodeInvalidRequest || cred.Basic {
+			// An unsupported method (RFC 6749 §5.2), alone here.
+			if !errors.As(err, &e) || e.Code != CodeInvalidClient || e.Status != http.StatusUnauthorized || cred.Basic {
 				t.Fatalf("scheme %q: %+v %v", scheme, cred, err)
 			}
 			return

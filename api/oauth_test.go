@@ -117,9 +117,18 @@ func TestTokenEndpointRefuses(t *testing.T) {
 		{"secret wrong", "grant_type=client_credentials", []string{"Authorization", basicAuth(basic.id, "wrong")}, 401, "invalid_client"},
 		{"malformed basic", "grant_type=client_credentials", []string{"Authorization", "Basic !!!"}, 401, "invalid_client"},
 		{"basic for a private_key_jwt client", "grant_type=client_credentials", []string{"Authorization", basicAuth(rp.id, basic.secret)}, 401, "invalid_client"},
-		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 400, "invalid_request"},
+		// RFC 6749 §5.2: an "unsupported authentication method" is
+		// invalid_client, more than one mechanism invalid_request.
+		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 401, "invalid_client"},
+		{"client_secret_post beside basic", "grant_type=client_credentials&client_secret=" + basic.secret, []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
 		{"two methods", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
-		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 400, "invalid_request"},
+		// RFC 6749 §5.2: a client that "attempted to authenticate via the
+		// Authorization request header field" with a method the node does
+		// not support gets 401 invalid_client; with credentials in the
+		// body besides, it used two methods (invalid_request).
+		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 401, "invalid_client"},
+		{"digest at the token endpoint", "grant_type=client_credentials", []string{"Authorization", `Digest username="svc-basic"`}, 401, "invalid_client"},
+		{"bearer beside an assertion", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", "Bearer abc"}, 400, "invalid_request"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -605,8 +614,11 @@ func TestBearerChallenges(t *testing.T) {
 		{"Basic", []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("svc-scan:secret"))}, 401, `Bearer realm="trustid"`},
 		{"DPoP", []string{"DPoP " + tok}, 401, `Bearer realm="trustid"`},
 		{"a scheme alone", []string{"Negotiate"}, 401, `Bearer realm="trustid"`},
-		{"Bearer without a token", []string{"Bearer "}, 401, `Bearer realm="trustid", error="invalid_token"`},
-		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 401, `Bearer realm="trustid", error="invalid_token"`},
+		// RFC 6750 §3.1: a request that "repeats the same parameter ...
+		// or is otherwise malformed" is invalid_request, "HTTP 400".
+		{"Bearer without a token", []string{"Bearer "}, 400, `Bearer realm="trustid", error="invalid_request"`},
+		{"Bearer and spaces", []string{"Bearer   "}, 400, `Bearer realm="trustid", error="invalid_request"`},
+		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 400, `Bearer realm="trustid", error="invalid_request"`},
 		{"a bad token", []string{"Bearer " + tok + "x"}, 401, `Bearer realm="trustid", error="invalid_token", `},
 		{"another scope", []string{"bearer " + tok}, 403, `Bearer realm="trustid", error="insufficient_scope", scope="registry:admin"`},
 	} {

@@ -28,7 +28,8 @@ type Credentials struct {
 	// ClientID is the client_id form parameter, if any.
 	ClientID string
 	// ClientSecret is a client_secret form parameter (client_secret_post),
-	// which the node refuses.
+	// which the node refuses: invalid_client alone (a method it does not
+	// support), invalid_request beside another method.
 	ClientSecret string
 	// AssertionType and Assertion are client_assertion_type and
 	// client_assertion (private_key_jwt).
@@ -61,13 +62,17 @@ func (s *Service) authenticate(ctx context.Context, cred Credentials, visitors b
 		methods++
 	}
 	if cred.ClientSecret != "" {
-		return Client{}, fail(ErrInvalidRequest, "client_secret in the request body is not supported; use HTTP Basic (client_secret_basic) or private_key_jwt")
+		methods++
 	}
-	switch methods {
-	case 0:
-		return Client{}, fail(ErrInvalidClient, "client authentication is required (private_key_jwt or client_secret_basic)")
-	case 2:
+	// RFC 6749 §5.2: more than one method is invalid_request; none, or
+	// one the node does not support (client_secret_post), invalid_client.
+	switch {
+	case methods > 1:
 		return Client{}, fail(ErrInvalidRequest, "use exactly one client authentication method")
+	case cred.ClientSecret != "":
+		return Client{}, fail(ErrInvalidClient, "client_secret in the request body (client_secret_post) is not supported; use HTTP Basic (client_secret_basic) or private_key_jwt")
+	case methods == 0:
+		return Client{}, fail(ErrInvalidClient, "client authentication is required (private_key_jwt or client_secret_basic)")
 	}
 	var (
 		c   Client

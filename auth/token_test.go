@@ -208,7 +208,13 @@ func TestAuthenticationMethods(t *testing.T) {
 			Assertion: e.assertion(testClient{Client: c, signer: jwtClient.signer, kid: jwtClient.kid}, nil)}, ErrInvalidClient},
 		{"no authentication", Credentials{ClientID: "svc-basic"}, ErrInvalidClient},
 		{"two methods", Credentials{Basic: true, BasicID: "svc-basic", BasicSecret: secret, AssertionType: AssertionType, Assertion: "x"}, ErrInvalidRequest},
-		{"client_secret_post", Credentials{ClientID: "svc-basic", ClientSecret: secret}, ErrInvalidRequest},
+		// RFC 6749 §5.2: invalid_client is "Client authentication failed
+		// (e.g., unknown client, no client authentication included, or
+		// unsupported authentication method)"; invalid_request a request
+		// that "utilizes more than one mechanism for authenticating the
+		// client".
+		{"client_secret_post", Credentials{ClientID: "svc-basic", ClientSecret: secret}, ErrInvalidClient},
+		{"client_secret_post beside basic", Credentials{Basic: true, BasicID: "svc-basic", BasicSecret: secret, ClientSecret: secret}, ErrInvalidRequest},
 		{"client_id mismatch", Credentials{Basic: true, BasicID: "svc-basic", BasicSecret: secret, ClientID: "svc-a"}, ErrInvalidClient},
 	}
 	for _, tc := range refused {

@@ -237,22 +237,35 @@ func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 // Middleware protects a handler: a request must carry a valid access token
 // in "Authorization: Bearer" holding every one of scopes. A request
 // without one (no Authorization header, or another scheme) gets 401 with
-// a Bearer challenge that has no error code (RFC 6750 §3), an invalid
-// token 401 with error="invalid_token", a token lacking a scope 403
+// a Bearer challenge that has no error code (RFC 6750 §3), two
+// Authorization headers or "Bearer" without a token 400
+// error="invalid_request" (RFC 6750 §3.1), an invalid token 401 with
+// error="invalid_token", a token lacking a scope 403
 // error="insufficient_scope", keys that cannot be fetched 503; the body
 // is a JSON {"error", "error_description"} that never echoes the token.
 // The handler finds the principal with PrincipalFrom.
 func (v *AccessTokenVerifier) Middleware(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
+			hs := r.Header.Values("Authorization")
+			var scheme, tok string
+			if len(hs) > 0 {
+				scheme, tok, _ = strings.Cut(hs[0], " ")
+			}
+			switch {
+			case len(hs) == 0 || len(hs) == 1 && !strings.EqualFold(scheme, "Bearer"):
 				// No Bearer authentication at all: no error in the
 				// challenge (RFC 6750 §3).
 				deny(w, http.StatusUnauthorized, "invalid_token", "a bearer access token is required", challenge("", "", scopes))
 				return
+			case len(hs) > 1 || strings.TrimSpace(tok) == "":
+				// A repeated header, or "Bearer" without a token, is
+				// malformed: invalid_request, 400 (RFC 6750 §3.1).
+				const msg = "the Authorization header must be one Bearer token"
+				deny(w, http.StatusBadRequest, "invalid_request", msg, challenge("invalid_request", msg, scopes))
+				return
 			}
-			p, err := v.Verify(r.Context(), strings.TrimSpace(h[7:]))
+			p, err := v.Verify(r.Context(), strings.TrimSpace(tok))
 			switch {
 			case errors.Is(err, ErrKeysUnavailable):
 				deny(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token issuer's keys cannot be fetched", "")

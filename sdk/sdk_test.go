@@ -443,13 +443,21 @@ func TestMiddlewareChallenges(t *testing.T) {
 		{"Basic", "Basic c2hvcDpzZWNyZXQ=", 401, "invalid_token", `Bearer scope="registry:admin"`},
 		{"an invalid token", "Bearer " + tok + "x", 401, "invalid_token",
 			`Bearer error="invalid_token", error_description="the access token is invalid or expired", scope="registry:admin"`},
+		// RFC 6750 §3.1: a request that "repeats the same parameter ...
+		// or is otherwise malformed" is invalid_request, "HTTP 400".
+		{"Bearer without a token", "Bearer ", 400, "invalid_request",
+			`Bearer error="invalid_request", error_description="the Authorization header must be one Bearer token", scope="registry:admin"`},
+		{"two headers", "Bearer " + tok + "\n" + "Bearer " + tok, 400, "invalid_request",
+			`Bearer error="invalid_request", error_description="the Authorization header must be one Bearer token", scope="registry:admin"`},
 		{"another scope", "Bearer " + tok, 403, "insufficient_scope",
 			`Bearer error="insufficient_scope", error_description="the access token lacks scope registry:admin", scope="registry:admin"`},
 	} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/", nil)
-		if c.auth != "" {
-			req.Header.Set("Authorization", c.auth)
+		for _, a := range strings.Split(c.auth, "\n") {
+			if a != "" {
+				req.Header.Add("Authorization", a)
+			}
 		}
 		h.ServeHTTP(rec, req)
 		if got := rec.Header().Get("WWW-Authenticate"); rec.Code != c.status || got != c.challenge || !strings.Contains(rec.Body.String(), `"error":"`+c.code+`"`) {
