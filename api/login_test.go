@@ -148,13 +148,9 @@ func TestLoginPageLifetimeLeft(t *testing.T) {
 // language, by POST; before, it carried none, and an expired login
 // there said to go back to the site and start again.
 func TestLoginPageRestartForm(t *testing.T) {
-	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb = "https://shop.example/cb"
-	p := shopLogin(t, e, nil, cb, "")
-	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
-		t.Fatal(err)
-	}
-	h := e.srv.Handler()
+	e, _ := shopLoginEnv(t, cb)
+	h := e.h
 	q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"}, "state": {`s 1&"<x>`},
 		"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 	formRE := regexp.MustCompile(`<form id="restart" method="([a-z]+)" action="([^"]+)" hidden>(.*?)</form>`)
@@ -236,6 +232,19 @@ func idTokenHint(t *testing.T, e *oauthEnv, aud string) string {
 		t.Fatal(err)
 	}
 	return signed
+}
+
+// shopLoginEnv is a new OAuth environment with user login mounted for
+// the client shop (shopLogin, redirect URI cb), its handler in e.h.
+func shopLoginEnv(t *testing.T, cb string) (*oauthEnv, *login.Provider) {
+	t.Helper()
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	p := shopLogin(t, e, nil, cb, "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	return e, p
 }
 
 // shopLogin registers the relying party "shop" (its redirect URI cb and,
@@ -399,13 +408,8 @@ func TestLoginInvalidClientNoChallenge(t *testing.T) {
 // record in the store and a cookie for a page nobody sees. It is 405
 // (Allow: GET, POST); the GET starts the login.
 func TestAuthorizeHeadStartsNothing(t *testing.T) {
-	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb = "https://shop.example/cb"
-	p := shopLogin(t, e, nil, cb, "")
-	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
-		t.Fatal(err)
-	}
-	e.h = e.srv.Handler()
+	e, _ := shopLoginEnv(t, cb)
 	path := login.AuthorizePath + "?" + url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"},
 		"state": {"s"}, "nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
 	before := e.store.Len()
@@ -507,13 +511,9 @@ func TestCounterApprovalBodyFitsItsFields(t *testing.T) {
 // cookie sent along), is refused (403 cross_site_request, an HTML page)
 // and changes nothing: the node's own page then starts the login again.
 func TestLoginRestartCrossOrigin(t *testing.T) {
-	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb = "https://shop.example/cb"
-	p := shopLogin(t, e, nil, cb, "")
-	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
-		t.Fatal(err)
-	}
-	h := e.srv.Handler()
+	e, p := shopLoginEnv(t, cb)
+	h := e.h
 	q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "state": {"s"},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 	st, err := p.AuthorizeFor(context.Background(), q, login.Extension{Audience: "oid4vci", Issuer: oauthIssuer + "/oid4vci",
@@ -550,13 +550,8 @@ func TestLoginRestartCrossOrigin(t *testing.T) {
 // such a POST body is: the pair was dropped, and the request taken
 // without it (a state the client sent answered with none).
 func TestAuthorizeMalformedQuery(t *testing.T) {
-	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb = "https://shop.example/cb"
-	p := shopLogin(t, e, nil, cb, "")
-	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
-		t.Fatal(err)
-	}
-	e.h = e.srv.Handler()
+	e, _ := shopLoginEnv(t, cb)
 	good := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"},
 		"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
 	before := e.store.Len()
