@@ -821,12 +821,15 @@ func (l *loginHandlers) wait(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
-	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || len(r.Header.Values("Authorization")) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="trustid"`)
-		return &Error{Status: http.StatusUnauthorized, Code: login.CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)"}
+	tok, err := bearerToken(r)
+	if err != nil {
+		var c challenger
+		if errors.As(err, &c) {
+			w.Header().Set("WWW-Authenticate", c.challenge())
+		}
+		return err
 	}
-	claims, err := l.p.UserInfo(r.Context(), strings.TrimSpace(tok))
+	claims, err := l.p.UserInfo(r.Context(), tok)
 	if err != nil {
 		e := loginError(err)
 		e.Message = auth.SafeDescription(e.Message)

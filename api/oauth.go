@@ -626,7 +626,10 @@ func (e *authzError) Error() string     { return e.err.Error() }
 func (e *authzError) challenge() string { return e.header }
 func (e *authzError) Unwrap() error     { return e.err }
 
-func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
+// bearerToken reads the one Bearer token of r's Authorization header
+// (RFC 6750 §2.1), for the protected routes and userinfo alike; its
+// refusals carry their challenge (authzError).
+func bearerToken(r *http.Request) (string, error) {
 	hs := r.Header.Values("Authorization")
 	var scheme, token string
 	if len(hs) > 0 {
@@ -635,7 +638,7 @@ func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
 	if len(hs) == 0 || len(hs) == 1 && !strings.EqualFold(scheme, "Bearer") {
 		// No header, or one of another scheme, is no Bearer
 		// authentication at all: the challenge has no error (RFC 6750 §3).
-		return Principal{}, &authzError{
+		return "", &authzError{
 			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)"},
 			header: `Bearer realm="trustid"`,
 		}
@@ -644,12 +647,20 @@ func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
 		// Two headers repeat the parameter, "Bearer" without a token is
 		// malformed: RFC 6750 §3.1 invalid_request, which the resource
 		// server "SHOULD respond with the HTTP 400 (Bad Request)".
-		return Principal{}, &authzError{
+		return "", &authzError{
 			err:    &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization header must be one Bearer token"},
 			header: `Bearer realm="trustid", error="invalid_request"`,
 		}
 	}
-	p, err := b.svc.Authorize(r.Context(), strings.TrimSpace(token), scope)
+	return strings.TrimSpace(token), nil
+}
+
+func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
+	token, err := bearerToken(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	p, err := b.svc.Authorize(r.Context(), token, scope)
 	if err != nil {
 		e := authError(err)
 		switch e.Code {
