@@ -581,26 +581,11 @@ func TestAuthorizeMalformedQuery(t *testing.T) {
 // malformed", "HTTP 400 (Bad Request)"). Both were 401 invalid_token.
 func TestUserInfoBearerChallenges(t *testing.T) {
 	e, _ := shopLoginEnv(t, "https://shop.example/cb")
-	for _, c := range []struct {
-		name   string
-		auth   []string
-		status int
-		header string
-	}{
+	checkChallenges(t, e, login.UserInfoPath, []challengeCase{
 		{"no header", nil, 401, `Bearer realm="trustid"`},
 		{"Basic", []string{"Basic c2hvcDpzZWNyZXQ="}, 401, `Bearer realm="trustid"`},
 		{"Bearer without a token", []string{"Bearer "}, 400, `Bearer realm="trustid", error="invalid_request"`},
 		{"two headers", []string{"Bearer a", "Bearer a"}, 400, `Bearer realm="trustid", error="invalid_request"`},
 		{"an unknown token", []string{"Bearer not-a-token"}, 401, `Bearer realm="trustid", error="invalid_token", `},
-	} {
-		req := httptest.NewRequest("GET", login.UserInfoPath, nil)
-		for _, v := range c.auth {
-			req.Header.Add("Authorization", v)
-		}
-		resp, m := e.send(req)
-		h := resp.Header.Get("WWW-Authenticate")
-		if resp.StatusCode != c.status || h != c.header && !(strings.HasSuffix(c.header, ", ") && strings.HasPrefix(h, c.header)) {
-			t.Errorf("%s: %d %q %v, want %d %q", c.name, resp.StatusCode, h, m, c.status, c.header)
-		}
-	}
+	})
 }

@@ -604,12 +604,7 @@ func TestBearerChallenges(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	rp := e.register("svc-scan", gm.AlgSM2, auth.ScopeQRRedeem)
 	tok := e.token(rp, "")
-	for _, c := range []struct {
-		name   string
-		auth   []string
-		status int
-		header string
-	}{
+	checkChallenges(t, e, "/v1/admin/routes", []challengeCase{
 		{"no header", nil, 401, `Bearer realm="trustid"`},
 		{"Basic", []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("svc-scan:secret"))}, 401, `Bearer realm="trustid"`},
 		{"DPoP", []string{"DPoP " + tok}, 401, `Bearer realm="trustid"`},
@@ -621,8 +616,24 @@ func TestBearerChallenges(t *testing.T) {
 		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 400, `Bearer realm="trustid", error="invalid_request"`},
 		{"a bad token", []string{"Bearer " + tok + "x"}, 401, `Bearer realm="trustid", error="invalid_token", `},
 		{"another scope", []string{"bearer " + tok}, 403, `Bearer realm="trustid", error="insufficient_scope", scope="registry:admin"`},
-	} {
-		req := httptest.NewRequest("GET", "/v1/admin/routes", nil)
+	})
+}
+
+// challengeCase is a request's Authorization headers and the status and
+// WWW-Authenticate challenge it must get (a challenge ending in ", " is a
+// prefix).
+type challengeCase struct {
+	name   string
+	auth   []string
+	status int
+	header string
+}
+
+// checkChallenges sends GET path with each case's headers to e.
+func checkChallenges(t *testing.T, e *oauthEnv, path string, cases []challengeCase) {
+	t.Helper()
+	for _, c := range cases {
+		req := httptest.NewRequest("GET", path, nil)
 		for _, v := range c.auth {
 			req.Header.Add("Authorization", v)
 		}
