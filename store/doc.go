@@ -33,6 +33,8 @@
 //	Claim / CompareAndReplace /           markers held by a node   namespace "kv"
 //	CompareAndDelete                      (and records they leave)
 //	Allow / Reset                         rate limits, lockouts    namespace "rate"
+//	Watch / Notify                        wakes of long polls      namespace "wake"
+//	                                      (nothing stored; Redis Pub/Sub)
 //
 // To keep sessions apart from a cache (or one feature's cache from
 // another's), give each its own store value with its own Prefix; several

@@ -69,6 +69,7 @@ type Memory struct {
 	lastSweep atomic.Int64 // clock time (UnixNano) of the last full-store sweep
 	closed    atomic.Bool
 	shards    [memShards]memShard
+	signals   Signals // Watch's, which Notify wakes
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -598,6 +599,27 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	m.remove(s, sk)
+	return nil
+}
+
+// Watch implements [Store.Watch]: the store is one process's, so its
+// notifications are its own Notify's and are never lost.
+func (m *Memory) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	sk, _, err := m.begin(ctx, NamespaceWake, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, stop := m.signals.Watch(sk)
+	return ch, stop, nil
+}
+
+// Notify implements [Store.Notify].
+func (m *Memory) Notify(ctx context.Context, key string) error {
+	sk, _, err := m.begin(ctx, NamespaceWake, key)
+	if err != nil {
+		return err
+	}
+	m.signals.Notify(sk)
 	return nil
 }
 

@@ -157,6 +157,24 @@ type Store interface {
 	// left as it is. An invalid key fails the call before any deletion.
 	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
 
+	// Watch returns a channel closed at the first Notify of key after
+	// Watch returned, by this process or, for a store shared by several
+	// processes (Redis), by any of them, and the function that stops
+	// watching (call it once). A notification carries nothing: it tells
+	// a watcher to read what key names now rather than later. It may be
+	// lost (a shared backend restarting, a connection dropped and made
+	// again), so a watcher also reads on its own schedule, and only ever
+	// learns from what it reads; and another process's Notify sent
+	// before Watch may arrive after it and wake it, which costs a read. Many watches of one key, and of many
+	// keys, cost one subscription to the backend per store.
+	Watch(ctx context.Context, key string) (<-chan struct{}, func(), error)
+	// Notify wakes the watches of key (Watch): those of this process
+	// before it returns, those of other processes sharing the backend
+	// when they receive it (best effort: nothing tells the notifier
+	// whether anyone watched or received it). Watches of other keys are
+	// left as they are.
+	Notify(ctx context.Context, key string) error
+
 	// Allow counts one request against the rate limit for key: at most limit
 	// requests per window (GCRA: a burst of limit, then limit per window
 	// sustained). It returns the decision and, when denied, how long until
@@ -200,6 +218,7 @@ const (
 	NamespaceNonce = "nonce"
 	NamespaceKV    = "kv"
 	NamespaceRate  = "rate"
+	NamespaceWake  = "wake"
 )
 
 // hashedKeyLen is the length of the encoded digest in a stored key:

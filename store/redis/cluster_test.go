@@ -56,6 +56,10 @@ func TestRedisClusterConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return newRedis(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
 	})
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		prefix := fmt.Sprintf("trustid:test%d:", n.Add(1))
+		return newRedis(t, c, prefix), newRedis(t, c, prefix)
+	})
 	// Markers go to every master.
 	ctx := t.Context()
 	r := newRedis(t, c, "trustid:spread:")

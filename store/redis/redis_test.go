@@ -38,6 +38,12 @@ func TestRedisConformance(t *testing.T) {
 		// One server for the whole suite; a fresh prefix per subtest.
 		return newRedis(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
 	})
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		// Two instances: two stores of one prefix, each subscribed on
+		// its own connection.
+		prefix := fmt.Sprintf("trustid:test%d:", n.Add(1))
+		return newRedis(t, c, prefix), newRedis(t, c, prefix)
+	})
 	// Every key the suite left behind carries a TTL: nothing leaks forever.
 	ctx := t.Context()
 	keys, err := c.Keys(ctx, "*").Result()

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RateLimitExact", testRateLimitExact},
 		{"RateLimitWindow", testRateLimitWindow},
 		{"RateLimitReset", testRateLimitReset},
+		{"WatchNotify", testWatchNotify},
 		{"BadInput", testBadInput},
 		{"ContextCanceled", testContextCanceled},
 		{"Ping", testPing},
@@ -747,6 +748,9 @@ func testBadInput(t *testing.T, s store.Store) {
 	_, err = s.Allow(ctx, "", 1, time.Minute)
 	wantErr(t, "Allow empty key", err, store.ErrInvalidKey)
 	wantErr(t, "Reset empty key", s.Reset(ctx, ""), store.ErrInvalidKey)
+	_, _, err = s.Watch(ctx, "")
+	wantErr(t, "Watch empty key", err, store.ErrInvalidKey)
+	wantErr(t, "Notify empty key", s.Notify(ctx, ""), store.ErrInvalidKey)
 
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		wantErr(t, "Put bad ttl", s.Put(ctx, k, []byte("v"), ttl), store.ErrInvalidTTL)
@@ -825,6 +829,9 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	check("Allow", err)
 	check("Reset", s.Reset(canceled, k))
 	check("Ping", s.Ping(canceled))
+	_, _, err = s.Watch(canceled, k)
+	check("Watch", err)
+	check("Notify", s.Notify(canceled, k))
 
 	// The canceled calls changed nothing.
 	v, err := s.Consume(ctx, k)
@@ -874,6 +881,9 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "Allow", err, store.ErrClosed)
 	wantErr(t, "Reset", s.Reset(ctx, k), store.ErrClosed)
 	wantErr(t, "Ping", s.Ping(ctx), store.ErrClosed)
+	_, _, err = s.Watch(ctx, k)
+	wantErr(t, "Watch", err, store.ErrClosed)
+	wantErr(t, "Notify", s.Notify(ctx, k), store.ErrClosed)
 }
 
 // namespaces are the capability namespaces a stored key may carry.
@@ -892,6 +902,11 @@ func testKeysNotInClear(t *testing.T, s store.Store) {
 	if _, err := s.Allow(ctx, client, 10, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// Notifications store nothing.
+	_, stop, err := s.Watch(ctx, session)
+	noErr(t, "Watch", err)
+	noErr(t, "Notify", s.Notify(ctx, session))
+	stop()
 
 	keys, err := lister.StoredKeys(ctx)
 	noErr(t, "StoredKeys", err)
@@ -947,6 +962,106 @@ func testKeysNotInClear(t *testing.T, s store.Store) {
 	}
 	if len(seen) != len(namespaces) {
 		t.Errorf("stored keys cover namespaces %v, want all of %v", seen, namespaces)
+	}
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// testWatchNotify: Notify wakes every watch of its key in the process
+// before it returns, and no other: not a watch of another key, nor one
+// begun after it.
+func testWatchNotify(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k, other := secret("session"), secret("session")
+	watch := func(key string) <-chan struct{} {
+		t.Helper()
+		ch, stop, err := s.Watch(ctx, key)
+		noErr(t, "Watch", err)
+		t.Cleanup(stop)
+		return ch
+	}
+	a, b, c := watch(k), watch(k), watch(other)
+	noErr(t, "Notify", s.Notify(ctx, k))
+	if !closed(a) || !closed(b) {
+		t.Fatal("Notify did not wake the watches of its key")
+	}
+	if closed(c) {
+		t.Fatal("Notify woke a watch of another key")
+	}
+	later := watch(k)
+	if closed(later) {
+		t.Fatal("a watch begun after the Notify was woken by it")
+	}
+	noErr(t, "Notify", s.Notify(ctx, other))
+	if !closed(c) || closed(later) {
+		t.Fatal("Notify of the other key: its watch not woken, or the first key's woken")
+	}
+	_, stop, err := s.Watch(ctx, secret("gone"))
+	noErr(t, "Watch", err)
+	stop()
+	noErr(t, "Notify of a key no one watches now", s.Notify(ctx, secret("gone")))
+}
+
+// RunShared runs the behaviours of stores that several processes share
+// (one Redis): newPair returns two stores over one backend and prefix,
+// as two instances of a node open them, with separate connections to
+// it; it is called once per subtest and must return stores that share
+// no keys with those returned earlier. The suite closes them.
+func RunShared(t *testing.T, newPair func(t *testing.T) (store.Store, store.Store)) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, a, b store.Store)
+	}{
+		{"NotifyAcross", testNotifyAcross},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := newPair(t)
+			t.Cleanup(func() {
+				if err := errors.Join(a.Close(), b.Close()); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tc.fn(t, a, b)
+		})
+	}
+}
+
+// testNotifyAcross: a Notify through one store wakes the watches of its
+// key through the other, and no other watch. A store receives the
+// notifications in the order they were sent: once the watch of the last
+// key notified is woken, the others' notifications have arrived.
+func testNotifyAcross(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	watch := func(key string) <-chan struct{} {
+		t.Helper()
+		ch, stop, err := a.Watch(ctx, key)
+		noErr(t, "Watch", err)
+		t.Cleanup(stop)
+		return ch
+	}
+	k, other, last := secret("session"), secret("session"), secret("session")
+	woken, untouched, fence := watch(k), watch(other), watch(last)
+	noErr(t, "Notify", b.Notify(ctx, k))
+	noErr(t, "Notify", b.Notify(ctx, last))
+	select {
+	case <-fence:
+	case <-time.After(30 * time.Second): // not a timing bound: a store that never delivers
+		t.Fatal("a Notify through the other store did not reach this one's watch")
+	}
+	if !closed(woken) {
+		t.Error("a Notify through the other store did not wake this one's watch of its key")
+	}
+	if closed(untouched) {
+		t.Error("a Notify through the other store woke a watch of another key")
 	}
 }
 
