@@ -112,8 +112,11 @@ type Keys interface {
 // Set stored only if it is still the value given, atomically (false when
 // it is not). Delete removes what Set stored (a missing key is no error);
 // CompareAndDelete only if it is still the value given, atomically, and
-// returns how many keys it deleted. Keys are hashed by the store, so the secrets used in them never reach
-// it in clear.
+// returns how many keys it deleted. Watch and Notify wake the long
+// polls of a session when it is answered, at any instance sharing the
+// store (a hint that may be lost: the polls read on their own schedule
+// too). Keys are hashed by the store, so the secrets used in them never
+// reach it in clear.
 type Store interface {
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Consume(ctx context.Context, key string) ([]byte, error)
@@ -125,6 +128,8 @@ type Store interface {
 	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
+	Watch(ctx context.Context, key string) (<-chan struct{}, func(), error)
+	Notify(ctx context.Context, key string) error
 }
 
 // Config configures New. Issuer, Clients, Holders, Pairwise, Keys and
@@ -179,8 +184,10 @@ type Config struct {
 // Provider is the OpenID Connect provider. It is safe for concurrent use.
 type Provider struct {
 	cfg   Config
-	held  sync.Map // client ID + sector → struct{}: sector claims that succeeded
-	wakes wakes    // the long polls of sessions answered here
+	held sync.Map // client ID + sector → struct{}: sector claims that succeeded
+	// firstPause and maxPause are Wait's pauses between its reads
+	// (firstPollPause, maxPollPause; tests lengthen them).
+	firstPause, maxPause time.Duration
 }
 
 // New checks cfg and returns a Provider.
@@ -213,7 +220,7 @@ func New(cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("login: no %s signing key: %w", alg, err)
 		}
 	}
-	return &Provider{cfg: cfg}, nil
+	return &Provider{cfg: cfg, firstPause: firstPollPause, maxPause: maxPollPause}, nil
 }
 
 // IDTokenAlgorithms are the algorithms ID tokens are signed with: SM2 by

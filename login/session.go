@@ -178,7 +178,9 @@ func (p *Provider) answer(ctx context.Context, id string, read []byte, s *sessio
 			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 		}
 		if swapped {
-			p.wakes.answered(id)
+			// The polls of the session read it now, at any instance;
+			// a wake lost leaves it to their next read.
+			_ = p.cfg.Store.Notify(ctx, sessionKey(id))
 			return nil
 		}
 		now, again, err := p.readSession(ctx, id)
@@ -593,10 +595,10 @@ type Outcome struct {
 // the redirect with the authorization code, or nil when it is still
 // pending. It reads the session at once, then after pauses doubling
 // from 200 ms to 2 s (at most 16 reads in 25 s), and at once when the
-// session is answered at this instance; an answer at another instance
-// is seen at the next read. browser is the secret Authorize returned (the
-// login page's cookie): only the browser that started the session gets
-// its code. The
+// session is answered, at this instance or at another sharing the store
+// (Store.Watch); should that wake be lost, the answer is seen at the
+// next read. browser is the secret Authorize returned (the login page's
+// cookie): only the browser that started the session gets its code. The
 // session ends when the code is issued: a second Wait finds none. When
 // ctx ends (the browser gone, the node stopping) Wait stops waiting and
 // returns nil; the session's reads and the code's issue are not cut
@@ -604,11 +606,15 @@ type Outcome struct {
 func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Duration) (*Outcome, error) {
 	deadline := time.Now().Add(maxWait)
 	work := context.WithoutCancel(ctx)
-	pause := firstPollPause
+	pause := p.firstPause
 	for {
 		// Watched before the read, so an answer stored after it wakes
-		// the poll.
-		answered, stop := p.wakes.watch(id)
+		// the poll; a store that cannot watch now leaves the poll to
+		// its reads.
+		answered, stop, err := p.cfg.Store.Watch(work, sessionKey(id))
+		if err != nil {
+			answered, stop = nil, func() {}
+		}
 		out, done, err := p.poll(work, id, browser)
 		if done || err != nil || !time.Now().Before(deadline) {
 			stop()
@@ -625,7 +631,7 @@ func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Du
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		pause = min(2*pause, maxPollPause)
+		pause = min(2*pause, p.maxPause)
 	}
 }
 
