@@ -183,7 +183,7 @@ type Config struct {
 
 // Provider is the OpenID Connect provider. It is safe for concurrent use.
 type Provider struct {
-	cfg   Config
+	cfg  Config
 	held sync.Map // client ID + sector → struct{}: sector claims that succeeded
 	// firstPause and maxPause are Wait's pauses between its reads
 	// (firstPollPause, maxPollPause; tests lengthen them).
