@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -131,7 +132,7 @@ func (s *Server) MountQR(cfg QRConfig) error {
 	if cfg.Service != nil {
 		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 			forwarding := func() error { return s.checkRate(w, r, cfg.Limiter, forwardLimit, AuthenticatedClient(r)) }
-			return qrRedeem(w, r, cfg, forwarding)
+			return qrRedeem(w, r, s.log, cfg, forwarding)
 		})))
 	}
 	if cfg.Service != nil && cfg.Peers != nil {
@@ -194,8 +195,9 @@ type qrRedeemRequest struct {
 }
 
 // qrRedeem serves POST /v1/qr/verify; forwarding counts a redemption
-// the node forwards to another region (QRConfig.ForwardLimit).
-func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig, forwarding func() error) error {
+// the node forwards to another region (QRConfig.ForwardLimit). A
+// refusal by that region's limits is logged with the party it was for.
+func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRConfig, forwarding func() error) error {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "no authenticated caller"}
@@ -229,10 +231,15 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig, forwarding f
 		red, err = cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
 	}
 	// The code's region is over its limits for this region or the
-	// caller: the caller waits as that region's node asked (bounded).
+	// caller: the caller waits as that region's node asked (bounded),
+	// and the log names the party (a client ID: no personal data), which
+	// the other region's answer does not.
 	var limited *redeem.PeerLimitedError
 	if errors.As(err, &limited) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(limited.RetryAfter/time.Second), 10))
+		log.LogAttrs(r.Context(), slog.LevelWarn, "another region refused a forwarded redemption for its limits",
+			slog.String("request_id", requestID(r.Context())), slog.String("client_id", p.ClientID),
+			slog.String("region", limited.Region), slog.Duration("retry_after", limited.RetryAfter))
 	}
 	if err != nil {
 		return err

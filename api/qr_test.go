@@ -735,6 +735,9 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 // redeem.MaxPeerRetryAfter), as B's own limit would; the code is not
 // spent: a party of A redeems it after. It was 503
 // temporarily_unavailable without Retry-After (SECURITY.md, known gap 26).
+// B's log names the party A refused, with A's region and wait; it named
+// neither party nor wait in its own fields, only the region in the
+// error's text.
 func TestQRPeerLimitReachesTheParty(t *testing.T) {
 	limiter, err := store.NewMemory(store.MemoryOptions{})
 	if err != nil {
@@ -757,6 +760,17 @@ func TestQRPeerLimitReachesTheParty(t *testing.T) {
 	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || err != nil || secs < 1 || secs > 10 {
 		t.Fatalf("over A's limit for the party: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	var logged map[string]any
+	for line := range strings.Lines(b.logs.String()) {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "another region refused a forwarded redemption for its limits" {
+			logged = l
+		}
+	}
+	if logged["level"] != "WARN" || logged["client_id"] != "hotel-440000" || logged["region"] != "310000" ||
+		logged["retry_after"] != float64(time.Duration(secs)*time.Second) || logged["request_id"] == nil {
+		t.Errorf("B's log of A's refusal: %v, want the party, A's region and its Retry-After (%d s)", logged, secs)
 	}
 	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
 		t.Fatalf("the code refused by A's limit, redeemed after: %d %v", resp.StatusCode, m)
