@@ -20,7 +20,8 @@
 //     replay marker's script also reads the replay epoch; on a Cluster the
 //     two keys carry a hash tag that puts them in one slot. Expiry and
 //     rate-limit time come from the Redis server's clock, so nodes with
-//     skewed clocks still agree.
+//     skewed clocks still agree. Notifications (Watch, Notify) are Pub/Sub
+//     messages on one channel a prefix.
 //
 // # Capabilities and their namespaces
 //
