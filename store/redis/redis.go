@@ -742,14 +742,14 @@ func (r *Store) Close() error {
 	return nil
 }
 
-// The notifications of a prefix (Notify, Watch) are Pub/Sub messages on
-// one channel, the prefix followed by store.NamespaceWake, each the
-// publishing store's origin followed by the stored key of what it names
-// (a digest: no caller key in clear). Each
-// store subscribes once, at its first Watch, and wakes its own watches
-// of the key a message names: the watches of many keys cost one
-// subscription, and every instance receives the notifications of all
-// keys of the prefix (a few bytes each).
+// wakeChannel is the Pub/Sub channel of the prefix's notifications
+// (Notify, Watch): the prefix followed by store.NamespaceWake. Each
+// message is the publishing store's origin, a space and the stored key
+// of what it names (a digest: no caller key in clear). Each store
+// subscribes once, at its first Watch, and wakes its own watches of the
+// key a message names: the watches of many keys cost one subscription,
+// and every instance receives the notifications of all keys of the
+// prefix (a few bytes each).
 func (r *Store) wakeChannel() string { return r.keys.Prefix() + store.NamespaceWake }
 
 // Subscription timing: how long the first Watch waits for Redis to
