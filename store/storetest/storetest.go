@@ -1,7 +1,8 @@
 // Package storetest is the behavioural conformance suite for implementations
 // of [store.Store]: every implementation (in-memory, Redis) runs the same
-// [Run] so they cannot drift apart. It uses real time with short TTLs, so a
-// full run takes a few seconds.
+// [Run] so they cannot drift apart, and stores several processes share
+// (Redis) also run [RunShared], the behaviours between two of them. It
+// uses real time with short TTLs, so a full run takes a few seconds.
 package storetest
 
 import (
