@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
@@ -126,6 +127,111 @@ func changesOrdered(t *testing.T, shared statuslist.Markers) (lapsed bool) {
 	}
 	converged(t, l, a, b)
 	return false
+}
+
+// TestSharedMarkerHeldForLaterChange: instance a accepts two changes of
+// one entry, the second while the first's batch is on its way, so they go
+// in two batches. Once the first commits, a's marker must stay until the
+// second has: a change of the entry through instance b meanwhile would
+// commit between a's two, and a's second would undo it on every instance,
+// though the issuer was told b's came last (SECURITY.md, Known gaps, 21).
+// b waits for a's marker; found by mutation testing (a release that freed
+// an entry still counted passed every other test).
+func TestSharedMarkerHeldForLaterChange(t *testing.T) {
+	for name, newStore := range sharedStores() {
+		t.Run(name, func(t *testing.T) {
+			retryLapsed(t, func() bool { return markerHeldForLaterChange(t, newStore(t)) })
+		})
+	}
+}
+
+// markerHeldForLaterChange is one attempt of
+// TestSharedMarkerHeldForLaterChange; it reports whether b went ahead
+// once a's marker may have lapsed.
+func markerHeldForLaterChange(t *testing.T, shared statuslist.Markers) (lapsed bool) {
+	markers := newMarkerLog(shared, markerTTL)
+	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
+	l := openLedger(t)
+	g := &gatedBatches{Ledger: l, held: make(chan struct{}, 2)}
+	a := startInstanceAnchor(t, g, t.TempDir(), "a", nil, opt)
+	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+	id := a.issue(t, "client-a")
+	refs, err := a.shared.Refs(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := g.arm()
+	a.set(t, id, status.PurposeSuspension, 1) // its batch is held
+	<-g.held
+	second := g.arm()
+	a.set(t, id, status.PurposeSuspension, 0) // the next batch
+	from := time.Now()
+	close(first)
+	<-g.held // the first batch committed; the second is held
+
+	suspended := make(chan error, 1)
+	go func() {
+		suspended <- b.shared.Set(context.Background(), refs[1].ListID, refs[1].Index, 1)
+	}()
+	select {
+	case err = <-suspended:
+		if !markers.heldThrough("a", "b", from) {
+			close(second)
+			return true
+		}
+		t.Errorf("b answered the suspension (%v) while a's reinstatement, its second change of the entry, was not committed and a's marker held", err)
+		time.Sleep(300 * time.Millisecond) // let b's batch commit first
+		close(second)
+	case <-time.After(markerTTL):
+		close(second)
+		err = <-suspended
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, converged(t, l, a, b), refs[1]); got != 1 {
+		t.Fatalf("every instance serves the credential as not suspended (suspension bit %d) after the issuer's last change, through b, suspended it", got)
+	}
+	return false
+}
+
+// gatedBatches is a ledger whose next AnchorBatch calls, one for each
+// gate armed, each tell held and wait until their gate is closed (or the
+// call is stopped), then go through.
+type gatedBatches struct {
+	ledger.Ledger
+	held  chan struct{}
+	mu    sync.Mutex
+	gates []chan struct{}
+}
+
+// arm adds a gate for the next AnchorBatch not yet gated.
+func (g *gatedBatches) arm() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gate := make(chan struct{})
+	g.gates = append(g.gates, gate)
+	return gate
+}
+
+func (g *gatedBatches) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	if fn == "AnchorBatch" {
+		g.mu.Lock()
+		var gate chan struct{}
+		if len(g.gates) > 0 {
+			gate, g.gates = g.gates[0], g.gates[1:]
+		}
+		g.mu.Unlock()
+		if gate != nil {
+			g.held <- struct{}{}
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, 0, ctx.Err()
+			}
+		}
+	}
+	return g.Ledger.Submit(ctx, fn, args...)
 }
 
 // TestSharedChangeAfterRevocationAcrossInstances: a client revokes a
