@@ -74,6 +74,30 @@ func checkJOSEClaimNames(doc map[string]any, invalid error) error {
 	return nil
 }
 
+// CheckKid checks the kid of a credential or presentation secured with
+// JOSE, SD-JWT or COSE (vc+jwt, vc+sd-jwt, vc+cose, vp+jwt, vp+sd-jwt,
+// vp+cose) signed for signer, its issuer or holder, given its iss (nil or
+// "" when absent), before any key is resolved. VC-JOSE-COSE §4.3 (Using
+// Controlled Identifier Documents): "When iss is absent, and the issuer
+// is identified as a [URL], the kid MUST be an absolute [URL] to a
+// verification method listed in a controlled identifier documents or a
+// DID Document", and "When the holder is identified as a [URL], and iss
+// is absent, the kid MUST be an absolute [URL] to a verification method
+// listed in a controlled identifier document". Every issuer and holder
+// is a URL (VC 2.0 §4.7, §4.12), so a kid relative to signer ("#key-1",
+// which the resolvers read as a method of signer's document) is taken
+// only beside an iss that is signer (§4.1.2: kid then "is used to
+// distinguish the specific key used"); else ErrUnknownKey. An absolute
+// kid is the resolver's to check, as is a kid that names no method but a
+// key of SD-JWT VC issuer metadata (§4.2.1), which no controlled
+// identifier document lists.
+func CheckKid(signer, kid string, iss any) error {
+	if s, _ := iss.(string); strings.HasPrefix(kid, "#") && s != signer {
+		return fmt.Errorf("%w: a kid relative to the issuer or holder needs an iss naming it; without one, VC-JOSE-COSE §4.3 requires kid to be an absolute URL of a verification method", ErrUnknownKey)
+	}
+	return nil
+}
+
 // CheckJOSEClaims checks a credential to be secured as a vc+jwt, whose
 // JWT claims it is, for what JOSE requires of them (ErrInvalid, naming the
 // claim): no vc or vp (VC-JOSE-COSE §3.1.3); an iss, if present, that is

@@ -303,14 +303,17 @@ func mapJWSErr(err error) error {
 }
 
 // credentialIssuer reads the issuer of an unverified payload and checks
-// iss against it.
-func credentialIssuer(m map[string]any, _ string) (string, error) {
+// iss, and kid (CheckKid), against it.
+func credentialIssuer(m map[string]any, kid string) (string, error) {
 	iss, err := idOf(m["issuer"], true)
 	if err != nil {
 		return "", fmt.Errorf("%w: issuer: %v", ErrInvalid, err)
 	}
 	if j, ok := m["iss"]; ok && j != iss {
 		return "", fmt.Errorf("%w: iss does not equal the credential issuer", ErrIssuerMismatch)
+	}
+	if err := CheckKid(iss, kid, m["iss"]); err != nil {
+		return "", err
 	}
 	return iss, nil
 }

@@ -55,6 +55,9 @@ func presentationPayload(p map[string]any, kid string, opts PresentOptions) (map
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckKid(pres.Holder, kid, p["iss"]); err != nil {
+		return nil, err
+	}
 	if _, err := holderKid(pres.Holder, kid); err != nil {
 		return nil, err
 	}
@@ -216,6 +219,9 @@ func (v *Verifier) vpSDJWTUnsigned(ctx context.Context, split *sdjwt.SDJWT, chal
 		return nil, err
 	}
 	if err := v.CheckContext(payload); err != nil {
+		return nil, err
+	}
+	if err := CheckKid(p.Holder, jws.Header.String("kid"), payload["iss"]); err != nil {
 		return nil, err
 	}
 	keyBound := split.KB != ""
