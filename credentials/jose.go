@@ -30,8 +30,9 @@ const (
 
 // SignJWT secures a credential or presentation document as a compact JWS
 // whose payload is the document itself: typ vc+jwt (or vp+jwt), cty vc (or
-// vp), and kid (a DID URL of the signing key). A document with a vc or vp
-// member is refused (ErrInvalid, ErrInvalidPresentation for vp+jwt).
+// vp), and kid (a DID URL of the signing key; relative to the issuer only
+// beside an iss, CheckKid). A document with a vc or vp member is refused
+// (ErrInvalid, ErrInvalidPresentation for vp+jwt).
 func SignJWT(doc map[string]any, typ, kid string, signer crypto.Signer) (string, error) {
 	cty, invalid := CtyVC, ErrInvalid
 	if typ == TypVPJWT {
@@ -41,6 +42,11 @@ func SignJWT(doc map[string]any, typ, kid string, signer crypto.Signer) (string,
 	}
 	if err := checkJOSEClaimNames(doc, invalid); err != nil {
 		return "", err
+	}
+	if iss, err := idOf(doc["issuer"], true); err == nil && typ == TypVCJWT {
+		if err := CheckKid(iss, kid, doc["iss"]); err != nil {
+			return "", err
+		}
 	}
 	return jose.Sign(doc, map[string]any{"typ": typ, "cty": cty, "kid": kid}, signer)
 }

@@ -23,7 +23,7 @@ import (
 // vp+sd-jwt whose kid was "#<fragment>" of its did:key issuer or holder,
 // without iss, verified (the resolvers read it against the signer); each
 // is now refused (ErrUnknownKey), before any key is resolved, and
-// SignPresentation and SignPresentationSDJWT no longer make one. What the
+// SignJWT, SignPresentation and SignPresentationSDJWT no longer make one. What the
 // spec allows still verifies: the absolute kid, and the relative kid
 // beside an iss that is the issuer or holder (§4.1.2: "If kid is also
 // present in the JOSE Header, it is used to distinguish the specific key
@@ -109,6 +109,12 @@ func TestRelativeKidNeedsIss(t *testing.T) {
 		if err := f.verify(f.doc("did:example:someone-else"), relative); !errors.Is(err, ErrUnknownKey) {
 			t.Errorf("%s, relative kid, iss another's: %v, want ErrUnknownKey", f.name, err)
 		}
+	}
+	if _, err := SignJWT(credential(""), TypVCJWT, relative, key); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("SignJWT of a vc+jwt with a relative kid and no iss: %v, want ErrUnknownKey", err)
+	}
+	if _, err := SignJWT(credential(did), TypVCJWT, relative, key); err != nil {
+		t.Errorf("SignJWT of a vc+jwt with a relative kid and iss: %v", err)
 	}
 	opts := PresentOptions{Challenge: challenge, Domain: domain}
 	if _, err := SignPresentation(presentationOf(did), relative, opts, key); !errors.Is(err, ErrUnknownKey) {

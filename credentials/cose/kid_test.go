@@ -20,7 +20,7 @@ import (
 // controlled identifier document". A vc+cose and a vp+cose whose kid was
 // "#<fragment>" of their did:key issuer or holder, without a CWT claim
 // iss, verified; both are now refused (credentials.ErrUnknownKey), and
-// SignPresentation makes no such vp+cose. The absolute kid verifies, and
+// SignCredential and SignPresentation make none. The absolute kid verifies, and
 // so does the relative one beside a CWT iss that is the issuer or holder;
 // a vp+cose's iss naming another is no iss of the holder.
 func TestRelativeKidNeedsIss(t *testing.T) {
@@ -60,6 +60,9 @@ func TestRelativeKidNeedsIss(t *testing.T) {
 	h := map[int64]any{1: int64(AlgSM2), 3: ContentTypeVP, 4: []byte(relative), 16: MediaTypeVP, 15: map[any]any{int64(1): "did:example:someone-else"}}
 	if _, err := f.v.VerifyPresentation(ctx, handSign1(t, h, nil, vp, p.key, AlgSM2), challenge, domain); !errors.Is(err, credentials.ErrUnknownKey) {
 		t.Errorf("vp+cose, relative kid, iss another's: %v, want ErrUnknownKey", err)
+	}
+	if _, err := SignCredential(credentialDoc(p.did), relative, p.key); !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("SignCredential with a relative kid: %v, want ErrUnknownKey", err)
 	}
 	var doc map[string]any
 	json.Unmarshal(vp, &doc)
