@@ -90,7 +90,7 @@ func checkJOSEClaimNames(doc map[string]any, invalid error) error {
 // DID Document", and "When the holder is identified as a [URL], and iss
 // is absent, the kid MUST be an absolute [URL] to a verification method
 // listed in a controlled identifier document". Every issuer and holder
-// is a URL (VC 2.0 §4.7, §4.12), so a kid relative to signer ("#key-1",
+// is a URL (VC 2.0 §4.7, §4.13), so a kid relative to signer ("#key-1",
 // which the resolvers read as a method of signer's document) is taken
 // only beside an iss that is signer (§4.1.2: kid then "is used to
 // distinguish the specific key used"); else ErrUnknownKey. An absolute
