@@ -943,26 +943,30 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 	if err != nil {
 		return nil, err
 	}
-	// A credential without a proof must be enveloped: all are checked
-	// before any is verified.
+	// A credential without a proof must be enveloped, and one with a
+	// proof bound to the holder by its subject id (no cnf: the Data
+	// Integrity verifier does not return the holder's key): all are
+	// checked, needing no key, before any is verified, so that another's
+	// credential fetches nothing for its issuer's key either.
 	for i, c := range pres.Credentials {
-		if _, hasProof := c["proof"]; !hasProof {
-			if err := vc.CheckEnvelope(c); err != nil {
-				return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
-			}
+		var err error
+		if _, hasProof := c["proof"]; hasProof {
+			err = vc.CheckHolderBinding(&vc.Verified{Credential: c}, pres.Holder, nil)
+		} else {
+			err = vc.CheckEnvelope(c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
 	}
-	// The credentials, and their binding to the holder by subject id, are
-	// checked before the holder's key is resolved (for a did:web or https
-	// holder, a fetch from the host it names), as in a vp+jwt.
+	// The credentials, and the enveloped ones' binding to the holder by
+	// subject id, are checked before the holder's key is resolved (for a
+	// did:web or https holder, a fetch from the host it names), as in a
+	// vp+jwt.
 	checkCredentials := func(p *dataintegrity.Presentation) error {
 		for _, c := range p.Credentials {
-			e := verifiedEntry{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document), Credential: c.Document,
-				Proofs: proofOutcomes(c.Proofs, "issuer")}
-			if err := vc.CheckHolderBinding(&vc.Verified{Format: e.Format, Credential: c.Document}, p.Holder, nil); err != nil {
-				return err
-			}
-			out.Credentials = append(out.Credentials, e)
+			out.Credentials = append(out.Credentials, verifiedEntry{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document),
+				Credential: c.Document, Proofs: proofOutcomes(c.Proofs, "issuer")})
 		}
 		for i, it := range p.Other {
 			res, err := h.cfg.Verifier.VerifyToken(ctx, it)

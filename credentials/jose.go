@@ -30,8 +30,9 @@ const (
 
 // SignJWT secures a credential or presentation document as a compact JWS
 // whose payload is the document itself: typ vc+jwt (or vp+jwt), cty vc (or
-// vp), and kid (a DID URL of the signing key). A document with a vc or vp
-// member is refused (ErrInvalid, ErrInvalidPresentation for vp+jwt).
+// vp), and kid (a DID URL of the signing key; relative to the issuer only
+// beside an iss, CheckKid). A document with a vc or vp member is refused
+// (ErrInvalid, ErrInvalidPresentation for vp+jwt).
 func SignJWT(doc map[string]any, typ, kid string, signer crypto.Signer) (string, error) {
 	cty, invalid := CtyVC, ErrInvalid
 	if typ == TypVPJWT {
@@ -41,6 +42,11 @@ func SignJWT(doc map[string]any, typ, kid string, signer crypto.Signer) (string,
 	}
 	if err := checkJOSEClaimNames(doc, invalid); err != nil {
 		return "", err
+	}
+	if iss, err := idOf(doc["issuer"], true); err == nil && typ == TypVCJWT {
+		if err := CheckKid(iss, kid, doc["iss"]); err != nil {
+			return "", err
+		}
 	}
 	return jose.Sign(doc, map[string]any{"typ": typ, "cty": cty, "kid": kid}, signer)
 }
@@ -70,6 +76,30 @@ func checkJOSEClaimNames(doc map[string]any, invalid error) error {
 		if _, ok := doc[name]; ok {
 			return &FieldError{Err: invalid, Field: name, Rule: "must not be present in a vc+jwt or vp+jwt (VC-JOSE-COSE §3.1.3): the JWT claims are the document itself"}
 		}
+	}
+	return nil
+}
+
+// CheckKid checks the kid of a credential or presentation secured with
+// JOSE, SD-JWT or COSE (vc+jwt, vc+sd-jwt, vc+cose, vp+jwt, vp+sd-jwt,
+// vp+cose) signed for signer, its issuer or holder, given its iss (nil or
+// "" when absent), before any key is resolved. VC-JOSE-COSE §4.3 (Using
+// Controlled Identifier Documents): "When iss is absent, and the issuer
+// is identified as a [URL], the kid MUST be an absolute [URL] to a
+// verification method listed in a controlled identifier documents or a
+// DID Document", and "When the holder is identified as a [URL], and iss
+// is absent, the kid MUST be an absolute [URL] to a verification method
+// listed in a controlled identifier document". Every issuer and holder
+// is a URL (VC 2.0 §4.7, §4.13), so a kid relative to signer ("#key-1",
+// which the resolvers read as a method of signer's document) is taken
+// only beside an iss that is signer (§4.1.2: kid then "is used to
+// distinguish the specific key used"); else ErrUnknownKey. An absolute
+// kid is the resolver's to check, as is a kid that names no method but a
+// key of SD-JWT VC issuer metadata (§4.2.1), which no controlled
+// identifier document lists.
+func CheckKid(signer, kid string, iss any) error {
+	if s, _ := iss.(string); strings.HasPrefix(kid, "#") && s != signer {
+		return fmt.Errorf("%w: a kid relative to the issuer or holder needs an iss naming it; without one, VC-JOSE-COSE §4.3 requires kid to be an absolute URL of a verification method", ErrUnknownKey)
 	}
 	return nil
 }

@@ -174,6 +174,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if err != nil {
 		return nil, keyErr(fmt.Errorf("%w: holder: %v", ErrInvalidPresentation, err))
 	}
+	if err := CheckKid(h, jws.Header.String("kid"), payload["iss"]); err != nil {
+		return nil, err
+	}
 	if _, err := holderKid(h, jws.Header.String("kid")); err != nil {
 		return nil, keyErr(err)
 	}

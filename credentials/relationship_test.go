@@ -99,7 +99,7 @@ func TestPresentationVerificationRelationship(t *testing.T) {
 		if err := present(pv, pcv, did, did+"#assert", assertKey); !errors.Is(err, ErrUnknownKey) {
 			t.Errorf("%s: a resolver without relationships took a did:web holder's assertionMethod key: %v", name, err)
 		}
-		if err := present(pv, pcv, keyDID, "#"+keyDID[len("did:key:"):], keyHolder); err != nil {
+		if err := present(pv, pcv, keyDID, keyKid, keyHolder); err != nil {
 			t.Errorf("%s: a resolver without relationships, a did:key holder: %v", name, err)
 		}
 	}

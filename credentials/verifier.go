@@ -303,14 +303,17 @@ func mapJWSErr(err error) error {
 }
 
 // credentialIssuer reads the issuer of an unverified payload and checks
-// iss against it.
-func credentialIssuer(m map[string]any, _ string) (string, error) {
+// iss, and kid (CheckKid), against it.
+func credentialIssuer(m map[string]any, kid string) (string, error) {
 	iss, err := idOf(m["issuer"], true)
 	if err != nil {
 		return "", fmt.Errorf("%w: issuer: %v", ErrInvalid, err)
 	}
 	if j, ok := m["iss"]; ok && j != iss {
 		return "", fmt.Errorf("%w: iss does not equal the credential issuer", ErrIssuerMismatch)
+	}
+	if err := CheckKid(iss, kid, m["iss"]); err != nil {
+		return "", err
 	}
 	return iss, nil
 }
@@ -407,8 +410,9 @@ var clearSDJWTVC = []string{"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", 
 // to a key of the credential's issuer, the signature and every disclosure
 // hold, the disclosed document passes as a vc+jwt payload does
 // (VerifyCredential) and, last, none of the members that must be in the
-// clear (clearVCSDJWT) is selectively disclosable. A key binding JWT,
-// when present, must verify.
+// clear (clearVCSDJWT) is selectively disclosable. A key binding JWT is
+// separated and not checked: nothing asks for key binding here (RFC 9901
+// §7.3; a vc+sd-jwt in a presentation is bound by the presentation).
 func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, error) {
 	// typ, which "SHOULD be" vc+sd-jwt, and cty, when present, vc
 	// (VC-JOSE-COSE §3.2.1): typ may be absent too; each may be written
@@ -474,7 +478,8 @@ type SDJWTOptions struct {
 // VerifySDJWT verifies an SD-JWT VC: typ dc+sd-jwt (or vc+sd-jwt without
 // an @context), a vct, an https or
 // DID iss whose key signed, every disclosure, the key binding when
-// required (or present), validity (exp/nbf), the issuer's accreditation
+// required (RequireKeyBinding; a KB-JWT not required is not checked, RFC
+// 9901 §7.3), validity (exp/nbf), the issuer's accreditation
 // for the vct (and, unless an enrollment issuer, no disclosed sub in
 // urn:trustid:subject: nor assuranceLevel), the status claim (IETF Token
 // Status List) and, last, that none of the claims that must be in the

@@ -55,6 +55,9 @@ func presentationPayload(p map[string]any, kid string, opts PresentOptions) (map
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckKid(pres.Holder, kid, p["iss"]); err != nil {
+		return nil, err
+	}
 	if _, err := holderKid(pres.Holder, kid); err != nil {
 		return nil, err
 	}
@@ -116,8 +119,11 @@ func checkClearVP(v *sdjwt.Verified) error {
 // this verifier and moment either in its payload, as a vp+jwt is (nonce the
 // challenge, aud the domain, iat at most VPMaxAge old), or by a KB-JWT
 // (RFC 9901: signed by the presentation's cnf.jwk, nonce the challenge,
-// aud the domain, a fresh iat, sd_hash over the presentation); with both,
-// both must hold. Its credentials are enveloped, verified like those of a
+// aud the domain, a fresh iat, sd_hash over the presentation), which is
+// then required for what the payload lacks; with a payload that has nonce,
+// aud and iat, a KB-JWT is not checked (RFC 9901 §7.3: whether one is
+// checked "MUST NOT be based on whether or not a Key Binding JWT is
+// provided"). Its credentials are enveloped, verified like those of a
 // vp+jwt and bound to the holder (see VerifyPresentation).
 func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain string) (*PresentationResult, error) {
 	if challenge == "" || domain == "" {
@@ -141,7 +147,7 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 	// sent, before the holder's key is resolved (for a did:web or https
 	// holder, a fetch from the host it names), as for a vp+jwt; the
 	// signatures, which cover these very bytes, come last.
-	creds, err := v.vpSDJWTUnsigned(ctx, split, challenge, domain)
+	creds, needKB, err := v.vpSDJWTUnsigned(ctx, split, challenge, domain)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +177,12 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 			}
 			return key.pub, nil
 		},
-		Now:      v.cfg.Now,
-		Leeway:   v.cfg.Leeway,
-		Audience: domain,
-		Nonce:    challenge,
-		MaxAge:   v.cfg.KBMaxAge,
+		Now:               v.cfg.Now,
+		Leeway:            v.cfg.Leeway,
+		RequireKeyBinding: needKB,
+		Audience:          domain,
+		Nonce:             challenge,
+		MaxAge:            v.cfg.KBMaxAge,
 	})
 	if err != nil {
 		return nil, mapSDJWTErr(err)
@@ -199,42 +206,52 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 
 // vpSDJWTUnsigned checks a vp+sd-jwt in everything that needs no key,
 // on its claims with the disclosures processed, none of it verified yet:
-// the presentation's form and @context, its nonce and aud (when in the
-// payload, or without a KB-JWT), its iat (likewise), and its credentials
-// (presentedCredentials). It returns the credentials verified.
-func (v *Verifier) vpSDJWTUnsigned(ctx context.Context, split *sdjwt.SDJWT, challenge, domain string) ([]*Verified, error) {
+// the presentation's form and @context, its kid, its nonce and aud (when
+// in the payload, or without a KB-JWT), its iat (likewise), and its
+// credentials (presentedCredentials). It returns the credentials verified
+// and whether a KB-JWT is required: when the payload lacks one of nonce,
+// aud and iat, which the KB-JWT then carries. The payload decides, not
+// whether a KB-JWT came (RFC 9901 §7.3 step 1: the decision "MUST NOT be
+// based on whether or not a Key Binding JWT is provided by the Holder"):
+// one sent with a payload that binds the presentation is not checked.
+func (v *Verifier) vpSDJWTUnsigned(ctx context.Context, split *sdjwt.SDJWT, challenge, domain string) (creds []*Verified, needKB bool, err error) {
 	jws, err := jose.Parse(split.JWT, v.cfg.Algorithms, MaxDocument)
 	if err != nil {
-		return nil, mapJoseErr(err)
+		return nil, false, mapJoseErr(err)
 	}
 	payload, err := sdjwt.Process(jws.Payload, split.Disclosures)
 	if err != nil {
-		return nil, mapSDJWTErr(err)
+		return nil, false, mapSDJWTErr(err)
 	}
 	p, err := NewPresentation(payload)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := v.CheckContext(payload); err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if err := CheckKid(p.Holder, jws.Header.String("kid"), payload["iss"]); err != nil {
+		return nil, false, err
 	}
 	keyBound := split.KB != ""
 	n, hasNonce := payload["nonce"]
 	aud, hasAud := payload["aud"]
+	iat, hasIat := payload["iat"]
 	if !keyBound || hasNonce || hasAud {
 		if s, _ := n.(string); s != challenge {
-			return nil, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
+			return nil, false, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
 		}
 		if !audienceHas(aud, domain) {
-			return nil, fmt.Errorf("%w: aud does not match the domain", ErrChallenge)
+			return nil, false, fmt.Errorf("%w: aud does not match the domain", ErrChallenge)
 		}
 	}
-	if iat, ok := payload["iat"]; ok || !keyBound {
+	if hasIat || !keyBound {
 		if err := v.checkIssuedAt(iat); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return v.presentedCredentials(ctx, p)
+	creds, err = v.presentedCredentials(ctx, p)
+	return creds, !hasNonce || !hasAud || !hasIat, err
 }
 
 // presentedCredentials verifies the credentials of a presentation: each

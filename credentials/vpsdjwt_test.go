@@ -215,6 +215,63 @@ func TestPresentationVPSDJWTKeyBinding(t *testing.T) {
 	}
 }
 
+// TestUnrequiredKeyBindingIgnored: RFC 9901 §7.3, "Determine if Key
+// Binding is to be checked according to the Verifier's policy for the use
+// case at hand. This decision MUST NOT be based on whether or not a Key
+// Binding JWT is provided by the Holder", and its KB-JWT checks apply "If
+// Key Binding is required". A vp+sd-jwt whose payload binds it (nonce,
+// aud, iat) needs no key binding, and a vc+sd-jwt verified alone asks for
+// none: each was refused for a KB-JWT sent with it (here one made for
+// another verifier), which is now not checked. A vp+sd-jwt whose payload
+// lacks iat still needs its KB-JWT, which is checked.
+func TestUnrequiredKeyBindingIgnored(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	const rp, nonce = "https://rp.example", "n-1"
+	holder, did := holderKey(t, gm.AlgES256)
+	kid := did + "#" + did[len("did:key:"):]
+	hj, err := gm.NewJWK(holder.Public(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKB := func(issued string) string {
+		t.Helper()
+		sd, err := sdjwt.Split(issued)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := sd.Present(func(*sdjwt.Disclosure) bool { return true },
+			&sdjwt.KeyBinding{Signer: holder, Audience: "https://other.example", Nonce: "n-other", IssuedAt: n.clock.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	vp := map[string]any{
+		"@context": []any{ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": did,
+		"verifiableCredential": []any{Envelope(vcSDJWT(t, n, did), MediaTypeVCSDJWT)},
+		"cnf":                  toJSON(t, map[string]any{"jwk": hj}),
+		"nonce":                nonce, "aud": rp, "iat": n.clock.Now().Unix(),
+	}
+	sign := func(doc map[string]any) string {
+		jwt, err := jose.Sign(doc, map[string]any{"typ": TypVPSDJWT, "kid": kid}, holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jwt + "~"
+	}
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, withKB(sign(vp)), nonce, rp); err != nil {
+		t.Errorf("vp+sd-jwt bound by its payload, with another verifier's KB-JWT: %v", err)
+	}
+	delete(vp, "iat")
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, withKB(sign(vp)), nonce, rp); !errors.Is(err, sdjwt.ErrNonce) {
+		t.Errorf("vp+sd-jwt without iat, with another verifier's KB-JWT: %v, want sdjwt.ErrNonce", err)
+	}
+	if _, err := n.verifier.VerifyVCSDJWT(ctx, withKB(vcSDJWT(t, n, did))); err != nil {
+		t.Errorf("vc+sd-jwt with a KB-JWT: %v", err)
+	}
+}
+
 // signVPSDJWT signs a vp+sd-jwt with the given header, without
 // SignPresentationSDJWT's checks.
 func signVPSDJWT(t testing.TB, vp map[string]any, opts PresentOptions, header map[string]any, signer crypto.Signer) string {

@@ -467,3 +467,29 @@ func TestResponseRefusesQueryOutsideSets(t *testing.T) {
 	_, err := e.verifier.HandleResponse(context.Background(), r.id, form(t, r, map[string]any{"vp_token": tok, "state": r.state}))
 	wantCode(t, err, oid4vp.CodeInvalidRequest, "did not ask")
 }
+
+// TestUnrequiredKeyBindingIgnored: for a credential query with
+// require_cryptographic_holder_binding false, a KB-JWT the wallet sends
+// anyway is not checked (RFC 9901 §7.3: whether Key Binding is checked is
+// the verifier's policy, and "This decision MUST NOT be based on whether
+// or not a Key Binding JWT is provided by the Holder"); one made for
+// another verifier and nonce refused the response. Asked for, the same
+// KB-JWT is still refused.
+func TestUnrequiredKeyBindingIgnored(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	unbound := strings.Replace(ageQuery, `"format":"dc+sd-jwt",`, `"format":"dc+sd-jwt","require_cryptographic_holder_binding":false,`, 1)
+	for query, ok := range map[string]bool{unbound: true, ageQuery: false} {
+		r := e.open(t, "shop-1", query, oid4vp.ModeDirectPost)
+		pres := e.present(t, cred.Token, holder, "x509_hash:another-verifier", "another-nonce", "age_over_18")
+		_, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
+		if ok && err != nil {
+			t.Errorf("holder binding not asked for: %v", err)
+		}
+		if !ok && oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+			t.Errorf("holder binding asked for: %v, want invalid_request", err)
+		}
+	}
+}

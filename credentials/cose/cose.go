@@ -186,9 +186,14 @@ func Sign(doc map[string]any, mediaType, kid string, key crypto.Signer) ([]byte,
 }
 
 // SignCredential validates doc as a credential and secures it as
-// application/vc+cose.
+// application/vc+cose; kid must be absolute (Sign writes no CWT iss:
+// credentials.CheckKid).
 func SignCredential(doc map[string]any, kid string, key crypto.Signer) ([]byte, error) {
-	if _, err := credentials.NewCredential(doc); err != nil {
+	c, err := credentials.NewCredential(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := credentials.CheckKid(c.Issuer, kid, nil); err != nil {
 		return nil, err
 	}
 	return Sign(doc, MediaTypeVC, kid, key)

@@ -71,6 +71,9 @@ func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (*credenti
 	if err := m.checkClaims(v.cv, iss); err != nil {
 		return nil, err
 	}
+	if err := credentials.CheckKid(iss, m.kid, m.claims.iss); err != nil {
+		return nil, err
+	}
 	pub, remember, err := v.cv.SignerKey(ctx, iss, m.kid, false)
 	if err != nil {
 		return nil, err
@@ -93,6 +96,9 @@ func SignPresentation(p map[string]any, kid string, opts credentials.PresentOpti
 	}
 	if pres.Holder == "" {
 		return nil, fmt.Errorf("%w: holder must be a DID", credentials.ErrInvalidPresentation)
+	}
+	if err := credentials.CheckKid(pres.Holder, kid, nil); err != nil {
+		return nil, err
 	}
 	if opts.Challenge == "" || opts.Domain == "" {
 		return nil, fmt.Errorf("%w: a presentation needs the verifier's challenge and domain", credentials.ErrChallenge)
@@ -145,6 +151,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 		return nil, err
 	}
 	if err := m.checkClaims(v.cv, ""); err != nil {
+		return nil, err
+	}
+	if err := credentials.CheckKid(p.Holder, m.kid, m.claims.iss); err != nil {
 		return nil, err
 	}
 	if err := p.CheckEnveloped(); err != nil {

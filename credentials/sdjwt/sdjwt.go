@@ -428,9 +428,13 @@ type VerifyOptions struct {
 	// Now is the clock; Leeway the allowed skew.
 	Now    func() time.Time
 	Leeway time.Duration
-	// RequireKeyBinding demands a KB-JWT; Audience and Nonce are then
-	// required values, and MaxAge bounds how old its iat may be (default
-	// 5 minutes).
+	// RequireKeyBinding is the verifier's policy: it demands a KB-JWT,
+	// whose nonce and aud must be Nonce and Audience and whose iat MaxAge
+	// bounds (default 5 minutes). Without it, a KB-JWT the holder sent is
+	// separated and not checked (RFC 9901 §7.3: whether Key Binding is
+	// checked "MUST NOT be based on whether or not a Key Binding JWT is
+	// provided by the Holder"; its steps check one only "If Key Binding
+	// is required").
 	RequireKeyBinding bool
 	Audience, Nonce   string
 	MaxAge            time.Duration
@@ -446,12 +450,15 @@ type Verified struct {
 	// Payload is the issuer-signed JWT's payload as signed (digests in
 	// place). Read only.
 	Payload map[string]any
-	// KeyBound reports that a KB-JWT was present and verified.
+	// KeyBound reports that a KB-JWT was required and verified; KBClaims
+	// are its claims then, nil otherwise.
 	KeyBound bool
 	KBClaims map[string]any
 }
 
-// Verify checks an SD-JWT or SD-JWT+KB presentation.
+// Verify checks an SD-JWT or SD-JWT+KB presentation (RFC 9901 §7.1,
+// §7.3): the issuer-signed JWT and the disclosures, then, only when
+// opts.RequireKeyBinding, the KB-JWT.
 func Verify(s string, opts VerifyOptions) (*Verified, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -494,7 +501,9 @@ func Verify(s string, opts VerifyOptions) (*Verified, error) {
 	if out.Claims, err = Process(claims.Raw, sd.Disclosures); err != nil {
 		return nil, err
 	}
-	if sd.KB == "" {
+	// RFC 9901 §7.3 step 5: "If Key Binding is required", and only then,
+	// the KB-JWT is verified; the policy, not its presence, decides.
+	if !opts.RequireKeyBinding {
 		return out, nil
 	}
 	if out.KBClaims, err = verifyKB(sd, out.Claims, opts); err != nil {

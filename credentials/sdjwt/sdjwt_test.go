@@ -169,6 +169,42 @@ func TestRFCPresentationWithKeyBinding(t *testing.T) {
 	bad("issuer key only ES256 but SM2 allowed only", func(o *VerifyOptions) { o.Algorithms = []string{gm.AlgSM2} }, v.Presentation, ErrAlgorithm)
 }
 
+// TestKeyBindingNotRequired: RFC 9901 §7.3, "Determine if Key Binding is
+// to be checked according to the Verifier's policy for the use case at
+// hand. This decision MUST NOT be based on whether or not a Key Binding
+// JWT is provided by the Holder", and its KB-JWT checks apply only "If Key
+// Binding is required". A verifier whose policy asks for no key binding
+// checked a KB-JWT the holder sent anyway, and refused the presentation
+// for it (for another verifier's nonce, a broken signature, with no
+// nonce of its own to compare: always); now the KB-JWT is separated and
+// left unchecked, and the result says no key binding (KeyBound false,
+// KBClaims nil). Required, the same KB-JWT is checked as before.
+func TestKeyBindingNotRequired(t *testing.T) {
+	v := loadRFC(t)
+	for name, c := range map[string]struct {
+		pres string
+		mut  func(*VerifyOptions)
+		want error // when key binding is required
+	}{
+		"another verifier's nonce":  {v.Presentation, func(o *VerifyOptions) { o.Nonce = "other" }, ErrNonce},
+		"no nonce or audience":      {v.Presentation, func(o *VerifyOptions) { o.Nonce, o.Audience = "", "" }, ErrNonce},
+		"a broken KB-JWT signature": {v.Presentation[:len(v.Presentation)-4] + "AAAA", nil, ErrKeyBinding},
+	} {
+		o := rfcOptions(t, v)
+		if c.mut != nil {
+			c.mut(&o)
+		}
+		got, err := Verify(c.pres, o)
+		if err != nil || got.KeyBound || got.KBClaims != nil || got.Claims["given_name"] != "John" {
+			t.Errorf("%s, key binding not required: %v (key bound %v, %v), want verified without key binding", name, err, got != nil && got.KeyBound, got)
+		}
+		o.RequireKeyBinding = true
+		if _, err := Verify(c.pres, o); !errors.Is(err, c.want) {
+			t.Errorf("%s, key binding required: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
 func TestRFCAppendixA1(t *testing.T) {
 	v := loadRFC(t)
 	got, err := Verify(v.PresentationA, rfcOptions(t, v))
