@@ -518,7 +518,8 @@ type Introspection struct {
 // its own tokens; a client allowed the
 // registry:admin scope may introspect any. Everything else (invalid,
 // expired, revoked, another client's) is {"active": false}, so the answer
-// does not tell why. Only a failing dependency is an error
+// does not tell why; the node's own token is expired from its exp on,
+// with no leeway (validToken.until). Only a failing dependency is an error
 // (ErrUnavailable).
 //
 // Another region's token (one that names this node as an audience and
