@@ -626,33 +626,61 @@ func (e *authzError) Error() string     { return e.err.Error() }
 func (e *authzError) challenge() string { return e.header }
 func (e *authzError) Unwrap() error     { return e.err }
 
-// bearerToken reads the one Bearer token of r's Authorization header
-// (RFC 6750 §2.1), for the protected routes and userinfo alike; its
-// refusals carry their challenge (authzError).
-func bearerToken(r *http.Request) (string, error) {
+// Refusals of an Authorization header (authorizationToken), before any
+// token is checked.
+var (
+	// errNoAuthorization: no Authorization header, or one of a scheme the
+	// route does not take: no authentication at all, whose challenge has
+	// no error code (RFC 6750 §3), 401.
+	errNoAuthorization = errors.New("api: no access token in the Authorization header")
+	// errMalformedAuthorization: two Authorization headers (the
+	// parameter repeated), or a scheme taken without a token after it:
+	// RFC 6750 §3.1 invalid_request, which the resource server "SHOULD
+	// respond with the HTTP 400 (Bad Request)".
+	errMalformedAuthorization = errors.New("api: the Authorization header must be one access token")
+)
+
+// authorizationToken reads the one access token of r's Authorization
+// header in one of schemes (compared in any case, RFC 9110 §11.1): the
+// one reader for every route that takes an access token, the protected
+// routes and userinfo (Bearer, RFC 6750 §2.1) and the OID4VCI credential
+// and notification endpoints (Bearer or DPoP, RFC 9449 §7.1). It returns
+// the scheme as sent, or an error matching errNoAuthorization or
+// errMalformedAuthorization; each caller answers those with its
+// challenges.
+func authorizationToken(r *http.Request, schemes ...string) (scheme, token string, err error) {
 	hs := r.Header.Values("Authorization")
-	var scheme, token string
 	if len(hs) > 0 {
 		scheme, token, _ = strings.Cut(hs[0], " ")
 	}
-	if len(hs) == 0 || len(hs) == 1 && !strings.EqualFold(scheme, "Bearer") {
-		// No header, or one of another scheme, is no Bearer
-		// authentication at all: the challenge has no error (RFC 6750 §3).
+	taken := slices.ContainsFunc(schemes, func(s string) bool { return strings.EqualFold(s, scheme) })
+	switch {
+	case len(hs) == 0 || len(hs) == 1 && !taken:
+		return "", "", errNoAuthorization
+	case len(hs) > 1 || strings.TrimSpace(token) == "":
+		return "", "", errMalformedAuthorization
+	}
+	return scheme, strings.TrimSpace(token), nil
+}
+
+// bearerToken reads the one Bearer token of r's Authorization header
+// (authorizationToken), for the protected routes and userinfo alike;
+// its refusals carry their challenge (authzError).
+func bearerToken(r *http.Request) (string, error) {
+	_, token, err := authorizationToken(r, "Bearer")
+	switch {
+	case errors.Is(err, errNoAuthorization):
 		return "", &authzError{
-			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)"},
+			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)", Err: err},
 			header: `Bearer realm="trustid"`,
 		}
-	}
-	if len(hs) > 1 || strings.TrimSpace(token) == "" {
-		// Two headers repeat the parameter, "Bearer" without a token is
-		// malformed: RFC 6750 §3.1 invalid_request, which the resource
-		// server "SHOULD respond with the HTTP 400 (Bad Request)".
+	case err != nil:
 		return "", &authzError{
-			err:    &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization header must be one Bearer token"},
+			err:    &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization header must be one Bearer token", Err: err},
 			header: `Bearer realm="trustid", error="invalid_request"`,
 		}
 	}
-	return strings.TrimSpace(token), nil
+	return token, nil
 }
 
 func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {

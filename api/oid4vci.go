@@ -126,9 +126,10 @@ type vciHandlers struct {
 // invalid_token 401, unavailable 503 (with Retry-After), server errors
 // 500, the rest 400. At the credential and notification endpoints
 // (resource) the DPoP errors, and a DPoP-bound token sent as Bearer, are
-// 401 with a WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), and a request
-// without an access token gets a Bearer and a DPoP challenge; a fresh
-// DPoP nonce goes in DPoP-Nonce.
+// 401 with a WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), a request
+// without an access token gets a Bearer and a DPoP challenge (401), one
+// whose Authorization header is malformed (access) both with
+// invalid_request (400); a fresh DPoP nonce goes in DPoP-Nonce.
 // resourceAlgs, set at those endpoints, are the DPoP algorithms named in
 // the challenge.
 func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
@@ -154,6 +155,13 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 				w.Header().Set("WWW-Authenticate", `DPoP error="invalid_token", algs="`+strings.Join(resourceAlgs, " ")+`"`)
 			} else {
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+		case oid4vci.CodeInvalidRequest:
+			if resourceAlgs != nil && errors.Is(err, errMalformedAuthorization) {
+				// RFC 6750 §3.1 invalid_request (400), challenged in both
+				// schemes the endpoint takes (RFC 9449 §7.1, §7.2).
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+				w.Header().Add("WWW-Authenticate", `DPoP error="invalid_request", algs="`+strings.Join(resourceAlgs, " ")+`"`)
 			}
 		case oid4vci.CodeInvalidDPoPProof, oid4vci.CodeUseDPoPNonce:
 			if resourceAlgs != nil {
@@ -298,16 +306,17 @@ func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// access reads the access token of an Authorization header (Bearer or
-// DPoP scheme) and the DPoP header fields.
+// access reads the access token of the Authorization header, Bearer or
+// DPoP scheme (authorizationToken, as every route that takes an access
+// token reads it), and the DPoP header fields. vciErrors answers its
+// refusals with a Bearer and a DPoP challenge.
 func access(r *http.Request) (oid4vci.Access, error) {
-	hs := r.Header.Values("Authorization")
-	scheme, tok, ok := "", "", false
-	if len(hs) == 1 {
-		scheme, tok, ok = strings.Cut(hs[0], " ")
-	}
-	if !ok || tok == "" || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP")) {
+	scheme, tok, err := authorizationToken(r, "Bearer", "DPoP")
+	switch {
+	case errors.Is(err, errNoAuthorization):
 		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required", Err: oid4vci.ErrNoAccessToken}
+	case err != nil:
+		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidRequest, Description: "the Authorization header must be one Bearer or DPoP access token", Err: err}
 	}
 	return oid4vci.Access{Scheme: scheme, Token: tok, DPoP: r.Header.Values(dpop.HeaderProof)}, nil
 }

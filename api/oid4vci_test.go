@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -283,5 +284,61 @@ func TestOID4VCIMediaType(t *testing.T) {
 	}
 	if st, m := post(oid4vci.PathNotification, access, "APPLICATION/JSON", map[string]any{"notification_id": m["notification_id"], "event": "credential_accepted"}); st != 204 {
 		t.Errorf("notification as APPLICATION/JSON: %d %v", st, m)
+	}
+}
+
+// TestOID4VCIAuthorizationHeader: the credential and notification
+// endpoints read their access token as every route that takes one does
+// (authorizationToken). RFC 6750 §3.1: a request that "repeats the same
+// parameter, uses more than one method for including an access token, or
+// is otherwise malformed" is invalid_request, and "The resource server
+// SHOULD respond with the HTTP 400 (Bad Request) status code"; both
+// schemes the endpoints take are challenged (RFC 9449 §7.1, §7.2; OID4VCI
+// 1.0 §8.3.1.1 answers authorization errors as RFC 6750 §3 does). No
+// header, or another scheme, stays 401 invalid_token with challenges
+// without an error code. (Two headers, or a scheme without a token, were
+// 401 invalid_token.)
+func TestOID4VCIAuthorizationHeader(t *testing.T) {
+	svc, srv := vciServer(t, &stubSigner{})
+	st, _, tok := vciPost(t, srv, oid4vci.PathToken, "", url.Values{"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {vciOffer(t, svc, "ResidenceCredential_sd_jwt")}})
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	access := tok["access_token"].(string)
+	algs := `algs="` + strings.Join(svc.DPoPAlgorithms(), " ") + `"`
+	malformed := []string{`Bearer error="invalid_request"`, `DPoP error="invalid_request", ` + algs}
+	none := []string{"Bearer", "DPoP " + algs}
+	for _, path := range []string{oid4vci.PathCredential, oid4vci.PathNotification} {
+		for _, c := range []struct {
+			name   string
+			auth   []string
+			status int
+			code   string
+			header []string
+		}{
+			{"no header", nil, 401, "invalid_token", none},
+			{"Basic", []string{"Basic cnA6c2VjcmV0"}, 401, "invalid_token", none},
+			{"Bearer without a token", []string{"Bearer "}, 400, "invalid_request", malformed},
+			{"Bearer and spaces", []string{"Bearer   "}, 400, "invalid_request", malformed},
+			{"DPoP without a token", []string{"DPoP"}, 400, "invalid_request", malformed},
+			{"two headers", []string{"Bearer " + access, "Bearer " + access}, 400, "invalid_request", malformed},
+			{"Bearer and DPoP", []string{"Bearer " + access, "DPoP " + access}, 400, "invalid_request", malformed},
+		} {
+			req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(`{}`))
+			req.Header.Set("Content-Type", "application/json")
+			for _, v := range c.auth {
+				req.Header.Add("Authorization", v)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if h := resp.Header.Values("WWW-Authenticate"); resp.StatusCode != c.status || m["error"] != c.code || !slices.Equal(h, c.header) {
+				t.Errorf("%s, %s: %d %v %q, want %d %s %q", path, c.name, resp.StatusCode, m["error"], h, c.status, c.code, c.header)
+			}
+		}
 	}
 }

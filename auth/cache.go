@@ -13,7 +13,7 @@ import (
 // one if any, else the one expiring first. A put costs the same however
 // large the shard (a full scan for expired entries on every put cost 9 %
 // of the node's CPU when each token was new). Entries are immutable and
-// expire with their token (exp plus leeway); an expired entry is never
+// expire with their token (validToken.until); an expired entry is never
 // returned. Only hashes are kept as keys.
 type tokenCache struct {
 	shards   [cacheShards]cacheShard

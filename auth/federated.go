@@ -123,7 +123,7 @@ func (s *Service) parseRegion(j *accessJWS, v *validToken) error {
 	if err := j.verify(pub, s.tokenClaims); err != nil {
 		return err
 	}
-	return newValidToken(&j.claims, j.kid, s.leeway, v)
+	return newValidToken(&j.claims, j.kid, 0, v)
 }
 
 // foreignState is a cached foreign token's last registry check: the

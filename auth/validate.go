@@ -54,7 +54,11 @@ type validToken struct {
 	revoked  string // the jti's key in the revocation list
 	kid      string
 	iat, exp time.Time
-	// until is when the cache entry stops being usable: exp plus leeway.
+	// until is when the token stops being accepted, and its cache entry
+	// usable (unix nanoseconds): exp for the node's own tokens, whose
+	// clock is the node's (the leeway is for other parties' clocks: the
+	// SDK's offline verification, other regions' nodes); exp plus the
+	// leeway for another region's token.
 	until int64
 	// recheck is when the revocation list must next be consulted for a
 	// cached token (unix nanoseconds); zero for a fresh validation.
@@ -74,7 +78,8 @@ type validToken struct {
 // Authorize validates the Bearer access token for a request to a route
 // that needs scope: a JWS signed by one of the node's published keys with
 // alg SM2 or ES256 (AccessTokenAlgorithms, the key's own), typ at+jwt, iss and aud this
-// node's issuer, exp and iat within the leeway, a client that is still
+// node's issuer, exp not reached (on the node's clock: the leeway is for
+// other parties') and iat within the leeway, a client that is still
 // registered and enabled, a jti not revoked, and scope among the granted
 // ones. Errors match ErrInvalidToken (401), ErrInsufficientScope (403) or
 // ErrUnavailable (503).
@@ -232,6 +237,12 @@ func (s *Service) verifyToken(now time.Time, token string, v *validToken) error 
 	err = s.parse(j, keys, v)
 	if errors.Is(err, errForeignKey) && s.fed != nil {
 		err = s.parseForeign(j, v)
+	}
+	if err == nil && now.UnixNano() >= v.until {
+		// The node's own token at or past its exp, within the leeway the
+		// validator gives every token (RFC 7519 §4.1.4: not accepted "on
+		// or after" exp).
+		return fail(ErrInvalidToken, "access token has expired")
 	}
 	return err
 }
@@ -448,7 +459,7 @@ func (s *Service) parse(j *accessJWS, keys *nodeKeySet, v *validToken) error {
 	if err := j.verify(k.pub, s.tokenClaims); err != nil {
 		return err
 	}
-	return newValidToken(&j.claims, j.kid, s.leeway, v)
+	return newValidToken(&j.claims, j.kid, 0, v)
 }
 
 // checkHeader checks an access token's header: typ at+jwt, no crit.
@@ -471,8 +482,9 @@ func grantedScopes(scope string) []string {
 }
 
 // newValidToken checks the claims every access token must carry and
-// sets v, which must be new, to what validation yields. claims must be
-// the caller's own (one parse's): the token keeps their audience.
+// sets v, which must be new, to what validation yields, the token
+// accepted until exp plus leeway (validToken.until). claims must be the
+// caller's own (one parse's): the token keeps their audience.
 func newValidToken(claims *accessclaims.Claims, kid string, leeway time.Duration, v *validToken) error {
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.Set() {
 		return fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
@@ -506,7 +518,8 @@ type Introspection struct {
 // its own tokens; a client allowed the
 // registry:admin scope may introspect any. Everything else (invalid,
 // expired, revoked, another client's) is {"active": false}, so the answer
-// does not tell why. Only a failing dependency is an error
+// does not tell why; the node's own token is expired from its exp on,
+// with no leeway (validToken.until). Only a failing dependency is an error
 // (ErrUnavailable).
 //
 // Another region's token (one that names this node as an audience and
@@ -575,10 +588,9 @@ func (s *Service) Revoke(ctx context.Context, caller Client, token string) error
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
 		return fail(ErrUnauthorizedClient, "the token was issued to another client")
 	}
-	ttl := time.Duration(v.until - now.UnixNano())
-	if ttl < time.Second {
-		ttl = time.Second
-	}
+	// Kept until the token's exp plus the leeway: the region's other
+	// instances, on their own clocks, may take it until then.
+	ttl := max(v.exp.Add(s.leeway).Sub(now), time.Second)
 	if err := s.store.Set(ctx, revokedKey(v.jti), []byte{1}, ttl); err != nil {
 		return failWith(ErrUnavailable, err, "revocation list unavailable")
 	}

@@ -605,3 +605,44 @@ func TestRevocationKeptUntilTokenExpiry(t *testing.T) {
 		t.Errorf("the revocation is kept past the token's end (exp + leeway): %v", err)
 	}
 }
+
+// TestOwnTokenEndsAtExp: the node is the clock of its own access tokens,
+// so at introspection and at its protected routes (the validated-token
+// cache too) a token is active until its exp and not from it on, the
+// leeway notwithstanding: the leeway is for other parties' clocks (the
+// SDK's offline verification, other regions' nodes). RFC 7662 §2.2: a
+// "true" value says the token "is within its given time window of
+// validity (e.g., after its issuance time and before its expiration
+// time)"; RFC 7519 §4.1.4: "the current date/time MUST be before the
+// expiration date/time listed in the "exp" claim".
+func TestOwnTokenEndsAtExp(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		e := newEnv(t, func(c *Config) { c.CacheSize = cache })
+		ctx := context.Background()
+		a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+		tok := e.token(a, "")
+		in, err := e.svc.Introspect(ctx, a.Client, tok)
+		if err != nil || !in.Active {
+			t.Fatalf("introspect: %+v %v", in, err)
+		}
+		exp := time.Unix(in.Exp, 0)
+		for _, c := range []struct {
+			at     time.Duration // from exp
+			active bool
+		}{
+			{-time.Second, true},
+			{0, false},
+			{DefaultLeeway - time.Second, false},
+		} {
+			e.clock.Advance(exp.Add(c.at).Sub(e.clock.Now()))
+			in, err := e.svc.Introspect(ctx, a.Client, tok)
+			if err != nil || in.Active != c.active {
+				t.Errorf("cache %d, exp%+v: introspection %+v %v, want active %v", cache, c.at, in, err, c.active)
+			}
+			_, err = e.svc.Authorize(ctx, tok, ScopeQRRedeem)
+			if c.active != (err == nil) || (err != nil && (!errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "expired"))) {
+				t.Errorf("cache %d, exp%+v: Authorize %v, want accepted %v", cache, c.at, err, c.active)
+			}
+		}
+	}
+}

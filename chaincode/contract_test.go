@@ -1445,6 +1445,12 @@ func TestRegistryBadInput(t *testing.T) {
 		{"terminal duplicate id", "AddTerminal", js(t, term), ErrExists},
 		{"terminal key change", "PutTerminal", func() string { x := term; x.Key = sm2JWK(t, 10, "T-1"); return js(t, x) }(), ErrMalformedKey},
 		{"issuer malformed key", "PutIssuer", js(t, Issuer{ID: "did:web:x.example", Types: []string{"T"}, Keys: []RegistryKey{{JWK: badKey}}, Status: EntryActive}), ErrMalformedKey},
+		// RFC 7517 §4.2, §4.3: a key for encryption ("use":"enc", or
+		// key_ops without "verify") verifies no signature (it was stored
+		// as "use":"sig").
+		{"rp encryption key", "AddRelyingParty", withRP(func(x *RelyingParty) { k := sm2JWK(t, 9, "rp-2"); k.Use = "enc"; x.JWKS.Keys = []gm.JWK{k} }), ErrMalformedKey},
+		{"terminal key_ops encrypt", "AddTerminal", withTerm(func(x *Terminal) { x.Key = sm2JWK(t, 9, "T-new"); x.Key.KeyOps = `["encrypt"]` }), ErrMalformedKey},
+		{"issuer encryption key", "PutIssuer", js(t, Issuer{ID: "did:web:x.example", Types: []string{"T"}, Keys: []RegistryKey{{JWK: func() gm.JWK { k := sm2JWK(t, 9, "iss-9"); k.Use = "enc"; return k }()}}, Status: EntryActive}), ErrMalformedKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := maps.Clone(l.st.KV)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -430,5 +431,55 @@ func TestControllerDocumentOptIn(t *testing.T) {
 	}
 	if _, err := on.ResolveKeyFor(ctx, did, did+"#key-1", RelationshipAssertion); !errors.Is(err, ErrControllerDocumentID) || s.hits.Load() != 3 {
 		t.Errorf("did:web at the controller document's URL: %v (%d fetches)", err, s.hits.Load())
+	}
+}
+
+// TestIssuerMetadataEncryptionKeyRefused: an SD-JWT VC issuer's
+// jwt-vc-issuer metadata may publish keys for encryption beside its
+// signing keys; one of those verifies no credential. RFC 7517 §4.2: "The
+// "use" (public key use) parameter identifies the intended use of the
+// public key" ("enc": encryption); §4.3: "key_ops" names the operations
+// ("verify": verify digital signature). A key with no use verifies.
+// (The encryption keys were taken.)
+func TestIssuerMetadataEncryptionKeyRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newCIDServer(t)
+	issuer := s.srv.URL + "/issuer"
+	var keys []gm.JWK
+	for _, c := range []struct{ kid, use, ops string }{{"bare", "", ""}, {"enc", "enc", ""}, {"wrap", "", `["wrapKey"]`}} {
+		key, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+		j, err := gm.NewJWK(key.Public(), issuer+"#"+c.kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Use, j.KeyOps = c.use, gm.KeyOps(c.ops)
+		keys = append(keys, j)
+	}
+	metadata, _ := json.Marshal(IssuerMetadata{Issuer: issuer, JWKS: &gm.JWKS{Keys: keys}})
+	s.serve("/.well-known/jwt-vc-issuer/issuer", "application/json", metadata)
+	res := &Resolver{Client: s.client}
+	if _, err := res.ResolveKeyFor(ctx, issuer, issuer+"#bare", RelationshipAssertion); err != nil {
+		t.Errorf("a key with no use: %v", err)
+	}
+	for _, kid := range []string{"enc", "wrap"} {
+		if pub, err := res.ResolveKeyFor(ctx, issuer, issuer+"#"+kid, RelationshipAssertion); pub != nil || !errors.Is(err, gm.ErrJWKUse) {
+			t.Errorf("%s: %v %v, want gm.ErrJWKUse", kid, pub, err)
+		}
+	}
+	// A did:jwk of a key for encryption: its document has no
+	// assertionMethod (did:jwk: "use":"enc" gives keyAgreement alone).
+	for _, c := range []struct {
+		use, ops string
+		ok       bool
+	}{{"", "", true}, {"enc", "", false}, {"", `["encrypt"]`, false}} {
+		key, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+		j, _ := gm.NewJWK(key.Public(), "")
+		j.Kid, j.Alg, j.Use, j.KeyOps = "", "", c.use, gm.KeyOps(c.ops)
+		raw, _ := json.Marshal(j)
+		did := "did:jwk:" + base64.RawURLEncoding.EncodeToString(raw)
+		pub, err := res.ResolveKeyFor(ctx, did, did+"#0", RelationshipAssertion)
+		if c.ok != (err == nil) || !c.ok && (pub != nil || !errors.Is(err, gm.ErrJWKUse)) {
+			t.Errorf("did:jwk use %q key_ops %s: %v %v, want ok %v (else gm.ErrJWKUse)", c.use, c.ops, pub, err, c.ok)
+		}
 	}
 }

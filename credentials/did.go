@@ -157,7 +157,7 @@ func (vm VerificationMethod) publicKey() (crypto.PublicKey, error) {
 	}
 	pub, err := vm.PublicKeyJwk.PublicKey()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrResolve, err)
+		return nil, fmt.Errorf("%w: %w", ErrResolve, err) // gm.ErrJWKUse: a key for encryption
 	}
 	return pub, nil
 }
@@ -473,7 +473,7 @@ func parseDIDJWK(did string) (crypto.PublicKey, error) {
 	}
 	pub, err := j.PublicKey()
 	if err != nil {
-		return nil, fmt.Errorf("%w: did:jwk: %v", ErrResolve, err)
+		return nil, fmt.Errorf("%w: did:jwk: %w", ErrResolve, err) // gm.ErrJWKUse: a key for encryption
 	}
 	return pub, nil
 }

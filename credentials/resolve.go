@@ -179,7 +179,7 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 	}
 	pub, err := j.PublicKey()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrResolve, err)
+		return nil, fmt.Errorf("%w: %w", ErrResolve, err) // gm.ErrJWKUse: a key for encryption
 	}
 	return pub, nil
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/emmansun/gmsm/sm2"
 
@@ -30,6 +31,33 @@ type JWK struct {
 	Kid string `json:"kid,omitempty"`
 	Use string `json:"use,omitempty"`
 	Alg string `json:"alg,omitempty"`
+	// KeyOps is key_ops (RFC 7517 §4.3): the operations the key is for.
+	KeyOps KeyOps `json:"key_ops,omitempty"`
+}
+
+// KeyOps is a JWK's key_ops (RFC 7517 §4.3), kept as its JSON array
+// (compact) so that a JWK stays comparable; "" when absent.
+type KeyOps string
+
+// MarshalJSON writes the array kept.
+func (k KeyOps) MarshalJSON() ([]byte, error) { return []byte(k), nil }
+
+// UnmarshalJSON reads an array of strings; anything else is ErrJWK.
+func (k *KeyOps) UnmarshalJSON(b []byte) error {
+	var ops []string
+	if err := json.Unmarshal(b, &ops); err != nil || ops == nil {
+		return fmt.Errorf("%w: key_ops must be an array of strings", ErrJWK)
+	}
+	c, err := json.Marshal(ops)
+	*k = KeyOps(c)
+	return err
+}
+
+// Has reports whether op is among the operations listed.
+func (k KeyOps) Has(op string) bool {
+	var ops []string
+	_ = json.Unmarshal([]byte(k), &ops)
+	return slices.Contains(ops, op)
 }
 
 // JWKS is a JSON Web Key Set.
@@ -43,6 +71,9 @@ var (
 	ErrPrivateJWK = errors.New("gm: JWK holds private key material")
 	// ErrJWKAlg: a JWS alg that does not fit the key of its jwk header.
 	ErrJWKAlg = errors.New("gm: the alg does not match the JWK's key type")
+	// ErrJWKUse: a JWK that is not for verifying signatures (its use is
+	// not "sig", or its key_ops lack "verify"). It also matches ErrJWK.
+	ErrJWKUse = errors.New("gm: the JWK is not a signature verification key")
 )
 
 // HeaderJWK reads the jwk member of a JWS header (decoded JSON, as
@@ -106,8 +137,20 @@ func NewJWK(pub crypto.PublicKey, kid string) (JWK, error) {
 }
 
 // PublicKey returns the key the JWK describes, normalized as by
-// NormalizePublicKey. It checks that "alg", when present, matches the key.
+// NormalizePublicKey, to verify signatures with: every key TrustID reads
+// from a JWK verifies signatures. It checks that "alg", when present,
+// matches the key, and that the key is meant for verification (else
+// ErrJWKUse): RFC 7517 §4.2, "use" ("sig" or absent; "enc" is for
+// encryption), and §4.3, "key_ops" (absent, or listing "verify").
 func (j JWK) PublicKey() (crypto.PublicKey, error) {
+	if j.Use != "" && j.Use != "sig" || j.KeyOps != "" && !j.KeyOps.Has("verify") {
+		return nil, fmt.Errorf("%w: %w: use %.16q, key_ops %.64q", ErrJWK, ErrJWKUse, j.Use, j.KeyOps)
+	}
+	return j.key()
+}
+
+// key is the key the JWK describes, whatever its use (PublicKey).
+func (j JWK) key() (crypto.PublicKey, error) {
 	var pub crypto.PublicKey
 	switch {
 	case j.Kty == "EC" && ecCurves[j.Crv] != nil:
@@ -174,7 +217,9 @@ func (j JWK) Thumbprint() (string, error) {
 const maxJWKS = 256 << 10
 
 // ParseJWKS decodes a JWK Set strictly: bounded size, no private members
-// ("d"), no duplicate kids, no trailing data, every key valid.
+// ("d"), no duplicate kids, no trailing data, every key valid. A key for
+// another use than signatures (encryption) is kept, and its PublicKey is
+// ErrJWKUse: a verifier skips it.
 func ParseJWKS(data []byte) (JWKS, error) {
 	if len(data) > maxJWKS {
 		return JWKS{}, fmt.Errorf("%w: key set over %d bytes", ErrJWK, maxJWKS)
@@ -202,7 +247,7 @@ func ParseJWKS(data []byte) (JWKS, error) {
 		if err := json.Unmarshal(b, &j); err != nil {
 			return JWKS{}, fmt.Errorf("%w: key %d: %v", ErrJWK, i, err)
 		}
-		if _, err := j.PublicKey(); err != nil {
+		if _, err := j.key(); err != nil {
 			return JWKS{}, fmt.Errorf("key %d: %w", i, err)
 		}
 		if j.Kid == "" || seen[j.Kid] {

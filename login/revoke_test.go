@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -792,5 +793,47 @@ func TestRevocationRacingFirstIssue(t *testing.T) {
 	}
 	if res, err := p.Introspect(ctx, shop, resp.RefreshToken); err != nil || res.Active {
 		t.Errorf("introspection of a revoked login's refresh token: %+v %v", res, err)
+	}
+}
+
+// TestAccessTokenEndsAtExp: a login access token is inactive at
+// introspection, and refused at userinfo, from the second of the exp the
+// node reports on: RFC 7662 §2.2, an active token "is within its given
+// time window of validity (e.g., after its issuance time and before its
+// expiration time)"; RFC 7519 §4.1.4 (whose "exp" introspection reports,
+// §2.2), "the current date/time MUST be before the expiration
+// date/time". Its record, kept for the lifetime from the issue's
+// sub-second instant, outlives that second.
+func TestAccessTokenEndsAtExp(t *testing.T) {
+	p := newTestProvider(t)
+	clock := fakeclock.New(time.Unix(1_800_000_000, 700_000_000))
+	mem, err := store.NewMemory(store.MemoryOptions{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	p.cfg.Now, p.cfg.Store = clock.Now, mem
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := p.Introspect(ctx, shop, resp.AccessToken)
+	if err != nil || !at.Active {
+		t.Fatalf("introspect: %+v %v", at, err)
+	}
+	for _, c := range []struct {
+		at     time.Duration // from exp
+		active bool
+	}{{-time.Second, true}, {0, false}, {500 * time.Millisecond, false}} {
+		clock.Advance(time.Unix(at.Exp, 0).Add(c.at).Sub(clock.Now()))
+		res, err := p.Introspect(ctx, shop, resp.AccessToken)
+		if err != nil || res.Active != c.active {
+			t.Errorf("exp%+v: introspection %+v %v, want active %v", c.at, res, err, c.active)
+		}
+		if _, err := p.UserInfo(ctx, resp.AccessToken); (err == nil) != c.active {
+			t.Errorf("exp%+v: userinfo %v, want accepted %v", c.at, err, c.active)
+		}
 	}
 }

@@ -760,7 +760,7 @@ func accessRecordKey(token string) string {
 // access reads a live access token's record: of this node's form under
 // its handle, its digest checked, else an older node's under the token
 // (a record with a digest is none: the token sent was its handle);
-// errNoToken when there is none.
+// errNoToken when there is none or it is at or past its exp.
 func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	_, ours := tokenHandle(token)
 	b, err := p.cfg.Store.Get(ctx, accessRecordKey(token))
@@ -778,6 +778,12 @@ func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	// sent: its handle alone (an older node's key, by its length) is no
 	// token.
 	if (ours || rt.Current != "") && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
+		return refresh{}, errNoToken
+	}
+	// The record is kept for the lifetime from the instant, up
+	// to a second past the exp it holds (whole seconds), which ends the
+	// token (RFC 7519 §4.1.4: not accepted on or after exp).
+	if rt.Expires != 0 && p.cfg.Now().Unix() >= rt.Expires {
 		return refresh{}, errNoToken
 	}
 	rt.Current = ""

@@ -400,7 +400,7 @@ func (s *Service) verifyProof(ctx context.Context, compact string, didBound bool
 	if !s.cnonces.Valid(claims.Nonce) {
 		return gm.JWK{}, "", "", fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
 	}
-	key.Kid, key.Use, key.Alg = "", "", ""
+	key.Kid, key.Use, key.Alg, key.KeyOps = "", "", "", ""
 	return key, did, claims.Nonce, nil
 }
 

@@ -213,6 +213,11 @@ func (k *KeySet) load(ctx context.Context) (map[string]crypto.PublicKey, error) 
 	keys := make(map[string]crypto.PublicKey, len(set.Keys))
 	for _, j := range set.Keys {
 		pub, err := j.PublicKey()
+		if errors.Is(err, gm.ErrJWKUse) {
+			// An encryption key (use "enc", or key_ops without "verify":
+			// RFC 7517 §4.2, §4.3) verifies nothing: its kid is unknown.
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -373,5 +374,54 @@ func TestQRStatusOneSlowNodeDoesNotHoldUpAnother(t *testing.T) {
 	}
 	if waited {
 		<-other
+	}
+}
+
+// TestKeySetSkipsEncryptionKeys: a KeySet verifies with no key meant for
+// something else than signatures (RFC 7517 §4.2: "The "use" (public key
+// use) parameter identifies the intended use of the public key", "enc"
+// for encryption; §4.3: "key_ops" names the operations, "verify" for
+// signatures): such a key's kid is unknown (ErrUnknownKey), and
+// IssuerKeys leaves it out, while the set's other keys, one with no use
+// or key_ops among them, verify. (The encryption keys were served.)
+func TestKeySetSkipsEncryptionKeys(t *testing.T) {
+	var members []string
+	for _, c := range []struct{ kid, extra string }{
+		{"sig", ""}, {"bare", "-use"}, {"ops", `"key_ops":["verify"]`},
+		{"enc", `"use":"enc"`}, {"wrap", `"key_ops":["encrypt","wrapKey"]`},
+	} {
+		key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+		j, _ := gm.NewJWK(key.Public(), c.kid)
+		switch {
+		case c.extra == "-use":
+			j.Use = ""
+		case strings.HasPrefix(c.extra, `"use"`):
+			j.Use = "enc"
+		}
+		raw, _ := json.Marshal(j)
+		if strings.HasPrefix(c.extra, `"key_ops"`) {
+			raw = append(raw[:len(raw)-1], []byte(","+c.extra+"}")...)
+		}
+		members = append(members, string(raw))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"keys":[` + strings.Join(members, ",") + `]}`))
+	}))
+	defer srv.Close()
+	ks := &sdk.KeySet{URL: srv.URL}
+	ctx := context.Background()
+	for _, kid := range []string{"sig", "bare", "ops"} {
+		if pub, err := ks.Key(ctx, kid); pub == nil || err != nil {
+			t.Errorf("%s: %v %v, want the key", kid, pub, err)
+		}
+	}
+	for _, kid := range []string{"enc", "wrap"} {
+		if pub, err := ks.Key(ctx, kid); pub != nil || !errors.Is(err, sdk.ErrUnknownKey) {
+			t.Errorf("%s: %v %v, want ErrUnknownKey", kid, pub, err)
+		}
+	}
+	keys, err := ks.IssuerKeys(ctx)
+	if err != nil || len(keys) != 3 || slices.ContainsFunc(keys, func(k qrcode.IssuerKey) bool { return k.Kid == "enc" || k.Kid == "wrap" }) {
+		t.Errorf("IssuerKeys: %v %v, want sig, bare and ops", keys, err)
 	}
 }

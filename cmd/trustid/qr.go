@@ -439,6 +439,9 @@ func jwksKeys(path string) (qrcode.StaticKeys, error) {
 	var keys qrcode.StaticKeys
 	for _, j := range set.Keys {
 		pub, err := j.PublicKey()
+		if errors.Is(err, gm.ErrJWKUse) {
+			continue // an encryption key verifies no code (RFC 7517 §4.2, §4.3)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: key %q: %w", path, j.Kid, err)
 		}

@@ -252,3 +252,36 @@ func TestKeyBindingClaimRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyBindingEncryptionKeyRefused: a cnf.jwk meant for encryption
+// binds no KB-JWT: RFC 7517 §4.2, "The "use" (public key use) parameter
+// identifies the intended use of the public key" ("enc": encryption);
+// §4.3, "key_ops" names the operations ("verify": verify digital
+// signature). (A holder key so labelled was taken.)
+func TestKeyBindingEncryptionKeyRefused(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "h-1")
+	now := time.Unix(1_800_000_000, 0)
+	for name, extra := range map[string][2]any{"use enc": {"use", "enc"}, "key_ops encrypt": {"key_ops", []any{"encrypt"}}} {
+		jwk := map[string]any{"kty": hj.Kty, "crv": hj.Crv, "x": hj.X, "y": hj.Y, extra[0].(string): extra[1]}
+		claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": jwk}}
+		sd, err := Split(signed(t, issuerKey, claims, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pres, err := sd.Present(func(*Disclosure) bool { return true }, &KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n-1", IssuedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Verify(pres, VerifyOptions{
+			Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
+			Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+			Now:      func() time.Time { return now },
+			Audience: "https://rp.example", Nonce: "n-1",
+		})
+		if !errors.Is(err, ErrKeyBinding) {
+			t.Errorf("cnf.jwk %s: %v, want ErrKeyBinding", name, err)
+		}
+	}
+}

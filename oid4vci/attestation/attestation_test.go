@@ -406,3 +406,24 @@ func FuzzVerifyTimes(f *testing.F) {
 		}
 	})
 }
+
+// TestKeysRefuseEncryptionKey: a wallet provider configured with a key
+// for encryption is refused at start, naming it, since that key verifies
+// no attestation (RFC 7517 §4.2: "The "use" (public key use) parameter
+// identifies the intended use of the public key", "enc" for encryption;
+// §4.3: "key_ops", "verify" for signatures); a key with no use is taken.
+// (The encryption key verified attestations.)
+func TestKeysRefuseEncryptionKey(t *testing.T) {
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	for _, c := range []struct {
+		use, ops string
+		ok       bool
+	}{{"", "", true}, {"enc", "", false}, {"", `["encrypt"]`, false}, {"", `["verify"]`, true}} {
+		j, _ := gm.NewJWK(k.Public(), "a")
+		j.Use, j.KeyOps = c.use, gm.KeyOps(c.ops)
+		_, err := NewKeys([]Provider{{Issuer: "https://one.example", Keys: []gm.JWK{j}, ClientIDs: []string{"w"}}})
+		if c.ok != (err == nil) || !c.ok && !errors.Is(err, gm.ErrJWKUse) {
+			t.Errorf("use %q key_ops %s: %v, want ok %v (else gm.ErrJWKUse)", c.use, c.ops, err, c.ok)
+		}
+	}
+}
