@@ -2,15 +2,20 @@ package statuslist
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // forgeID is an ID of payload under c's key (what only a holder of the
@@ -160,5 +165,43 @@ func TestCredentialIDMakeBounds(t *testing.T) {
 	}
 	if id, err := c.MakeEnrollment("o", copies[:16]); err == nil {
 		t.Errorf("an enrollment ID of 48 lists: %d characters, want refused", len(id))
+	}
+}
+
+// TestClearKeepsMarkerOfEntryChangedAgain: clear runs in the background
+// once an entry's last change is done (release); by then this instance
+// may have accepted another change of the entry, which counted it again
+// and, its marker still held, did not claim it. clear must leave that
+// marker (another instance's change would otherwise commit before the
+// pending one) and only the entries left uncounted are cleared. Found by
+// mutation testing: a clear that skipped the check passed every other
+// test, its window being the moment between a release and its clear.
+func TestClearKeepsMarkerOfEntryChangedAgain(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s := &Shared{opts: SharedOptions{Own: &FileStore{instance: "a"}, Markers: m, MarkerTTL: time.Minute, Logger: slog.New(slog.DiscardHandler)},
+		marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed()}
+	ctx := context.Background()
+	again, done := entryKey{list: "l", index: 7}, entryKey{list: "l", index: 8}
+	if _, err := s.mark(ctx, []entryKey{again, done}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	delete(s.marking, done) // released: its change is done
+	s.mu.Unlock()
+	s.clear([]entryKey{again, done}, nil)
+
+	held, err := m.Claim(ctx, []byte("b"), nil, time.Minute, markerKey(again), markerKey(done))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held[0].Held {
+		t.Error("another instance claimed the marker of an entry this instance changed again before its clear ran")
+	}
+	if !held[1].Held {
+		t.Error("the marker of an entry whose changes are all done was not cleared")
 	}
 }
