@@ -133,7 +133,7 @@ const MaxRegionRecords = 50_000
 // status head takes about 250 bytes, a terminal 400, an issuer with five
 // keys (four of them retired) 3.2 KB, a relying party with eight keys
 // (six retired) and four redirect URIs 4.8 KB, but the largest relying
-// party 110 KB and the largest issuer 89 KB (TestRecordSizes). 64 MiB is
+// party 114 KB and the largest issuer 89 KB (TestRecordSizes). 64 MiB is
 // the whole count of records at 1.3 KB on average, as many relying
 // parties of 4.8 KB as 10,000 beside 40,000 terminals and heads, while
 // 50,000 of the largest took 5.5 GB of every node's memory.
@@ -374,8 +374,8 @@ func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
 }
 
 // PageSize bounds the records of a page of a List…Page function: 256
-// records of at most about 110 KB (a relying party's largest,
-// TestRecordSizes) make an answer of some 28 MB, well under the 100 MiB
+// records of at most about 114 KB (a relying party's largest,
+// TestRecordSizes) make an answer of some 29 MB, well under the 100 MiB
 // Fabric passes, however many records a region writes. (A List function
 // answers with all its records at once.)
 const PageSize = 256
@@ -1314,7 +1314,7 @@ func (x *RelyingParty) withdraws(old *RelyingParty) bool {
 		x.Name == old.Name && x.AuthMethod == old.AuthMethod && x.SecretVerifier == old.SecretVerifier &&
 		x.SectorIdentifier == old.SectorIdentifier && x.IDTokenAlg == old.IDTokenAlg && x.AccessTokenAlg == old.AccessTokenAlg &&
 		slices.Equal(x.GrantTypes, old.GrantTypes) && slices.Equal(x.RedirectURIs, old.RedirectURIs) &&
-		slices.Equal(x.PostLogoutRedirectURIs, old.PostLogoutRedirectURIs) &&
+		slices.Equal(x.PostLogoutRedirectURIs, old.PostLogoutRedirectURIs) && slices.Equal(x.Resources, old.Resources) &&
 		slices.Equal(x.Scopes, old.Scopes) && slices.Equal(x.Claims, old.Claims)
 }
 
@@ -1478,6 +1478,9 @@ func writeRP(c *call, create bool) (any, error) {
 	if err := checkRedirects("post-logout redirect URI", in.PostLogoutRedirectURIs); err != nil {
 		return nil, err
 	}
+	if err := checkResources(in.Resources); err != nil {
+		return nil, err
+	}
 	if in.IDTokenAlg != "" && in.IDTokenAlg != gm.AlgSM2 && in.IDTokenAlg != "ES256" {
 		return nil, invalid("ID token algorithm must be SM2 or ES256, not %.64q", in.IDTokenAlg)
 	}
@@ -1496,6 +1499,9 @@ func writeRP(c *call, create bool) (any, error) {
 	}
 	if in.Version != 0 && !create && in.Version != old.Version {
 		return nil, fmt.Errorf("%w: relying party %q is at version %d, not %d", ErrStale, in.ClientID, old.Version, in.Version)
+	}
+	if err := c.resourcesFree(in.ClientID, in.Resources); err != nil {
+		return nil, err
 	}
 	keys, err := c.rpKeys(old.Keys, in.JWKS.Keys)
 	if err != nil {
@@ -1568,6 +1574,54 @@ func checkRedirects(what string, uris []string) error {
 		}
 		if slices.Contains(uris[:i], s) {
 			return invalid("%s %d repeated", what, i)
+		}
+	}
+	return nil
+}
+
+// checkResources checks a relying party's resources: at most 8, each
+// as a redirect URI is (checkRedirects) and without a query (RFC 8707
+// §2).
+func checkResources(uris []string) error {
+	if len(uris) > 8 {
+		return invalid("at most 8 resources")
+	}
+	if err := checkRedirects("resource", uris); err != nil {
+		return err
+	}
+	for i, s := range uris {
+		if strings.Contains(s, "?") {
+			return invalid("resource %d: want no query", i)
+		}
+	}
+	return nil
+}
+
+// resourcesFree refuses resources that a relying party other than
+// clientID registered, or that are a region's DID or endpoint URL (the
+// claims tell, as for an issuer's ID; a node takes a token for its own
+// name as its own, never as a party's API): a resource names one party's
+// API.
+func (c *call) resourcesFree(clientID string, resources []string) error {
+	if len(resources) == 0 {
+		return nil
+	}
+	for i, r := range resources {
+		if cl, err := c.claimOf(claimID, claimKeyID(r)); err != nil {
+			return err
+		} else if cl.Record {
+			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, cl.id())
+		}
+	}
+	rps, err := list[RelyingParty](c, objRP)
+	if err != nil {
+		return err
+	}
+	for _, rp := range rps {
+		for i, r := range resources {
+			if rp.ClientID != clientID && slices.Contains(rp.Resources, r) {
+				return invalid("resource %d is registered by relying party %q", i, rp.ClientID)
+			}
 		}
 	}
 	return nil

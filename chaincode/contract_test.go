@@ -824,7 +824,7 @@ func TestSuspendedRegionWithdrawsKeys(t *testing.T) {
 // TestListPages: the List…Page functions answer every record once, in
 // pages of at most PageSize records, so an answer stays bounded however
 // many records a region writes (a List answer of the largest relying
-// parties, 110 KB each, passes Fabric's 100 MiB at some 950 of them); a bookmark
+// parties, 114 KB each, passes Fabric's 100 MiB at some 920 of them); a bookmark
 // that is not one of the list's is invalid.
 func TestListPages(t *testing.T) {
 	l := consortium(t)
@@ -2042,7 +2042,7 @@ func TestRecordSizes(t *testing.T) {
 	}
 	// The largest relying party: 64 keys of 256-character kids in its
 	// history, 16 current, 64 claims, 32 redirect and post-logout URIs
-	// of 512 bytes.
+	// of 512 bytes, 8 resources of 512 bytes.
 	big := RelyingParty{ClientID: "rp-largest", Name: strings.Repeat("名", 128), SectorIdentifier: strings.Repeat("a", 63) + ".example",
 		GrantTypes: GrantTypes, Scopes: Scopes, Status: EntryActive}
 	for i := range 64 {
@@ -2051,6 +2051,9 @@ func TestRecordSizes(t *testing.T) {
 	for i := range 32 {
 		big.RedirectURIs = append(big.RedirectURIs, long(fmt.Sprintf("https://rp.example/%d/", i), i, 512))
 		big.PostLogoutRedirectURIs = append(big.PostLogoutRedirectURIs, long(fmt.Sprintf("https://rp.example/l%d/", i), i, 512))
+	}
+	for i := range 8 {
+		big.Resources = append(big.Resources, long(fmt.Sprintf("https://api.rp.example/%d/", i), i, 512))
 	}
 	for r := range 4 {
 		big.JWKS.Keys = nil
@@ -2093,5 +2096,55 @@ func TestRecordSizes(t *testing.T) {
 	}
 	if need := 10_000*size(objRP, rp.ClientID) + 40_000*size(objTerminal, "T-310104-0001"); need > MaxRegionBytes {
 		t.Errorf("10,000 relying parties and 40,000 terminals take %d bytes, past MaxRegionBytes", need)
+	}
+}
+
+// TestRelyingPartyResources: a relying party's resources (its APIs, RFC
+// 8707) are at most 8 absolute https URLs (http on loopback) without
+// user info, query or fragment, none repeated, none a region's DID or
+// endpoint, and none another party's, of its region or another: a
+// resource names one party's API, for which a node issues tokens that
+// name it alone.
+func TestRelyingPartyResources(t *testing.T) {
+	l := consortium(t)
+	rp := func(id string, resources ...string) RelyingParty {
+		return RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: EntryActive, Resources: resources}
+	}
+	eight := make([]string, 9)
+	for i := range eight {
+		eight[i] = fmt.Sprintf("https://api.example/%d", i)
+	}
+	for name, resources := range map[string][]string{
+		"query":             {"https://api.example/v1?x=1"},
+		"fragment":          {"https://api.example/v1#x"},
+		"http":              {"http://api.example/v1"},
+		"relative":          {"/v1"},
+		"user info":         {"https://u@api.example/v1"},
+		"repeated":          {"https://api.example/v1", "https://api.example/v1"},
+		"more than 8":       eight,
+		"longer than 512 B": {"https://api.example/" + strings.Repeat("x", 500)},
+	} {
+		if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-bad", resources...))); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	for _, name := range []string{"https://320000.trustid.example", "https://320000.TrustID.example:443/", "https://310000.trustid.example"} {
+		if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-bad", name))); !errors.Is(err, ErrForbidden) {
+			t.Errorf("a region's endpoint %s as a resource: %v, want ErrForbidden", name, err)
+		}
+	}
+	l.must(t, msp31, "AddRelyingParty", js(t, rp("rp-b", "https://api.b.example", "http://127.0.0.1:8081/api")))
+	if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-c", "https://api.b.example"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a party of the region registering another's resource: %v, want ErrInvalid", err)
+	}
+	if _, err := l.call(msp32, "AddRelyingParty", js(t, rp("rp-d", "http://127.0.0.1:8081/api"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a party of another region registering a resource taken: %v, want ErrInvalid", err)
+	}
+	l.must(t, msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example")))
+	l.must(t, msp32, "AddRelyingParty", js(t, rp("rp-d", "http://127.0.0.1:8081/api")))
+	var got RelyingParty
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-d"), &got); err != nil || !slices.Equal(got.Resources, []string{"http://127.0.0.1:8081/api"}) {
+		t.Errorf("stored resources %q (%v)", got.Resources, err)
 	}
 }

@@ -75,6 +75,39 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			t.Errorf("invalid client was stored: %v", err)
 		}
 	})
+	t.Run("ResourcesAreOneClients", func(t *testing.T) {
+		s, id := start(t)
+		ctx := context.Background()
+		api := "https://" + strings.TrimSuffix(id("api"), "-api") + ".example/api"
+		a, b := Client(t, id("svc-a")), Client(t, id("svc-b"))
+		a.Resources = []string{api}
+		if err := s.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, a.ID); err != nil || len(got.Resources) != 1 || got.Resources[0] != api {
+			t.Errorf("get: %v, resources %q", err, got.Resources)
+		}
+		b.Resources = []string{api}
+		if err := s.Create(ctx, b); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("create with another client's resource: %v", err)
+		}
+		b.Resources = nil
+		if err := s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Update(ctx, b.ID, func(c *auth.Client) error {
+			c.Resources = []string{api}
+			return nil
+		}); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("update to another client's resource: %v", err)
+		}
+		if _, err := s.Update(ctx, a.ID, func(c *auth.Client) error {
+			c.Name = "renamed"
+			return nil
+		}); err != nil {
+			t.Errorf("update of the client that holds the resource: %v", err)
+		}
+	})
 	t.Run("CopiesAreIndependent", func(t *testing.T) {
 		s, id := start(t)
 		ctx := context.Background()
