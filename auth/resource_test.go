@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -149,6 +150,41 @@ func TestTokenResourceOfAPIRefused(t *testing.T) {
 	}
 }
 
+// TestAPIsFollowTheRegistry: the token endpoint takes an API registered,
+// and refuses one withdrawn, at once where the registry reports changes
+// (ClientsChanged), and within RevocationRecheck where it does not.
+func TestAPIsFollowTheRegistry(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	unwatched := e.service(e.store)
+	ask := func(svc *Service) error {
+		_, err := svc.Token(context.Background(), a.Client, TokenRequest{GrantType: GrantClientCredentials, Resources: []string{apiB}})
+		return err
+	}
+	for _, svc := range []*Service{e.svc, unwatched} {
+		if err := ask(svc); !errors.Is(err, ErrInvalidTarget) {
+			t.Fatalf("an API not registered yet: %v", err)
+		}
+	}
+	e.serve("svc-b", apiB)
+	if err := ask(e.svc); err != nil {
+		t.Errorf("an API just registered, changes reported: %v", err)
+	}
+	e.clock.Advance(DefaultRevocationRecheck)
+	if err := ask(unwatched); err != nil {
+		t.Errorf("an API registered a recheck ago: %v", err)
+	}
+	e.serve("svc-b", apiC)
+	if err := ask(e.svc); !errors.Is(err, ErrInvalidTarget) {
+		t.Errorf("an API just withdrawn, changes reported: %v", err)
+	}
+	e.clock.Advance(DefaultRevocationRecheck)
+	if err := ask(unwatched); !errors.Is(err, ErrInvalidTarget) {
+		t.Errorf("an API withdrawn a recheck ago: %v", err)
+	}
+}
+
 // TestClientResources: a client's resources are absolute https URLs
 // (http on loopback) without user info, query or fragment, at most
 // MaxResources, none repeated; the store refuses one another client
@@ -202,5 +238,31 @@ func TestClientResources(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Errorf("B keeping its API and adding one: %v", err)
+	}
+}
+
+// BenchmarkTokenResource is Token for this node and for a relying party's
+// API with n other clients registered: an API is looked up in the APIs
+// resourceOwner read from the registry's list, which it reads again at
+// most once per RevocationRecheck or registry change.
+func BenchmarkTokenResource(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		e := newEnv(b)
+		a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+		for i := range n {
+			e.register(fmt.Sprintf("svc-%04d", i), gm.AlgSM2, ScopeQRRedeem)
+		}
+		e.serve("svc-0000", apiB)
+		ctx := context.Background()
+		for name, resources := range map[string][]string{"node": nil, "api": {apiB}} {
+			b.Run(fmt.Sprintf("%s/clients=%d", name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := e.svc.Token(ctx, a.Client, TokenRequest{GrantType: GrantClientCredentials, Resources: resources}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

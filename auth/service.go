@@ -170,6 +170,7 @@ type Service struct {
 	clientKey  parsedCache[gm.JWK, crypto.PublicKey]
 	secrets    parsedCache[SecretHash, *secretVerifier]
 	clientsGen atomic.Uint64
+	apis       atomic.Pointer[apiIndex] // resourceOwner's last read
 	decoy      decoyCredentials
 }
 
