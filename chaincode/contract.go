@@ -559,7 +559,11 @@ func (in *RegionInput) unclaimed(c *call) error {
 // an identifier by a region's record (its DID and endpoint URLs, as
 // claimKeyID spells them) or by an issuer record (its ID); one region
 // holds each. A region's record releases what it no longer names; an
-// issuer's claim is never released (issuers are never removed).
+// issuer's claim is never released (issuers are never removed). A
+// resource (claim/resource/<URI>, claimKeyID's spelling) is claimed by
+// an active relying party that registers it, the party's client ID as
+// Party, and released when its record drops it or the party is
+// suspended (claimResources).
 type Claim struct {
 	Region string `json:"region"`
 	// Record: the region's record names the host or identifier.
@@ -567,6 +571,9 @@ type Claim struct {
 	// Issuer is the ID of the first issuer record on the host, or the
 	// issuer whose ID the identifier is.
 	Issuer string `json:"issuer,omitempty"`
+	// Party is the client ID of the relying party whose resource (one
+	// of its APIs) the claim is, of kind claimResource.
+	Party string `json:"party,omitempty"`
 	// Also holds the claims of other regions' records and issuers on a
 	// chain an even older contract wrote, which let two regions name one
 	// host or identifier (indexClaims): when Region releases the claim,
@@ -621,8 +628,9 @@ func (cl *Claim) release(region string) bool {
 
 // Kinds of claims.
 const (
-	claimHost = "host"
-	claimID   = "id"
+	claimHost     = "host"
+	claimID       = "id"
+	claimResource = "resource"
 )
 
 // host names, for an error, a claimed host h and who holds it.
@@ -1500,7 +1508,7 @@ func writeRP(c *call, create bool) (any, error) {
 	if in.Version != 0 && !create && in.Version != old.Version {
 		return nil, fmt.Errorf("%w: relying party %q is at version %d, not %d", ErrStale, in.ClientID, old.Version, in.Version)
 	}
-	if err := c.resourcesFree(in.ClientID, in.Resources); err != nil {
+	if err := c.claimResources(&old, &in); err != nil {
 		return nil, err
 	}
 	keys, err := c.rpKeys(old.Keys, in.JWKS.Keys)
@@ -1597,34 +1605,74 @@ func checkResources(uris []string) error {
 	return nil
 }
 
-// resourcesFree refuses resources that a relying party other than
-// clientID registered, or that are a region's DID or endpoint URL (the
-// claims tell, as for an issuer's ID; a node takes a token for its own
-// name as its own, never as a party's API): a resource names one party's
-// API.
-func (c *call) resourcesFree(clientID string, resources []string) error {
-	if len(resources) == 0 {
-		return nil
-	}
-	for i, r := range resources {
+// claimResources moves a relying party's resource claims (claim/
+// resource/<URI as claimKeyID spells it>, held by the party's client ID
+// and region) from what old claims to what in claims (claimedResources):
+// it claims in's resources and releases those only old claimed, so a
+// party that drops a resource, or is suspended, frees it for another. It
+// refuses, with ErrInvalid, a resource another party holds, and, with
+// ErrForbidden, one that is a region's DID or endpoint URL (the claims
+// tell, as for an issuer's ID; a node takes a token for its own name as
+// its own, never as a party's API): a resource names one party's API. It
+// reads the claims of old's and in's resources only, never another
+// party's record (a range read over every party, on every party's write,
+// made them all conflict on Fabric). No chain holds resources of a
+// contract older than their claims, so indexClaims stores none.
+func (c *call) claimResources(old, in *RelyingParty) error {
+	for i, r := range in.Resources {
 		if cl, err := c.claimOf(claimID, claimKeyID(r)); err != nil {
 			return err
 		} else if cl.Record {
 			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, cl.id())
 		}
 	}
-	rps, err := list[RelyingParty](c, objRP)
-	if err != nil {
-		return err
+	was, now := old.claimedResources(), in.claimedResources()
+	for _, name := range now {
+		cl, err := c.claimOf(claimResource, name)
+		switch {
+		case err != nil:
+			return err
+		case cl.Party == in.ClientID:
+			continue
+		case cl.Party != "":
+			i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
+			return invalid("resource %d is registered by relying party %q of region %s", i, cl.Party, cl.Region)
+		}
+		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
+			return err
+		}
 	}
-	for _, rp := range rps {
-		for i, r := range resources {
-			if rp.ClientID != clientID && slices.Contains(rp.Resources, r) {
-				return invalid("resource %d is registered by relying party %q", i, rp.ClientID)
-			}
+	for _, name := range was {
+		if slices.Contains(now, name) {
+			continue
+		}
+		if cl, err := c.claimOf(claimResource, name); err != nil {
+			return err
+		} else if cl.Party != in.ClientID {
+			continue
+		}
+		if err := c.setClaim(claimResource, name, Claim{}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// claimedResources returns the resources an active relying party claims,
+// as claimKeyID spells them, without repeats; a suspended party claims
+// none (its record keeps them: the token endpoint takes no API of a
+// disabled client, and the party claims them again when it is enabled).
+func (x *RelyingParty) claimedResources() []string {
+	if x.Status != EntryActive {
+		return nil
+	}
+	var names []string
+	for _, r := range x.Resources {
+		if k := claimKeyID(r); !slices.Contains(names, k) {
+			names = append(names, k)
+		}
+	}
+	return names
 }
 
 func getRP(c *call) (any, error) {

@@ -2138,13 +2138,94 @@ func TestRelyingPartyResources(t *testing.T) {
 	if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-c", "https://api.b.example"))); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a party of the region registering another's resource: %v, want ErrInvalid", err)
 	}
-	if _, err := l.call(msp32, "AddRelyingParty", js(t, rp("rp-d", "http://127.0.0.1:8081/api"))); !errors.Is(err, ErrInvalid) {
-		t.Errorf("a party of another region registering a resource taken: %v, want ErrInvalid", err)
+	// Spelled otherwise (the scheme's and host's case, the default port,
+	// a trailing slash), a URL names the same API.
+	for _, taken := range []string{"http://127.0.0.1:8081/api", "HTTP://127.0.0.1:8081/api/", "https://API.b.example:443/"} {
+		if _, err := l.call(msp32, "AddRelyingParty", js(t, rp("rp-d", taken))); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a party of another region registering %s, taken: %v, want ErrInvalid", taken, err)
+		}
 	}
+	// The holder writes its record again, naming its resources otherwise.
+	l.must(t, msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example/", "http://127.0.0.1:8081/api")))
+	// A party that drops a resource frees it, for a party of any region.
 	l.must(t, msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example")))
 	l.must(t, msp32, "AddRelyingParty", js(t, rp("rp-d", "http://127.0.0.1:8081/api")))
 	var got RelyingParty
 	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-d"), &got); err != nil || !slices.Equal(got.Resources, []string{"http://127.0.0.1:8081/api"}) {
 		t.Errorf("stored resources %q (%v)", got.Resources, err)
+	}
+	if _, err := l.call(msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example", "http://127.0.0.1:8081/api"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a party taking back a resource it dropped, now another's: %v, want ErrInvalid", err)
+	}
+}
+
+// TestSuspendedPartyFreesItsResources: a suspended relying party (a
+// disabled client, whose APIs the token endpoint no longer serves)
+// frees its resources, for a party of any region; its record keeps
+// them, and enabling it again claims them, refused while another party
+// holds one.
+func TestSuspendedPartyFreesItsResources(t *testing.T) {
+	l := consortium(t)
+	rp := func(id, status string, resources ...string) string {
+		return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: status, Resources: resources})
+	}
+	const api, other = "https://api.a.example/v1", "https://api.a.example/v2"
+	l.must(t, msp31, "AddRelyingParty", rp("rp-a", EntryActive, api, other))
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntrySuspended, api, other))
+	var got RelyingParty
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-a"), &got); err != nil || !slices.Equal(got.Resources, []string{api, other}) {
+		t.Errorf("the suspended party's record: resources %q (%v)", got.Resources, err)
+	}
+	l.must(t, msp32, "AddRelyingParty", rp("rp-b", EntryActive, api))
+	if _, err := l.call(msp31, "PutRelyingParty", rp("rp-a", EntryActive, api, other)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("enabling a party whose resource another took: %v, want ErrInvalid", err)
+	}
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntryActive, other))
+	if _, err := l.call(msp32, "PutRelyingParty", rp("rp-b", EntryActive, api, other)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a resource of the party enabled again: %v, want ErrInvalid", err)
+	}
+}
+
+// TestRelyingPartyWritesReadNoOtherParty: a relying party's write reads
+// the claims of its resources (point reads, as many as it names), never
+// another party's record nor a range of keys: it listed every party of
+// every region (up to 114 KB each) on every party's write, and on Fabric
+// that range read failed at commit (PHANTOM_READ_CONFLICT) whenever any
+// party of any region changed meanwhile.
+func TestRelyingPartyWritesReadNoOtherParty(t *testing.T) {
+	l := consortium(t)
+	rp := func(id, status string, resources ...string) string {
+		return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: status, Resources: resources})
+	}
+	for i := range 20 {
+		l.must(t, []string{msp31, msp32}[i%2], "AddRelyingParty", rp(fmt.Sprintf("rp-%d", i), EntryActive, fmt.Sprintf("https://api.example/%d", i)))
+	}
+	own, _ := CompositeKey(objRP, "rp-x")
+	rpKeys, _, _ := PrefixRange(objRP, nil)
+	for _, w := range []struct{ name, arg string }{
+		{"AddRelyingParty", rp("rp-x", EntryActive, "https://x.example/a", "https://x.example/b")},
+		{"PutRelyingParty", rp("rp-x", EntryActive, "https://x.example/b", "https://x.example/c")},
+		{"PutRelyingParty", rp("rp-x", EntrySuspended, "https://x.example/b", "https://x.example/c")},
+	} {
+		l.seq++
+		l.st.MSPID, l.st.ID = msp31, fmt.Sprintf("tx%03d", l.seq)
+		rl := &readLog{MemState: l.st}
+		if _, err := Invoke(rl, w.name, [][]byte{[]byte(w.arg)}); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		l.st.Commit()
+		for _, k := range rl.gets {
+			if strings.HasPrefix(k, rpKeys) && k != own {
+				t.Errorf("%s read another party's record %q", w.name, k)
+			}
+		}
+		// The record, its region, the quota, the claims' mark, and for
+		// each resource its claims as an ID and as a resource (and the
+		// one it replaces): 10 here.
+		if len(rl.scans) != 0 || len(rl.gets) > 12 {
+			t.Errorf("%s scanned %q and read %d keys %q", w.name, rl.scans, len(rl.gets), rl.gets)
+		}
 	}
 }
