@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +107,34 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			return nil
 		}); err != nil {
 			t.Errorf("update of the client that holds the resource: %v", err)
+		}
+		// A client that drops a resource frees it; so does a disabled
+		// client, whose record keeps its resources; enabled again, it
+		// is refused while another client holds one.
+		other := strings.TrimSuffix(api, "/api") + "/other"
+		update := func(id string, fn func(c *auth.Client)) error {
+			_, err := s.Update(ctx, id, func(c *auth.Client) error { fn(c); return nil })
+			return err
+		}
+		if err := update(a.ID, func(c *auth.Client) { c.Resources = []string{other} }); err != nil {
+			t.Fatal(err)
+		}
+		if err := update(b.ID, func(c *auth.Client) { c.Resources = []string{api} }); err != nil {
+			t.Errorf("update to a resource its client dropped: %v", err)
+		}
+		if err := update(a.ID, func(c *auth.Client) { c.Disabled = true }); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, a.ID); err != nil || !slices.Equal(got.Resources, []string{other}) {
+			t.Errorf("the disabled client: %v, resources %q", err, got.Resources)
+		}
+		c := Client(t, id("svc-c"))
+		c.Resources = []string{other}
+		if err := s.Create(ctx, c); err != nil {
+			t.Errorf("create with a resource of a disabled client: %v", err)
+		}
+		if err := update(a.ID, func(c *auth.Client) { c.Disabled = false }); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("enabling a client whose resource another took: %v", err)
 		}
 	})
 	t.Run("CopiesAreIndependent", func(t *testing.T) {
