@@ -223,8 +223,9 @@ func (s *Service) checkResource(ctx context.Context, resource string) (party boo
 }
 
 // resourceOwner reports whether an enabled client of this node's region
-// registered resource as its API. Two clients registering one (a race
-// of two writes the stores refuse one by one) name no API. It reads the
+// registered resource as its API. Two enabled clients registering one
+// (which every store refuses, the ledger by the resource's claim, whose
+// point read makes the second of two racing writes conflict) name no API. It reads the
 // registry's APIs from the list of its clients, at most once per
 // RevocationRecheck and once per change ClientsChanged reports, as a
 // cached token's client check does: listing a thousand clients costs
