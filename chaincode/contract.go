@@ -1610,24 +1610,25 @@ func checkResources(uris []string) error {
 // and region) from what old claims to what in claims (claimedResources):
 // it claims in's resources and releases those only old claimed, so a
 // party that drops a resource, or is suspended, frees it for another. It
-// refuses, with ErrInvalid, a resource another party holds, and, with
-// ErrForbidden, one that is a region's DID or endpoint URL (the claims
-// tell, as for an issuer's ID; a node takes a token for its own name as
-// its own, never as a party's API): a resource names one party's API. It
+// refuses to claim, with ErrInvalid, a resource another party holds, and,
+// with ErrForbidden, one that is a region's DID or endpoint URL (the
+// claims tell, as for an issuer's ID; a node takes a token for its own
+// name as its own, never as a party's API): a resource names one party's
+// API. A suspended party claims nothing, so its suspension is never
+// refused for what its record names. It
 // reads the claims of old's and in's resources only, never another
 // party's record (a range read over every party, on every party's write,
 // made them all conflict on Fabric). No chain holds resources of a
 // contract older than their claims, so indexClaims stores none.
 func (c *call) claimResources(old, in *RelyingParty) error {
-	for i, r := range in.Resources {
-		if cl, err := c.claimOf(claimID, claimKeyID(r)); err != nil {
+	was, now := old.claimedResources(), in.claimedResources()
+	for _, name := range now {
+		i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
+		if cl, err := c.claimOf(claimID, name); err != nil {
 			return err
 		} else if cl.Record {
 			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, cl.id())
 		}
-	}
-	was, now := old.claimedResources(), in.claimedResources()
-	for _, name := range now {
 		cl, err := c.claimOf(claimResource, name)
 		switch {
 		case err != nil:
@@ -1635,7 +1636,6 @@ func (c *call) claimResources(old, in *RelyingParty) error {
 		case cl.Party == in.ClientID:
 			continue
 		case cl.Party != "":
-			i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
 			return invalid("resource %d is registered by relying party %q of region %s", i, cl.Party, cl.Region)
 		}
 		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {

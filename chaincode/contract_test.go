@@ -2163,26 +2163,32 @@ func TestRelyingPartyResources(t *testing.T) {
 // disabled client, whose APIs the token endpoint no longer serves)
 // frees its resources, for a party of any region; its record keeps
 // them, and enabling it again claims them, refused while another party
-// holds one.
+// holds one or a region names one. Its suspension is never refused for
+// what its record names (a resource a region took as its endpoint since).
 func TestSuspendedPartyFreesItsResources(t *testing.T) {
 	l := consortium(t)
 	rp := func(id, status string, resources ...string) string {
 		return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
 			Status: status, Resources: resources})
 	}
-	const api, other = "https://api.a.example/v1", "https://api.a.example/v2"
+	const api, other, third = "https://api.a.example/v1", "https://api.a.example/v2", "https://api.a.example/v3"
 	l.must(t, msp31, "AddRelyingParty", rp("rp-a", EntryActive, api, other))
+	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: other}}}))
 	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntrySuspended, api, other))
 	var got RelyingParty
-	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-a"), &got); err != nil || !slices.Equal(got.Resources, []string{api, other}) {
-		t.Errorf("the suspended party's record: resources %q (%v)", got.Resources, err)
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-a"), &got); err != nil || got.Status != EntrySuspended || !slices.Equal(got.Resources, []string{api, other}) {
+		t.Errorf("the suspended party's record: %s, resources %q (%v)", got.Status, got.Resources, err)
 	}
 	l.must(t, msp32, "AddRelyingParty", rp("rp-b", EntryActive, api))
-	if _, err := l.call(msp31, "PutRelyingParty", rp("rp-a", EntryActive, api, other)); !errors.Is(err, ErrInvalid) {
+	if _, err := l.call(msp31, "PutRelyingParty", rp("rp-a", EntryActive, api, third)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("enabling a party whose resource another took: %v, want ErrInvalid", err)
 	}
-	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntryActive, other))
-	if _, err := l.call(msp32, "PutRelyingParty", rp("rp-b", EntryActive, api, other)); !errors.Is(err, ErrInvalid) {
+	if _, err := l.call(msp31, "PutRelyingParty", rp("rp-a", EntryActive, other, third)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("enabling a party whose resource a region took: %v, want ErrForbidden", err)
+	}
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntryActive, third))
+	if _, err := l.call(msp32, "PutRelyingParty", rp("rp-b", EntryActive, api, third)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a resource of the party enabled again: %v, want ErrInvalid", err)
 	}
 }
