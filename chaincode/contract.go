@@ -1614,8 +1614,10 @@ func checkResources(uris []string) error {
 // with ErrForbidden, one that is a region's DID or endpoint URL (the
 // claims tell, as for an issuer's ID; a node takes a token for its own
 // name as its own, never as a party's API): a resource names one party's
-// API. A suspended party claims nothing, so its suspension is never
-// refused for what its record names. It
+// API. A resource is checked when claimed: a party's write is never
+// refused for a resource it holds, nor its suspension (which claims
+// nothing) for what its record names, though a region has named it since
+// (the token endpoint takes a region's name as the region's). It
 // reads the claims of old's and in's resources only, never another
 // party's record (a range read over every party, on every party's write,
 // made them all conflict on Fabric). No chain holds resources of a
@@ -1623,20 +1625,20 @@ func checkResources(uris []string) error {
 func (c *call) claimResources(old, in *RelyingParty) error {
 	was, now := old.claimedResources(), in.claimedResources()
 	for _, name := range now {
-		i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
-		if cl, err := c.claimOf(claimID, name); err != nil {
-			return err
-		} else if cl.Record {
-			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, cl.id())
-		}
 		cl, err := c.claimOf(claimResource, name)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case cl.Party == in.ClientID:
+		} else if cl.Party == in.ClientID {
 			continue
-		case cl.Party != "":
+		}
+		i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
+		if cl.Party != "" {
 			return invalid("resource %d is registered by relying party %q of region %s", i, cl.Party, cl.Region)
+		}
+		if id, err := c.claimOf(claimID, name); err != nil {
+			return err
+		} else if id.Record {
+			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, id.id())
 		}
 		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
 			return err

@@ -2163,8 +2163,9 @@ func TestRelyingPartyResources(t *testing.T) {
 // disabled client, whose APIs the token endpoint no longer serves)
 // frees its resources, for a party of any region; its record keeps
 // them, and enabling it again claims them, refused while another party
-// holds one or a region names one. Its suspension is never refused for
-// what its record names (a resource a region took as its endpoint since).
+// holds one or a region names one. A write of the party is never refused
+// for a resource it holds, nor its suspension for what its record names,
+// though a region took one as its endpoint since.
 func TestSuspendedPartyFreesItsResources(t *testing.T) {
 	l := consortium(t)
 	rp := func(id, status string, resources ...string) string {
@@ -2175,6 +2176,7 @@ func TestSuspendedPartyFreesItsResources(t *testing.T) {
 	l.must(t, msp31, "AddRelyingParty", rp("rp-a", EntryActive, api, other))
 	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
 		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: other}}}))
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntryActive, api, other))
 	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntrySuspended, api, other))
 	var got RelyingParty
 	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-a"), &got); err != nil || got.Status != EntrySuspended || !slices.Equal(got.Resources, []string{api, other}) {
