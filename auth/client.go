@@ -77,6 +77,9 @@ const (
 	maxURILen       = 512
 )
 
+// MaxResources bounds the resources (APIs) a client registers.
+const MaxResources = 8
+
 // Client is a registered relying party: a service that authenticates to
 // the node. It is the node's one full record of a relying party; the
 // others are views of it: redeem.RelyingParty is what QR redemption needs
@@ -109,6 +112,15 @@ type Client struct {
 	// PostLogoutRedirectURIs are where a user may be sent after logout
 	// (OpenID Connect RP-Initiated Logout).
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// Resources are the URIs of the APIs the client serves as a resource
+	// server (RFC 8707 resource indicators, RFC 9728's resource
+	// identifier): absolute https URLs (http on a loopback host) without
+	// user info, query or fragment, each registered by no other client
+	// (MaxResources at most). Any client may ask the token endpoint for a
+	// token for one of them; the token names that API alone as its
+	// audience, so the API takes it and no other party's API, nor the
+	// node, does (RFC 9068 §4).
+	Resources []string `json:"resources,omitempty"`
 	// IDTokenAlg is the JWS algorithm of the client's ID tokens
 	// (IDTokenAlgorithms); empty means SM2.
 	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
@@ -144,8 +156,13 @@ func (c Client) clone() Client {
 	c.Claims = slices.Clone(c.Claims)
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+	c.Resources = slices.Clone(c.Resources)
 	return c
 }
+
+// Serves reports whether resource is one of the APIs the client
+// registered (Resources).
+func (c *Client) Serves(resource string) bool { return slices.Contains(c.Resources, resource) }
 
 // Validate checks every field. Errors match ErrInvalidClientMetadata.
 func (c *Client) Validate() error {
@@ -208,6 +225,17 @@ func (c *Client) Validate() error {
 		}
 		if slices.Contains(c.PostLogoutRedirectURIs[:i], u) {
 			return bad("post_logout_redirect_uris[%d] is repeated", i)
+		}
+	}
+	if len(c.Resources) > MaxResources {
+		return bad("at most %d resources", MaxResources)
+	}
+	for i, u := range c.Resources {
+		if err := checkResourceURI(u); err != nil {
+			return bad("resources[%d]: %v", i, err)
+		}
+		if slices.Contains(c.Resources[:i], u) {
+			return bad("resources[%d] is repeated", i)
 		}
 	}
 	if slices.Contains(c.GrantTypes, GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
@@ -328,6 +356,19 @@ func checkRedirectURI(s string) error {
 	return fmt.Errorf("scheme must be https")
 }
 
+// checkResourceURI checks a resource a client registers (RFC 8707 §2: an
+// absolute URI without a fragment, which should have no query): a URL as
+// a redirect URI is, without a query.
+func checkResourceURI(s string) error {
+	if err := checkRedirectURI(s); err != nil {
+		return err
+	}
+	if strings.Contains(s, "?") {
+		return fmt.Errorf("must not have a query")
+	}
+	return nil
+}
+
 // ValidClientID reports whether id is a well-formed client_id: 3 to 64
 // characters from A-Z a-z 0-9 . _ -, starting with a letter or digit. The
 // charset keeps IDs safe in URLs, logs, file names and HTTP Basic.
@@ -430,6 +471,8 @@ type Registration struct {
 	AuthMethod       string   `json:"token_endpoint_auth_method,omitempty"`
 	// PostLogoutRedirectURIs (OpenID Connect RP-Initiated Logout).
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// Resources are the client's own APIs (Client.Resources).
+	Resources []string `json:"resources,omitempty"`
 }
 
 // NewClient builds and validates a client from a registration. For
@@ -441,7 +484,7 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 		GrantTypes: slices.Clone(reg.GrantTypes), Scopes: slices.Clone(reg.Scopes), Claims: slices.Clone(reg.Claims),
 		SectorIdentifier: reg.SectorIdentifier, RedirectURIs: slices.Clone(reg.RedirectURIs), IDTokenAlg: reg.IDTokenAlg,
 		AccessTokenAlg: reg.AccessTokenAlg, PostLogoutRedirectURIs: slices.Clone(reg.PostLogoutRedirectURIs),
-		AuthMethod: reg.AuthMethod, Created: now.UTC().Truncate(time.Second),
+		Resources: slices.Clone(reg.Resources), AuthMethod: reg.AuthMethod, Created: now.UTC().Truncate(time.Second),
 	}
 	if reg.JWKS != nil {
 		c.JWKS.Keys = slices.Clone(reg.JWKS.Keys)

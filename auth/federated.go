@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Federation is what a node needs from the trust registry to accept the
@@ -57,13 +59,16 @@ var errForeignKey = errors.New("auth: access token key is not this node's")
 // node's issuer), signed by one of that region's keys in the registry (active or
 // retiring), this node among its audiences (RFC 8707 resource
 // indicators), exp and iat within the leeway.
-func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
+//
+// A token of this node's issuer is one of another instance of the region
+// (parseRegion), its claims checked with claims as parse checks them.
+func (s *Service) parseForeign(j *accessJWS, v *validToken, claims *jwt.Validator) error {
 	if err := j.checkHeader(); err != nil {
 		return err
 	}
 	iss := j.claims.Issuer
 	if iss == s.issuer && s.instances != nil {
-		return s.parseRegion(j, v)
+		return s.parseRegion(j, v, claims)
 	}
 	region, ok := s.fed.TokenRegion(iss)
 	if !ok || iss == s.issuer {
@@ -112,7 +117,7 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 // lags. The claims are checked as the node's own tokens' are. Such a
 // token is verified again on each use: the cache keeps only tokens of the
 // keystore's keys (validate).
-func (s *Service) parseRegion(j *accessJWS, v *validToken) error {
+func (s *Service) parseRegion(j *accessJWS, v *validToken, claims *jwt.Validator) error {
 	pub, alg, err := s.instances.InstanceKey(context.Background(), j.kid)
 	if err != nil {
 		return failWith(ErrInvalidToken, err, "access token was not signed by a key of this node or a valid key of its region in the trust registry")
@@ -120,7 +125,7 @@ func (s *Service) parseRegion(j *accessJWS, v *validToken) error {
 	if alg != j.method.Alg() {
 		return fail(ErrInvalidToken, "access token alg does not match the registry key")
 	}
-	if err := j.verify(pub, s.tokenClaims); err != nil {
+	if err := j.verify(pub, claims); err != nil {
 		return err
 	}
 	return newValidToken(&j.claims, j.kid, 0, v)
@@ -180,31 +185,81 @@ func (s *Service) checkForeign(v *validToken) ([]string, error) {
 	return out, nil
 }
 
-// checkResource checks an RFC 8707 resource indicator: the token endpoint
-// adds it to the token's audiences when it is the issuer URL of another
-// active region's node, its "api" endpoint in the trust registry. The
-// region's DID or another of its endpoints names the region too, but a
-// node accepts only tokens with its issuer among their audiences: a
-// token for such a name would be good nowhere.
-func (s *Service) checkResource(resource string) error {
+// checkResource checks an RFC 8707 resource indicator: the token
+// endpoint adds it to the token's audiences when it is this node, the
+// issuer URL of another active region's node (its "api" endpoint in the
+// trust registry), or an API an enabled client of this node's region
+// registered (Client.Resources); party reports the last. A region's DID
+// or another of its endpoints names the region too, but a node accepts
+// only tokens with its issuer among their audiences: a token for such a
+// name would be good nowhere. A region's name is the region's, whatever a
+// client registered.
+func (s *Service) checkResource(ctx context.Context, resource string) (party bool, err error) {
 	if resource == s.issuer {
-		return nil
+		return false, nil
 	}
 	if resource == "" {
-		return fail(ErrInvalidTarget, "resource must be an absolute URI")
+		return false, fail(ErrInvalidTarget, "resource must be an absolute URI")
 	}
-	if s.fed == nil {
-		return fail(ErrInvalidTarget, "this node issues tokens for itself only")
+	if s.fed != nil {
+		if region, ok := s.fed.TokenRegion(resource); ok {
+			if s.fed.RegionIssuer(region) != resource {
+				return false, fail(ErrInvalidTarget, "resource must be a region's api endpoint in the trust registry (its node's issuer URL), not its DID or another endpoint")
+			}
+			return false, nil
+		}
 	}
-	if strings.TrimSuffix(resource, "/") != resource {
-		return fail(ErrInvalidTarget, "resource must be a region's issuer URL without a trailing slash")
+	switch owner, err := s.resourceOwner(ctx, resource); {
+	case err != nil:
+		return false, err
+	case owner:
+		return true, nil
+	case s.fed == nil:
+		return false, fail(ErrInvalidTarget, "resource is neither this node nor an API a client of this node registered")
+	case strings.TrimSuffix(resource, "/") != resource:
+		return false, fail(ErrInvalidTarget, "resource must be a region's issuer URL without a trailing slash, or an API a client of this node registered")
 	}
-	region, ok := s.fed.TokenRegion(resource)
-	if !ok {
-		return fail(ErrInvalidTarget, "resource is not an active region of the trust registry")
+	return false, fail(ErrInvalidTarget, "resource is neither an active region of the trust registry nor an API a client of this node registered")
+}
+
+// resourceOwner reports whether an enabled client of this node's region
+// registered resource as its API. Two enabled clients registering one
+// (which every store refuses, the ledger by the resource's claim, whose
+// point read makes the second of two racing writes conflict) name no API. It reads the
+// registry's APIs from the list of its clients, at most once per
+// RevocationRecheck and once per change ClientsChanged reports, as a
+// cached token's client check does: listing a thousand clients costs
+// some 3,000 allocations and 2 ms, fifty times a token's
+// (BenchmarkTokenResource, read on every request).
+func (s *Service) resourceOwner(ctx context.Context, resource string) (bool, error) {
+	n, gen := s.now().UnixNano(), s.clientsGen.Load()
+	ix := s.apis.Load()
+	if ix == nil || ix.gen != gen || n >= ix.until {
+		clients, err := s.clients.List(ctx)
+		if err != nil {
+			return false, failWith(ErrUnavailable, err, "client registry unavailable")
+		}
+		ix = &apiIndex{gen: gen, until: n + int64(s.recheck), owners: map[string]int{}}
+		for i := range clients {
+			for _, r := range clients[i].Resources {
+				if !clients[i].Disabled {
+					ix.owners[r]++
+				}
+			}
+		}
+		if s.recheck > 0 {
+			s.apis.Store(ix)
+		}
 	}
-	if s.fed.RegionIssuer(region) != resource {
-		return fail(ErrInvalidTarget, "resource must be a region's api endpoint in the trust registry (its node's issuer URL), not its DID or another endpoint")
-	}
-	return nil
+	return ix.owners[resource] == 1, nil
+}
+
+// apiIndex is the registry's APIs (Client.Resources) as resourceOwner
+// last read them, at client registry generation gen (Service.clientsGen),
+// good until until (unix nanoseconds): how many enabled clients
+// registered each.
+type apiIndex struct {
+	gen    uint64
+	until  int64
+	owners map[string]int
 }

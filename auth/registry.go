@@ -23,7 +23,10 @@ import (
 // store's own registration time); Update returns ErrClientNotFound
 // for an unknown ID, applies fn atomically (no update is lost to a
 // concurrent one) and stores the result only when fn returns nil and the
-// result passes Client.Validate. Returned clients are copies the caller may
+// result passes Client.Validate. Create and Update refuse an enabled
+// client that registers a resource (Client.Resources) another enabled
+// client registered, with ErrInvalidClientMetadata: a client that drops
+// a resource, or is disabled, frees it. Returned clients are copies the caller may
 // change. Other failures wrap ErrUnavailable. Implementations are safe for
 // concurrent use.
 type ClientStore interface {
@@ -100,6 +103,10 @@ func (s *MemoryStore) Create(ctx context.Context, c Client) error {
 		s.mu.Unlock()
 		return ErrClientExists
 	}
+	if err := resourceTaken(s.clients, &c); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	s.clients[c.ID] = c.clone()
 	s.mu.Unlock()
 	s.changed()
@@ -125,6 +132,9 @@ func (s *MemoryStore) Update(ctx context.Context, id string, fn func(*Client) er
 	if err == nil {
 		err = c.Validate()
 	}
+	if err == nil {
+		err = resourceTaken(s.clients, &c)
+	}
 	if err != nil {
 		s.mu.Unlock()
 		return Client{}, err
@@ -133,6 +143,31 @@ func (s *MemoryStore) Update(ctx context.Context, id string, fn func(*Client) er
 	s.mu.Unlock()
 	s.changed()
 	return c, nil
+}
+
+// resourceTaken refuses c, enabled, when another enabled client of
+// clients registered one of its resources: a resource names one party's
+// API. A disabled client holds none (the token endpoint serves none of
+// its APIs), as on the ledger.
+func resourceTaken(clients map[string]Client, c *Client) error {
+	for _, o := range clients {
+		if o.ID == c.ID {
+			continue
+		}
+		if i := o.holdsResourceOf(c); i >= 0 {
+			return fail(ErrInvalidClientMetadata, "resources[%d] is registered by another client", i)
+		}
+	}
+	return nil
+}
+
+// holdsResourceOf returns the index in c.Resources of a resource that o
+// registered while both are enabled; -1 if none.
+func (o *Client) holdsResourceOf(c *Client) int {
+	if o.Disabled || c.Disabled {
+		return -1
+	}
+	return slices.IndexFunc(c.Resources, o.Serves)
 }
 
 func (s *MemoryStore) changed() {
@@ -162,6 +197,11 @@ func parseClientsFile(data []byte) (map[string]*Client, error) {
 		}
 		if _, dup := clients[c.ID]; dup {
 			return nil, fmt.Errorf("client %d: client_id %q is repeated", i, c.ID)
+		}
+		for _, o := range clients {
+			if j := o.holdsResourceOf(&c); j >= 0 {
+				return nil, fmt.Errorf("client %d: resources[%d] is registered by client %q too", i, j, o.ID)
+			}
 		}
 		clients[c.ID] = &c
 	}

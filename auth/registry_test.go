@@ -62,3 +62,21 @@ func clientJSON(t *testing.T, body string) string {
 	}
 	return body[start : end+1]
 }
+
+// TestClientsFileResources: a clients file in which two enabled clients
+// register one resource is refused; a disabled client holds none, as in
+// every ClientStore.
+func TestClientsFileResources(t *testing.T) {
+	a, b := clientstoretest.Client(t, "svc-a"), clientstoretest.Client(t, "svc-b")
+	a.Resources, b.Resources = []string{"https://api.example/v1"}, []string{"https://api.example/v1"}
+	for _, disabled := range []bool{false, true} {
+		b.Disabled = disabled
+		raw, err := auth.MarshalClientsFile([]auth.Client{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := auth.ParseClientsFile(raw); (err == nil) != disabled {
+			t.Errorf("one resource of two clients, one disabled %v: %v", disabled, err)
+		}
+	}
+}

@@ -158,6 +158,7 @@ type Service struct {
 	rand                  io.Reader
 
 	tokenClaims     *jwt.Validator // access tokens' claims: iss and aud this node
+	issuedClaims    *jwt.Validator // this node's access tokens' claims, any aud: iss this node
 	foreignClaims   *jwt.Validator // other regions' access tokens' claims: aud this node
 	fed             Federation
 	peers           PeerIntrospector
@@ -169,6 +170,7 @@ type Service struct {
 	clientKey  parsedCache[gm.JWK, crypto.PublicKey]
 	secrets    parsedCache[SecretHash, *secretVerifier]
 	clientsGen atomic.Uint64
+	apis       atomic.Pointer[apiIndex] // resourceOwner's last read
 	decoy      decoyCredentials
 }
 
@@ -270,6 +272,7 @@ func New(cfg Config) (*Service, error) {
 	// Access tokens are split and decoded once (parseAccessJWS), then
 	// verified with golang-jwt's signing method and validator.
 	s.tokenClaims = jwt.NewValidator(append(common, jwt.WithIssuer(s.issuer), jwt.WithAudience(s.issuer))...)
+	s.issuedClaims = jwt.NewValidator(append(common, jwt.WithIssuer(s.issuer))...)
 	s.fed, s.peers = cfg.Federation, cfg.Peers
 	s.foreignClaims = jwt.NewValidator(append(common, jwt.WithAudience(s.issuer))...)
 	s.assertionParser, err = gm.NewJWTParser(AssertionAlgorithms,

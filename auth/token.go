@@ -315,11 +315,13 @@ type TokenRequest struct {
 	// Scope is the space-separated scope parameter; empty asks for every
 	// scope the client is allowed.
 	Scope string
-	// Resources (RFC 8707 resource, which may be repeated) are the issuer
-	// URLs of the nodes the token is for besides this one: each joins the
-	// token's audiences. Each must be this node or an active region of the
-	// trust registry (Config.Federation); a token for another node is
-	// granted only FederatedScopes.
+	// Resources (RFC 8707 resource, which may be repeated) are what the
+	// token is for: the issuer URLs of nodes besides this one, each of
+	// which joins the token's audiences (this node or an active region of
+	// the trust registry, Config.Federation; a token for another node is
+	// granted only FederatedScopes), or one API a client of this node's
+	// region registered (Client.Resources), which is then the token's one
+	// audience.
 	Resources []string
 }
 
@@ -350,9 +352,17 @@ func CheckGrantType(grantType string, others ...string) error {
 // AccessTokenAlg (SM2 by default), for the requested scopes (all allowed
 // ones when none are requested); a token for another region's node too
 // (Resources) is granted only those among FederatedScopes (RFC 6749
-// §3.3: the response's scope says which). Errors match
-// ErrUnsupportedGrantType, ErrUnauthorizedClient, ErrInvalidScope or
-// ErrUnavailable.
+// §3.3: the response's scope says which).
+//
+// A token for a relying party's API (a resource a client registered) is
+// for that API alone: its aud names the API and not this node, so
+// neither this node's routes nor another party's API take it (RFC 9068
+// §4, RFC 9700 §2.3), and a request naming another resource beside it is
+// invalid_target (RFC 8707 §2). It carries the scopes granted as any
+// token does; the API reads them, and the client, as it decides.
+//
+// Errors match ErrUnsupportedGrantType, ErrUnauthorizedClient,
+// ErrInvalidScope, ErrInvalidTarget or ErrUnavailable.
 func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
 	if err := CheckGrantType(req.GrantType); err != nil {
 		return TokenResponse{}, err
@@ -364,20 +374,34 @@ func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	aud := []string{s.issuer}
 	for _, r := range req.Resources {
-		if err := s.checkResource(r); err != nil {
+		party, err := s.checkResource(ctx, r)
+		if err != nil {
 			return TokenResponse{}, err
+		}
+		if party {
+			// One API's token: another resource beside it would let
+			// either audience replay it at the other.
+			if slices.ContainsFunc(req.Resources, func(o string) bool { return o != r }) {
+				return TokenResponse{}, fail(ErrInvalidTarget, "a token for a relying party's API is for that API alone: ask for it with one resource")
+			}
+			aud = []string{r}
+			break
+		}
+		if !slices.Contains(aud, r) {
+			aud = append(aud, r)
 		}
 	}
 	// A token for another node stays a token of this one (its audiences
 	// name this node), so whoever that node lets see it could use it
 	// here: it carries only the scopes that cross regions.
-	if slices.ContainsFunc(req.Resources, func(r string) bool { return r != s.issuer }) {
+	if len(aud) > 1 {
 		if scopes, err = federatedOnly(scopes); err != nil {
 			return TokenResponse{}, err
 		}
 	}
-	token, err := s.issue(c.ID, c.AccessTokenAlg, scopes, req.Resources)
+	token, err := s.issue(c.ID, c.AccessTokenAlg, scopes, aud)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -428,9 +452,9 @@ func federatedOnly(granted string) (string, error) {
 	return strings.Join(scopes, " "), nil
 }
 
-// issue signs an access token for this node and resources, with the
-// node's active key of alg (SM2 when empty).
-func (s *Service) issue(clientID, alg, scope string, resources []string) (string, error) {
+// issue signs an access token for the audiences aud, with the node's
+// active key of alg (SM2 when empty).
+func (s *Service) issue(clientID, alg, scope string, aud []string) (string, error) {
 	if alg == "" {
 		alg = gm.AlgSM2
 	}
@@ -453,17 +477,12 @@ func (s *Service) issue(clientID, alg, scope string, resources []string) (string
 	claims := &accessclaims.Claims{
 		Issuer:   s.issuer,
 		Subject:  clientID,
-		Audience: accessclaims.Audience{s.issuer},
+		Audience: accessclaims.Audience(aud),
 		Expires:  accessclaims.New(now.Add(s.ttl)),
 		IssuedAt: accessclaims.New(now),
 		ID:       base64.RawURLEncoding.EncodeToString(id[:]),
 		ClientID: clientID,
 		Scope:    scope,
-	}
-	for _, r := range resources {
-		if !slices.Contains(claims.Audience, r) {
-			claims.Audience = append(claims.Audience, r)
-		}
 	}
 	t := jwt.NewWithClaims(method, claims)
 	t.Header["typ"] = AccessTokenType

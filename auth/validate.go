@@ -218,10 +218,25 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 }
 
 // verifyToken checks the token itself (not its client or revocation) in
-// full, signature included, without the cache, into v, which must be new.
-// Introspection, revocation and peers' introspection keep v on their
-// stack (a validToken allocated for each was 240 B).
+// full, signature included, without the cache, into v, which must be new:
+// a token for this node (its issuer among the audiences). Peers'
+// introspection keeps v on its stack (a validToken allocated for each was
+// 240 B).
 func (s *Service) verifyToken(now time.Time, token string, v *validToken) error {
+	return s.verifyWith(now, token, v, s.tokenClaims)
+}
+
+// verifyIssued is verifyToken for introspection and revocation, which
+// answer for every token the node issued: this node's own of any audience
+// (a token for a relying party's API names that API alone: Token), and
+// another region's that names this node.
+func (s *Service) verifyIssued(now time.Time, token string, v *validToken) error {
+	return s.verifyWith(now, token, v, s.issuedClaims)
+}
+
+// verifyWith is verifyToken with claims, the validator of this node's own
+// tokens' claims.
+func (s *Service) verifyWith(now time.Time, token string, v *validToken, claims *jwt.Validator) error {
 	if token == "" {
 		return fail(ErrInvalidToken, "no access token")
 	}
@@ -234,9 +249,9 @@ func (s *Service) verifyToken(now time.Time, token string, v *validToken) error 
 		return &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
 	}
 	defer j.release()
-	err = s.parse(j, keys, v)
+	err = s.parse(j, keys, v, claims)
 	if errors.Is(err, errForeignKey) && s.fed != nil {
-		err = s.parseForeign(j, v)
+		err = s.parseForeign(j, v, claims)
 	}
 	if err == nil && now.UnixNano() >= v.until {
 		// The node's own token at or past its exp, within the leeway the
@@ -447,8 +462,8 @@ func (j *accessJWS) verify(pub any, claims *jwt.Validator) error {
 }
 
 // parse verifies one of this node's access tokens: header, key, signature
-// and claims.
-func (s *Service) parse(j *accessJWS, keys *nodeKeySet, v *validToken) error {
+// and claims (with claims, s.tokenClaims or s.issuedClaims).
+func (s *Service) parse(j *accessJWS, keys *nodeKeySet, v *validToken, claims *jwt.Validator) error {
 	if err := j.checkHeader(); err != nil {
 		return err
 	}
@@ -456,7 +471,7 @@ func (s *Service) parse(j *accessJWS, keys *nodeKeySet, v *validToken) error {
 	if !ok || k.alg != j.method.Alg() {
 		return &Error{Kind: ErrInvalidToken, Description: "access token was not signed by a key of this node", Err: errForeignKey}
 	}
-	if err := j.verify(k.pub, s.tokenClaims); err != nil {
+	if err := j.verify(k.pub, claims); err != nil {
 		return err
 	}
 	return newValidToken(&j.claims, j.kid, 0, v)
@@ -515,11 +530,15 @@ type Introspection struct {
 // Introspect tells an authenticated client whether token is active:
 // caller is the client AuthenticateClient returned for this request,
 // which stands for the registry's record of it. A client may introspect
-// its own tokens; a client allowed the
-// registry:admin scope may introspect any. Everything else (invalid,
-// expired, revoked, another client's) is {"active": false}, so the answer
-// does not tell why; the node's own token is expired from its exp on,
-// with no leeway (validToken.until). Only a failing dependency is an error
+// its own tokens; a client allowed the registry:admin scope may
+// introspect any; a relying party may introspect a token for an API it
+// registered (Client.Resources), whichever client holds it, and the
+// answer's aud is that API (RFC 7662 §2.2, RFC 9068 §5: the resource
+// server checks that aud names it). Everything else (invalid, expired,
+// revoked, another client's, one for another party's API or for this
+// node) is {"active": false}, so the answer does not tell why; the
+// node's own token is expired from its exp on, with no leeway
+// (validToken.until). Only a failing dependency is an error
 // (ErrUnavailable).
 //
 // Another region's token (one that names this node as an audience and
@@ -537,13 +556,21 @@ type Introspection struct {
 func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
 	now := s.now()
 	v := new(validToken)
-	if err := s.verifyToken(now, token, v); err != nil {
+	if err := s.verifyIssued(now, token, v); err != nil {
 		return Introspection{}, nil
 	}
 	if caller.visiting && (v.clientID != caller.ID || v.region == "" || v.region != caller.Region) {
 		return Introspection{}, nil
 	}
-	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
+	// A token not for this node is one API's (Token): its aud is that one.
+	aud := s.issuer
+	if !slices.Contains(v.aud, s.issuer) {
+		if len(v.aud) != 1 {
+			return Introspection{}, nil
+		}
+		aud = v.aud[0]
+	}
+	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) && (aud == s.issuer || !caller.Serves(aud)) {
 		return Introspection{}, nil
 	}
 	if v.region != "" {
@@ -569,7 +596,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 	}
 	return Introspection{
 		Active: true, Scope: v.scope, ClientID: v.clientID, TokenType: "Bearer",
-		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Aud: s.issuer, Iss: s.issuer, Jti: v.jti,
+		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Aud: aud, Iss: s.issuer, Jti: v.jti,
 	}, nil
 }
 
@@ -582,7 +609,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 func (s *Service) Revoke(ctx context.Context, caller Client, token string) error {
 	now := s.now()
 	v := new(validToken)
-	if err := s.verifyToken(now, token, v); err != nil || v.region != "" { // another region's token: its node revokes it
+	if err := s.verifyIssued(now, token, v); err != nil || v.region != "" { // another region's token: its node revokes it
 		return nil
 	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {

@@ -133,7 +133,7 @@ const MaxRegionRecords = 50_000
 // status head takes about 250 bytes, a terminal 400, an issuer with five
 // keys (four of them retired) 3.2 KB, a relying party with eight keys
 // (six retired) and four redirect URIs 4.8 KB, but the largest relying
-// party 110 KB and the largest issuer 89 KB (TestRecordSizes). 64 MiB is
+// party 114 KB and the largest issuer 89 KB (TestRecordSizes). 64 MiB is
 // the whole count of records at 1.3 KB on average, as many relying
 // parties of 4.8 KB as 10,000 beside 40,000 terminals and heads, while
 // 50,000 of the largest took 5.5 GB of every node's memory.
@@ -374,8 +374,8 @@ func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
 }
 
 // PageSize bounds the records of a page of a List…Page function: 256
-// records of at most about 110 KB (a relying party's largest,
-// TestRecordSizes) make an answer of some 28 MB, well under the 100 MiB
+// records of at most about 114 KB (a relying party's largest,
+// TestRecordSizes) make an answer of some 29 MB, well under the 100 MiB
 // Fabric passes, however many records a region writes. (A List function
 // answers with all its records at once.)
 const PageSize = 256
@@ -559,7 +559,11 @@ func (in *RegionInput) unclaimed(c *call) error {
 // an identifier by a region's record (its DID and endpoint URLs, as
 // claimKeyID spells them) or by an issuer record (its ID); one region
 // holds each. A region's record releases what it no longer names; an
-// issuer's claim is never released (issuers are never removed).
+// issuer's claim is never released (issuers are never removed). A
+// resource (claim/resource/<URI>, claimKeyID's spelling) is claimed by
+// an active relying party that registers it, the party's client ID as
+// Party, and released when its record drops it or the party is
+// suspended (claimResources).
 type Claim struct {
 	Region string `json:"region"`
 	// Record: the region's record names the host or identifier.
@@ -567,6 +571,9 @@ type Claim struct {
 	// Issuer is the ID of the first issuer record on the host, or the
 	// issuer whose ID the identifier is.
 	Issuer string `json:"issuer,omitempty"`
+	// Party is the client ID of the relying party whose resource (one
+	// of its APIs) the claim is, of kind claimResource.
+	Party string `json:"party,omitempty"`
 	// Also holds the claims of other regions' records and issuers on a
 	// chain an even older contract wrote, which let two regions name one
 	// host or identifier (indexClaims): when Region releases the claim,
@@ -621,8 +628,9 @@ func (cl *Claim) release(region string) bool {
 
 // Kinds of claims.
 const (
-	claimHost = "host"
-	claimID   = "id"
+	claimHost     = "host"
+	claimID       = "id"
+	claimResource = "resource"
 )
 
 // host names, for an error, a claimed host h and who holds it.
@@ -1314,7 +1322,7 @@ func (x *RelyingParty) withdraws(old *RelyingParty) bool {
 		x.Name == old.Name && x.AuthMethod == old.AuthMethod && x.SecretVerifier == old.SecretVerifier &&
 		x.SectorIdentifier == old.SectorIdentifier && x.IDTokenAlg == old.IDTokenAlg && x.AccessTokenAlg == old.AccessTokenAlg &&
 		slices.Equal(x.GrantTypes, old.GrantTypes) && slices.Equal(x.RedirectURIs, old.RedirectURIs) &&
-		slices.Equal(x.PostLogoutRedirectURIs, old.PostLogoutRedirectURIs) &&
+		slices.Equal(x.PostLogoutRedirectURIs, old.PostLogoutRedirectURIs) && slices.Equal(x.Resources, old.Resources) &&
 		slices.Equal(x.Scopes, old.Scopes) && slices.Equal(x.Claims, old.Claims)
 }
 
@@ -1478,6 +1486,9 @@ func writeRP(c *call, create bool) (any, error) {
 	if err := checkRedirects("post-logout redirect URI", in.PostLogoutRedirectURIs); err != nil {
 		return nil, err
 	}
+	if err := checkResources(in.Resources); err != nil {
+		return nil, err
+	}
 	if in.IDTokenAlg != "" && in.IDTokenAlg != gm.AlgSM2 && in.IDTokenAlg != "ES256" {
 		return nil, invalid("ID token algorithm must be SM2 or ES256, not %.64q", in.IDTokenAlg)
 	}
@@ -1496,6 +1507,9 @@ func writeRP(c *call, create bool) (any, error) {
 	}
 	if in.Version != 0 && !create && in.Version != old.Version {
 		return nil, fmt.Errorf("%w: relying party %q is at version %d, not %d", ErrStale, in.ClientID, old.Version, in.Version)
+	}
+	if err := c.claimResources(&old, &in); err != nil {
+		return nil, err
 	}
 	keys, err := c.rpKeys(old.Keys, in.JWKS.Keys)
 	if err != nil {
@@ -1571,6 +1585,96 @@ func checkRedirects(what string, uris []string) error {
 		}
 	}
 	return nil
+}
+
+// checkResources checks a relying party's resources: at most 8, each
+// as a redirect URI is (checkRedirects) and without a query (RFC 8707
+// §2).
+func checkResources(uris []string) error {
+	if len(uris) > 8 {
+		return invalid("at most 8 resources")
+	}
+	if err := checkRedirects("resource", uris); err != nil {
+		return err
+	}
+	for i, s := range uris {
+		if strings.Contains(s, "?") {
+			return invalid("resource %d: want no query", i)
+		}
+	}
+	return nil
+}
+
+// claimResources moves a relying party's resource claims (claim/
+// resource/<URI as claimKeyID spells it>, held by the party's client ID
+// and region) from what old claims to what in claims (claimedResources):
+// it claims in's resources and releases those only old claimed, so a
+// party that drops a resource, or is suspended, frees it for another. It
+// refuses to claim, with ErrInvalid, a resource another party holds, and,
+// with ErrForbidden, one that is a region's DID or endpoint URL (the
+// claims tell, as for an issuer's ID; a node takes a token for its own
+// name as its own, never as a party's API): a resource names one party's
+// API. A resource is checked when claimed: a party's write is never
+// refused for a resource it holds, nor its suspension (which claims
+// nothing) for what its record names, though a region has named it since
+// (the token endpoint takes a region's name as the region's). It
+// reads the claims of old's and in's resources only, never another
+// party's record (a range read over every party, on every party's write,
+// made them all conflict on Fabric). No chain holds resources of a
+// contract older than their claims, so indexClaims stores none.
+func (c *call) claimResources(old, in *RelyingParty) error {
+	was, now := old.claimedResources(), in.claimedResources()
+	for _, name := range now {
+		cl, err := c.claimOf(claimResource, name)
+		if err != nil {
+			return err
+		} else if cl.Party == in.ClientID {
+			continue
+		}
+		i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
+		if cl.Party != "" {
+			return invalid("resource %d is registered by relying party %q of region %s", i, cl.Party, cl.Region)
+		}
+		if id, err := c.claimOf(claimID, name); err != nil {
+			return err
+		} else if id.Record {
+			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, id.id())
+		}
+		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
+			return err
+		}
+	}
+	for _, name := range was {
+		if slices.Contains(now, name) {
+			continue
+		}
+		if cl, err := c.claimOf(claimResource, name); err != nil {
+			return err
+		} else if cl.Party != in.ClientID {
+			continue
+		}
+		if err := c.setClaim(claimResource, name, Claim{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimedResources returns the resources an active relying party claims,
+// as claimKeyID spells them, without repeats; a suspended party claims
+// none (its record keeps them: the token endpoint takes no API of a
+// disabled client, and the party claims them again when it is enabled).
+func (x *RelyingParty) claimedResources() []string {
+	if x.Status != EntryActive {
+		return nil
+	}
+	var names []string
+	for _, r := range x.Resources {
+		if k := claimKeyID(r); !slices.Contains(names, k) {
+			names = append(names, k)
+		}
+	}
+	return names
 }
 
 func getRP(c *call) (any, error) {

@@ -824,7 +824,7 @@ func TestSuspendedRegionWithdrawsKeys(t *testing.T) {
 // TestListPages: the List…Page functions answer every record once, in
 // pages of at most PageSize records, so an answer stays bounded however
 // many records a region writes (a List answer of the largest relying
-// parties, 110 KB each, passes Fabric's 100 MiB at some 950 of them); a bookmark
+// parties, 114 KB each, passes Fabric's 100 MiB at some 920 of them); a bookmark
 // that is not one of the list's is invalid.
 func TestListPages(t *testing.T) {
 	l := consortium(t)
@@ -2048,7 +2048,7 @@ func TestRecordSizes(t *testing.T) {
 	}
 	// The largest relying party: 64 keys of 256-character kids in its
 	// history, 16 current, 64 claims, 32 redirect and post-logout URIs
-	// of 512 bytes.
+	// of 512 bytes, 8 resources of 512 bytes.
 	big := RelyingParty{ClientID: "rp-largest", Name: strings.Repeat("名", 128), SectorIdentifier: strings.Repeat("a", 63) + ".example",
 		GrantTypes: GrantTypes, Scopes: Scopes, Status: EntryActive}
 	for i := range 64 {
@@ -2057,6 +2057,9 @@ func TestRecordSizes(t *testing.T) {
 	for i := range 32 {
 		big.RedirectURIs = append(big.RedirectURIs, long(fmt.Sprintf("https://rp.example/%d/", i), i, 512))
 		big.PostLogoutRedirectURIs = append(big.PostLogoutRedirectURIs, long(fmt.Sprintf("https://rp.example/l%d/", i), i, 512))
+	}
+	for i := range 8 {
+		big.Resources = append(big.Resources, long(fmt.Sprintf("https://api.rp.example/%d/", i), i, 512))
 	}
 	for r := range 4 {
 		big.JWKS.Keys = nil
@@ -2099,5 +2102,144 @@ func TestRecordSizes(t *testing.T) {
 	}
 	if need := 10_000*size(objRP, rp.ClientID) + 40_000*size(objTerminal, "T-310104-0001"); need > MaxRegionBytes {
 		t.Errorf("10,000 relying parties and 40,000 terminals take %d bytes, past MaxRegionBytes", need)
+	}
+}
+
+// TestRelyingPartyResources: a relying party's resources (its APIs, RFC
+// 8707) are at most 8 absolute https URLs (http on loopback) without
+// user info, query or fragment, none repeated, none a region's DID or
+// endpoint, and none another party's, of its region or another: a
+// resource names one party's API, for which a node issues tokens that
+// name it alone.
+func TestRelyingPartyResources(t *testing.T) {
+	l := consortium(t)
+	rp := func(id string, resources ...string) RelyingParty {
+		return RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: EntryActive, Resources: resources}
+	}
+	eight := make([]string, 9)
+	for i := range eight {
+		eight[i] = fmt.Sprintf("https://api.example/%d", i)
+	}
+	for name, resources := range map[string][]string{
+		"query":             {"https://api.example/v1?x=1"},
+		"fragment":          {"https://api.example/v1#x"},
+		"http":              {"http://api.example/v1"},
+		"relative":          {"/v1"},
+		"user info":         {"https://u@api.example/v1"},
+		"repeated":          {"https://api.example/v1", "https://api.example/v1"},
+		"more than 8":       eight,
+		"longer than 512 B": {"https://api.example/" + strings.Repeat("x", 500)},
+	} {
+		if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-bad", resources...))); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	for _, name := range []string{"https://320000.trustid.example", "https://320000.TrustID.example:443/", "https://310000.trustid.example"} {
+		if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-bad", name))); !errors.Is(err, ErrForbidden) {
+			t.Errorf("a region's endpoint %s as a resource: %v, want ErrForbidden", name, err)
+		}
+	}
+	l.must(t, msp31, "AddRelyingParty", js(t, rp("rp-b", "https://api.b.example", "http://127.0.0.1:8081/api")))
+	if _, err := l.call(msp31, "AddRelyingParty", js(t, rp("rp-c", "https://api.b.example"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a party of the region registering another's resource: %v, want ErrInvalid", err)
+	}
+	// Spelled otherwise (the scheme's and host's case, the default port,
+	// a trailing slash), a URL names the same API.
+	for _, taken := range []string{"http://127.0.0.1:8081/api", "HTTP://127.0.0.1:8081/api/", "https://API.b.example:443/"} {
+		if _, err := l.call(msp32, "AddRelyingParty", js(t, rp("rp-d", taken))); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a party of another region registering %s, taken: %v, want ErrInvalid", taken, err)
+		}
+	}
+	// The holder writes its record again, naming its resources otherwise.
+	l.must(t, msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example/", "http://127.0.0.1:8081/api")))
+	// A party that drops a resource frees it, for a party of any region.
+	l.must(t, msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example")))
+	l.must(t, msp32, "AddRelyingParty", js(t, rp("rp-d", "http://127.0.0.1:8081/api")))
+	var got RelyingParty
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-d"), &got); err != nil || !slices.Equal(got.Resources, []string{"http://127.0.0.1:8081/api"}) {
+		t.Errorf("stored resources %q (%v)", got.Resources, err)
+	}
+	if _, err := l.call(msp31, "PutRelyingParty", js(t, rp("rp-b", "https://api.b.example", "http://127.0.0.1:8081/api"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a party taking back a resource it dropped, now another's: %v, want ErrInvalid", err)
+	}
+}
+
+// TestSuspendedPartyFreesItsResources: a suspended relying party (a
+// disabled client, whose APIs the token endpoint no longer serves)
+// frees its resources, for a party of any region; its record keeps
+// them, and enabling it again claims them, refused while another party
+// holds one or a region names one. A write of the party is never refused
+// for a resource it holds, nor its suspension for what its record names,
+// though a region took one as its endpoint since.
+func TestSuspendedPartyFreesItsResources(t *testing.T) {
+	l := consortium(t)
+	rp := func(id, status string, resources ...string) string {
+		return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: status, Resources: resources})
+	}
+	const api, other, third = "https://api.a.example/v1", "https://api.a.example/v2", "https://api.a.example/v3"
+	l.must(t, msp31, "AddRelyingParty", rp("rp-a", EntryActive, api, other))
+	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: other}}}))
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntryActive, api, other))
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntrySuspended, api, other))
+	var got RelyingParty
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-a"), &got); err != nil || got.Status != EntrySuspended || !slices.Equal(got.Resources, []string{api, other}) {
+		t.Errorf("the suspended party's record: %s, resources %q (%v)", got.Status, got.Resources, err)
+	}
+	l.must(t, msp32, "AddRelyingParty", rp("rp-b", EntryActive, api))
+	if _, err := l.call(msp31, "PutRelyingParty", rp("rp-a", EntryActive, api, third)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("enabling a party whose resource another took: %v, want ErrInvalid", err)
+	}
+	if _, err := l.call(msp31, "PutRelyingParty", rp("rp-a", EntryActive, other, third)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("enabling a party whose resource a region took: %v, want ErrForbidden", err)
+	}
+	l.must(t, msp31, "PutRelyingParty", rp("rp-a", EntryActive, third))
+	if _, err := l.call(msp32, "PutRelyingParty", rp("rp-b", EntryActive, api, third)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a resource of the party enabled again: %v, want ErrInvalid", err)
+	}
+}
+
+// TestRelyingPartyWritesReadNoOtherParty: a relying party's write reads
+// the claims of its resources (point reads, as many as it names), never
+// another party's record nor a range of keys: it listed every party of
+// every region (up to 114 KB each) on every party's write, and on Fabric
+// that range read failed at commit (PHANTOM_READ_CONFLICT) whenever any
+// party of any region changed meanwhile.
+func TestRelyingPartyWritesReadNoOtherParty(t *testing.T) {
+	l := consortium(t)
+	rp := func(id, status string, resources ...string) string {
+		return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: status, Resources: resources})
+	}
+	for i := range 20 {
+		l.must(t, []string{msp31, msp32}[i%2], "AddRelyingParty", rp(fmt.Sprintf("rp-%d", i), EntryActive, fmt.Sprintf("https://api.example/%d", i)))
+	}
+	own, _ := CompositeKey(objRP, "rp-x")
+	rpKeys, _, _ := PrefixRange(objRP, nil)
+	for _, w := range []struct{ name, arg string }{
+		{"AddRelyingParty", rp("rp-x", EntryActive, "https://x.example/a", "https://x.example/b")},
+		{"PutRelyingParty", rp("rp-x", EntryActive, "https://x.example/b", "https://x.example/c")},
+		{"PutRelyingParty", rp("rp-x", EntrySuspended, "https://x.example/b", "https://x.example/c")},
+	} {
+		l.seq++
+		l.st.MSPID, l.st.ID = msp31, fmt.Sprintf("tx%03d", l.seq)
+		rl := &readLog{MemState: l.st}
+		if _, err := Invoke(rl, w.name, [][]byte{[]byte(w.arg)}); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		l.st.Commit()
+		for _, k := range rl.gets {
+			if strings.HasPrefix(k, rpKeys) && k != own {
+				t.Errorf("%s read another party's record %q", w.name, k)
+			}
+		}
+		// The record, its region, the quota, the claims' mark, and for
+		// each resource its claims as an ID and as a resource (and the
+		// one it replaces): 10 here.
+		if len(rl.scans) != 0 || len(rl.gets) > 12 {
+			t.Errorf("%s scanned %q and read %d keys %q", w.name, rl.scans, len(rl.gets), rl.gets)
+		}
 	}
 }

@@ -304,6 +304,12 @@ type RelyingParty struct {
 	SectorIdentifier       string   `json:"sector_identifier,omitempty"`
 	RedirectURIs           []string `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// Resources are the URIs of the party's own APIs (RFC 8707 resource
+	// indicators), for which its region's node issues tokens that name
+	// the API alone: at most 8 absolute https URLs (http on loopback)
+	// without user info, query or fragment, each registered by no other
+	// party of any region.
+	Resources []string `json:"resources,omitempty"`
 	// IDTokenAlg is the JWS algorithm of the party's ID tokens (SM2 or
 	// ES256); empty means SM2.
 	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`

@@ -39,8 +39,14 @@ type AccessTokenConfig struct {
 	// Issuer is the node's base URL, the iss of its tokens: https, or
 	// http to a loopback host (ErrInsecureURL). Required.
 	Issuer string
-	// Audience is the expected aud (default Issuer: TrustID access
-	// tokens name the node that issued them).
+	// Audience is the identifier of the API the verifier protects, which
+	// a token's aud must name (RFC 9068 §4): the resource URI the
+	// relying party registered for its API (`trustid clients add
+	// --resource`), for which the node issues tokens that name that API
+	// alone. Required: with the node's own URL (Issuer), the verifier
+	// takes every token the node issued to any client for the node, so a
+	// party that holds one could replay it here. Give Issuer only to
+	// verify tokens meant for the node.
 	Audience string
 	// Algorithms is the allow-list of JWS algorithms (required), e.g.
 	// []string{gm.AlgSM2}.
@@ -82,6 +88,9 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	if cfg.Issuer == "" {
 		return nil, errors.New("sdk: AccessTokenConfig needs Issuer")
 	}
+	if cfg.Audience == "" {
+		return nil, errors.New("sdk: AccessTokenConfig needs Audience, the resource URI registered for the API it protects")
+	}
 	if err := checkBase(cfg.Issuer); err != nil {
 		return nil, err
 	}
@@ -101,9 +110,6 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	cfg.Issuer = trimBase(cfg.Issuer)
-	if cfg.Audience == "" {
-		cfg.Audience = cfg.Issuer
-	}
 	cfg.Now = nowOr(cfg.Now)
 	if cfg.Keys == nil {
 		cfg.Keys = &KeySet{URL: cfg.Issuer + JWKSPath, Client: cfg.HTTPClient, Now: cfg.Now}
@@ -118,7 +124,8 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 // that are JSON objects decoded by strictjson.DecodeOpen (no member given
 // twice or differing only in case from another or from one read here);
 // typ at+jwt, no crit, an allowed algorithm, a signature by a key of the
-// node whose algorithm is the header's; iss, aud, exp and iat (whole
+// node whose algorithm is the header's; iss, aud (Audience among the
+// token's audiences), exp and iat (whole
 // seconds, iat required) and the client_id, sub and jti claims. The scope
 // is split on single spaces. Errors match ErrInvalidToken (or
 // ErrKeysUnavailable when the node's keys cannot be had).

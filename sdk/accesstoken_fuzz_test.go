@@ -28,7 +28,7 @@ func FuzzAccessTokenAsNode(f *testing.F) {
 		f.Fatal(err)
 	}
 	method, _ := gm.SigningMethod(k.Signer)
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: auth.AccessTokenAlgorithms})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: auth.AccessTokenAlgorithms})
 	if err != nil {
 		f.Fatal(err)
 	}

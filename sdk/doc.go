@@ -3,7 +3,9 @@
 // with private_key_jwt (SM2 or ES256 client keys, TokenSource), redeems
 // online QR codes (Client.RedeemQR), verifies access tokens offline against
 // the node's cached JWKS (AccessTokenVerifier) and protects a net/http
-// service with them (AccessTokenVerifier.Middleware), verifies offline QR
+// service with them (AccessTokenVerifier.Middleware): tokens whose aud
+// names the service's own API, the resource URI registered for it, so a
+// token meant for the node or another party's API is refused. It verifies offline QR
 // codes with cached issuer keys and status lists fetched from the node
 // (NewQRVerifier, QRStatus), and verifies vc+jwt and SD-JWT VC
 // credentials and presentations with cached issuer keys (JWKS, DID

@@ -76,20 +76,32 @@ func ExampleClient_RedeemQR() {
 	// again: true
 }
 
-// A service protects its routes with TrustID access tokens, verified
-// offline with the node's cached keys; here a client with an ES256 key
-// calls it.
+// A relying party protects its own API with TrustID access tokens,
+// verified offline with the node's cached keys. The hotel registers its
+// API's URI as its resource; a client (the shop, with an ES256 key) asks
+// the node for a token for that API (RFC 8707 resource), which names it
+// alone: the token the shop holds for the node is refused here, as a
+// token for the hotel's API is at the node.
 func ExampleAccessTokenVerifier_Middleware() {
 	node := startExampleNode()
 	defer node.Close()
+	const api = "https://hotel.example/api"
+	node.register("hotel", gm.AlgSM2, auth.ScopeQRRedeem)
+	node.serveAPI("hotel", api)
 	key := node.register("shop", gm.AlgES256, auth.ScopeQRRedeem)
-	tokens, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "shop", Key: key})
-	tok, err := tokens.Token(context.Background())
+	ctx := context.Background()
+	tokens, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "shop", Key: key, Resource: api})
+	tok, err := tokens.Token(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nodeTokens, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "shop", Key: key})
+	forNode, err := nodeTokens.Token(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	verifier, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	verifier, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: api, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -117,9 +129,11 @@ func ExampleAccessTokenVerifier_Middleware() {
 	}
 	call("/checkin", tok)
 	call("/checkin", "")
+	call("/checkin", forNode)
 	call("/admin", tok)
 	// Output:
 	// /checkin 200 false
+	// /checkin 401 true
 	// /checkin 401 true
 	// /admin 403 true
 }

@@ -67,7 +67,7 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 		_, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: "hotel", Key: key, HTTPClient: client})
 		insecure("TokenSource at "+base, err)
 	}
-	_, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: plain, Algorithms: []string{gm.AlgSM2}, HTTPClient: client})
+	_, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: plain, Audience: plain, Algorithms: []string{gm.AlgSM2}, HTTPClient: client})
 	insecure("AccessTokenVerifier", err)
 	_, err = sdk.NewLogin(sdk.LoginConfig{Issuer: plain, ClientID: "hotel", RedirectURI: "https://hotel.example/cb", Key: key,
 		Algorithms: []string{gm.AlgSM2}, HTTPClient: client})

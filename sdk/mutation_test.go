@@ -59,7 +59,7 @@ func TestAccessTokenLengthBoundAsNode(t *testing.T) {
 		t.Fatalf("no token of %d bytes", n)
 		return ""
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestAccessTokenMediaTypeAsNode(t *testing.T) {
 	method, _ := gm.SigningMethod(k.Signer)
 	enc := base64.RawURLEncoding.EncodeToString
 	now := time.Now().Unix()
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestAccessTokenWithoutClientIDOrSub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,6 +154,17 @@ func (n *exampleNode) register(id, alg string, scopes ...string) crypto.Signer {
 	return n.registerWithClaims(id, alg, nil, scopes...)
 }
 
+// serveAPI registers resource as the API of client id (`trustid
+// clients add --resource`): the node issues tokens for it.
+func (n *exampleNode) serveAPI(id, resource string) {
+	if _, err := n.clients.Update(context.Background(), id, func(c *auth.Client) error {
+		c.Resources = append(c.Resources, resource)
+		return nil
+	}); err != nil {
+		log.Fatal(err)
+	}
+}
+
 // registerWithClaims is register for a party that may receive the
 // identity claims named.
 func (n *exampleNode) registerWithClaims(id, alg string, claims []string, scopes ...string) crypto.Signer {

@@ -142,7 +142,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 		}
 		return s
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestAccessTokenStrictAsNode(t *testing.T) {
 	}
 	exp, iat := strconv.FormatInt(now+300, 10), strconv.FormatInt(now, 10)
 	valid := sign(header, claims("", exp, iat, "qr:redeem", ""))
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestAccessTokenStrictAsNode(t *testing.T) {
 		t.Errorf("expired 40 s ago: the SDK: %v, want ErrInvalidToken", err)
 	}
 	for _, l := range []time.Duration{-time.Second, 2 * time.Minute} {
-		if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}, Leeway: l}); err == nil {
+		if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}, Leeway: l}); err == nil {
 			t.Errorf("leeway %v accepted", l)
 		}
 	}
@@ -319,7 +319,7 @@ func TestKeySetCache(t *testing.T) {
 	if _, err := ks.Key(ctx, k.Kid); !errors.Is(err, sdk.ErrKeysUnavailable) {
 		t.Errorf("stale set, node down: %v, want ErrKeysUnavailable", err)
 	}
-	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks, Now: clock.Now})
+	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks, Now: clock.Now})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -339,7 +339,7 @@ func TestConcurrentUse(t *testing.T) {
 	key := node.register("hotel", gm.AlgSM2, auth.ScopeQRRedeem)
 	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key})
 	ks := &sdk.KeySet{URL: node.URL + sdk.JWKSPath}
-	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks})
+	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks})
 	tokens := make(chan string, 8)
 	for range 8 {
 		go func() {
@@ -429,7 +429,7 @@ func TestMiddlewareChallenges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,5 +495,60 @@ func TestShortLivedTokenReused(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	if t3, _ := ts.Token(ctx); t3 == t1 || issued.Load() != 2 {
 		t.Errorf("a 20 s token 11 s old: %q after %d requests, want a new one", t3, issued.Load())
+	}
+}
+
+// TestAccessTokenAudienceIsTheAPI: a relying party's verifier takes only
+// tokens for its own API (RFC 9068 §4: aud names the resource server):
+// a token the node issued for another party's API, or for the node, is
+// refused, so a party handed one cannot replay it here; a verifier
+// without Audience is not built (it took every token for the node).
+func TestAccessTokenAudienceIsTheAPI(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	ctx := context.Background()
+	const apiB, apiC = "https://b.example/api", "https://c.example/api"
+	node.register("svc-b", gm.AlgSM2, auth.ScopeQRRedeem)
+	node.serveAPI("svc-b", apiB)
+	node.register("svc-c", gm.AlgSM2, auth.ScopeQRRedeem)
+	node.serveAPI("svc-c", apiC)
+	key := node.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	token := func(resource string) string {
+		ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "svc-a", Key: key, Resource: resource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.Token(ctx)
+		if err != nil {
+			t.Fatalf("token for %q: %v", resource, err)
+		}
+		return tok
+	}
+	verifier := func(aud string) *sdk.AccessTokenVerifier {
+		v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: aud, Algorithms: []string{gm.AlgSM2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	b, c := verifier(apiB), verifier(apiC)
+	forB, forC, forNode := token(apiB), token(apiC), token("")
+	if p, err := b.Verify(ctx, forB); err != nil || p.ClientID != "svc-a" || !p.HasScope(auth.ScopeQRRedeem) {
+		t.Errorf("B's verifier, a token for B's API: %+v, %v", p, err)
+	}
+	for name, tc := range map[string]struct {
+		v   *sdk.AccessTokenVerifier
+		tok string
+	}{
+		"B's verifier, a token for C's API":  {b, forC},
+		"C's verifier, a token for B's API":  {c, forB},
+		"B's verifier, a token for the node": {b, forNode},
+	} {
+		if _, err := tc.v.Verify(ctx, tc.tok); !errors.Is(err, sdk.ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}}); err == nil {
+		t.Error("a verifier without Audience was built")
 	}
 }

@@ -50,6 +50,12 @@ type ClientConfig struct {
 	KeyID string
 	// Scopes asks for these scopes; empty means all the client's scopes.
 	Scopes []string
+	// Resource, when set, asks for a token for this resource (RFC 8707):
+	// the resource URI a relying party registered for its API, whose
+	// tokens name that API alone, or another region's node's issuer URL.
+	// Empty: a token for Node. A source's tokens are for one resource;
+	// use a source for each.
+	Resource string
 	// RefreshBefore: a cached token is replaced this long before it
 	// expires (default DefaultRefreshBefore), or halfway through its
 	// life when it lives no longer than RefreshBefore.
@@ -170,6 +176,9 @@ func (ts *TokenSource) fetch(ctx context.Context, now time.Time) (string, time.D
 	}
 	if len(ts.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(ts.cfg.Scopes, " "))
+	}
+	if ts.cfg.Resource != "" {
+		form.Set("resource", ts.cfg.Resource)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.cfg.Node+TokenPath, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,67 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 		}
 		if _, err := s.Get(ctx, id("svc-c")); !errors.Is(err, auth.ErrClientNotFound) {
 			t.Errorf("invalid client was stored: %v", err)
+		}
+	})
+	t.Run("ResourcesAreOneClients", func(t *testing.T) {
+		s, id := start(t)
+		ctx := context.Background()
+		api := "https://" + strings.TrimSuffix(id("api"), "-api") + ".example/api"
+		a, b := Client(t, id("svc-a")), Client(t, id("svc-b"))
+		a.Resources = []string{api}
+		if err := s.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, a.ID); err != nil || len(got.Resources) != 1 || got.Resources[0] != api {
+			t.Errorf("get: %v, resources %q", err, got.Resources)
+		}
+		b.Resources = []string{api}
+		if err := s.Create(ctx, b); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("create with another client's resource: %v", err)
+		}
+		b.Resources = nil
+		if err := s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Update(ctx, b.ID, func(c *auth.Client) error {
+			c.Resources = []string{api}
+			return nil
+		}); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("update to another client's resource: %v", err)
+		}
+		if _, err := s.Update(ctx, a.ID, func(c *auth.Client) error {
+			c.Name = "renamed"
+			return nil
+		}); err != nil {
+			t.Errorf("update of the client that holds the resource: %v", err)
+		}
+		// A client that drops a resource frees it; so does a disabled
+		// client, whose record keeps its resources; enabled again, it
+		// is refused while another client holds one.
+		other := strings.TrimSuffix(api, "/api") + "/other"
+		update := func(id string, fn func(c *auth.Client)) error {
+			_, err := s.Update(ctx, id, func(c *auth.Client) error { fn(c); return nil })
+			return err
+		}
+		if err := update(a.ID, func(c *auth.Client) { c.Resources = []string{other} }); err != nil {
+			t.Fatal(err)
+		}
+		if err := update(b.ID, func(c *auth.Client) { c.Resources = []string{api} }); err != nil {
+			t.Errorf("update to a resource its client dropped: %v", err)
+		}
+		if err := update(a.ID, func(c *auth.Client) { c.Disabled = true }); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, a.ID); err != nil || !slices.Equal(got.Resources, []string{other}) {
+			t.Errorf("the disabled client: %v, resources %q", err, got.Resources)
+		}
+		c := Client(t, id("svc-c"))
+		c.Resources = []string{other}
+		if err := s.Create(ctx, c); err != nil {
+			t.Errorf("create with a resource of a disabled client: %v", err)
+		}
+		if err := update(a.ID, func(c *auth.Client) { c.Disabled = false }); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("enabling a client whose resource another took: %v", err)
 		}
 	})
 	t.Run("CopiesAreIndependent", func(t *testing.T) {

@@ -91,7 +91,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// Offline verification of access tokens, and the middleware.
-	atv, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Algorithms: []string{gm.AlgSM2}})
+	atv, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	if p, err := atv.Verify(ctx, esTok); err != nil || p.ClientID != "es-sdk" {
 		t.Errorf("verify es token: %+v %v", p, err)
 	}
-	es256Only, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Algorithms: []string{gm.AlgES256}})
+	es256Only, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base, Algorithms: []string{gm.AlgES256}})
 	if _, err := es256Only.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
 		t.Errorf("SM2 token under an ES256-only allow-list: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	if _, err := otherAud.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
 		t.Errorf("token for another audience: %v", err)
 	}
-	later, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Algorithms: []string{gm.AlgSM2},
+	later, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base, Algorithms: []string{gm.AlgSM2},
 		Now: func() time.Time { return time.Now().Add(2 * time.Minute) }})
 	if _, err := later.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
 		t.Errorf("expired token: %v", err)
@@ -138,6 +138,45 @@ func TestSDKEndToEnd(t *testing.T) {
 		if resp.StatusCode != c.status {
 			t.Errorf("middleware, %s: HTTP %d, want %d", c.name, resp.StatusCode, c.status)
 		}
+	}
+	// A relying party's own API (`clients add --resource`): a token for
+	// it (`token --resource`, the SDK's Resource) names it alone, so the
+	// API's verifier takes it and not the hotel's token for the node, and
+	// the node's own routes refuse it.
+	const hotelAPI = "https://api.hotel-sdk.example/v1"
+	f.addClientArgs("hotel-api", auth.ScopeQRRedeem, "--resource", hotelAPI)
+	waitFor(t, func() bool {
+		_, _, err := run(t, ctx, "token", "--node", base, "--client-id", "hotel-sdk", "--key", hotelKey, "--resource", hotelAPI, "--data", f.dir)
+		return err == nil
+	}, "a token for the hotel's API")
+	pemBytes, _ := os.ReadFile(hotelKey)
+	hotelSigner, _ := gm.ParsePrivateKeyPEM(pemBytes)
+	forAPI, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: "hotel-sdk", Key: hotelSigner, Resource: hotelAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiTok, err := forAPI.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiVerifier, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: hotelAPI, Algorithms: []string{gm.AlgSM2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := apiVerifier.Verify(ctx, apiTok); err != nil || p.ClientID != "hotel-sdk" {
+		t.Errorf("the API's verifier, a token for it: %+v %v", p, err)
+	}
+	if _, err := apiVerifier.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+		t.Errorf("the API's verifier, a token for the node: %v", err)
+	}
+	if _, err := atv.Verify(ctx, apiTok); !errors.Is(err, sdk.ErrInvalidToken) {
+		t.Errorf("the node's verifier, a token for the API: %v", err)
+	}
+	if code, m, _ := f.do("POST", "/v1/qr/verify", apiTok, "application/json", `{}`); code != 401 || m["error"] != "invalid_token" {
+		t.Errorf("the node's qr:redeem route, a token for the API: %d %v", code, m)
+	}
+	if code, m, _ := f.do("POST", "/v1/qr/verify", t3, "application/json", `{}`); code == 401 {
+		t.Errorf("the node's qr:redeem route, a token for the node: %d %v", code, m)
 	}
 	enrollOnly := httptest.NewServer(atv.Middleware(auth.ScopeEnroll)(http.NotFoundHandler()))
 	defer enrollOnly.Close()

@@ -44,6 +44,7 @@ too, and the command exits 1.`,
 	f.String("kid", "", "kid of the key (default: its JWK thumbprint)")
 	f.String("client-secret", "", "client secret for client_secret_basic (prefer TRUSTID_CLIENT_SECRET)")
 	f.String("scope", "", "space-separated scopes to ask for (default: all the client may have)")
+	f.StringArray("resource", nil, "what the token is for (RFC 8707), repeat for several: an API a relying party registered (the token names it alone), or another region's node (default: this node)")
 	f.Duration("timeout", 10*time.Second, "HTTP timeout")
 	return cmd
 }
@@ -56,6 +57,7 @@ func runToken(cmd *cobra.Command, _ []string) error {
 	kid, _ := f.GetString("kid")
 	secret, _ := f.GetString("client-secret")
 	scope, _ := f.GetString("scope")
+	resources, _ := f.GetStringArray("resource")
 	timeout, _ := f.GetDuration("timeout")
 	node = strings.TrimSuffix(node, "/")
 	if clientID == "" {
@@ -72,6 +74,7 @@ func runToken(cmd *cobra.Command, _ []string) error {
 	if scope != "" {
 		form.Set("scope", scope)
 	}
+	form["resource"] = resources
 	if keyFile != "" {
 		pemBytes, err := os.ReadFile(keyFile)
 		if err != nil {

@@ -269,6 +269,7 @@ func ClientOf(rp chaincode.RelyingParty) auth.Client {
 		SectorIdentifier:       rp.SectorIdentifier,
 		RedirectURIs:           nilIfEmpty(rp.RedirectURIs),
 		PostLogoutRedirectURIs: nilIfEmpty(rp.PostLogoutRedirectURIs),
+		Resources:              nilIfEmpty(rp.Resources),
 		IDTokenAlg:             rp.IDTokenAlg,
 		AccessTokenAlg:         rp.AccessTokenAlg,
 		AuthMethod:             rp.AuthMethod,
@@ -301,7 +302,7 @@ func RecordOf(c auth.Client, version uint64) chaincode.RelyingParty {
 		GrantTypes: slices.Clone(c.GrantTypes), AuthMethod: c.AuthMethod,
 		SecretVerifier: string(c.SecretHash), SectorIdentifier: c.SectorIdentifier,
 		RedirectURIs: slices.Clone(c.RedirectURIs), PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
-		IDTokenAlg: c.IDTokenAlg, AccessTokenAlg: c.AccessTokenAlg,
+		Resources: nilIfEmpty(c.Resources), IDTokenAlg: c.IDTokenAlg, AccessTokenAlg: c.AccessTokenAlg,
 		Scopes: slices.Clone(c.Scopes), Claims: slices.Clone(c.Claims),
 		Status: status, Version: version,
 	}

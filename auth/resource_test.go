@@ -1,0 +1,268 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Two relying parties' APIs, as their clients register them.
+const (
+	apiB = "https://api.b.example/v1"
+	apiC = "https://api.c.example"
+)
+
+// serve registers resources as the APIs of client id.
+func (e *env) serve(id string, resources ...string) Client {
+	e.t.Helper()
+	c, err := e.clients.Update(context.Background(), id, func(c *Client) error {
+		c.Resources = resources
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// tokenFor gets c an access token for resources.
+func (e *env) tokenFor(c testClient, resources ...string) (TokenResponse, error) {
+	e.t.Helper()
+	return e.svc.Token(context.Background(), c.Client, TokenRequest{GrantType: GrantClientCredentials, Resources: resources})
+}
+
+// audOf reads a token's aud claim, unverified, as a list.
+func audOf(t *testing.T, token string) []string {
+	t.Helper()
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	var one string
+	if json.Unmarshal(claims.Aud, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	if err := json.Unmarshal(claims.Aud, &many); err != nil {
+		t.Fatal(err)
+	}
+	return many
+}
+
+// TestTokenForARelyingPartysAPI: a token asked for an API a client
+// registered (RFC 8707 resource) names that API alone (RFC 9068 §4,
+// RFC 9700 §2.3): the node's own routes refuse it, the party that serves
+// the API sees it active at introspection with its API as aud, and
+// another party, which might have been handed it, sees it inactive, as
+// it sees a token meant for the node.
+func TestTokenForARelyingPartysAPI(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem, ScopeCredentialsIssue)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	b := e.serve("svc-b", apiB)
+	e.register("svc-c", gm.AlgSM2, ScopeQRRedeem)
+	c := e.serve("svc-c", apiC)
+
+	resp, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aud := audOf(t, resp.AccessToken); !slices.Equal(aud, []string{apiB}) {
+		t.Errorf("aud %q, want B's API alone", aud)
+	}
+	if resp.Scope != ScopeCredentialsIssue+" "+ScopeQRRedeem {
+		t.Errorf("scope %q, want the client's", resp.Scope)
+	}
+	if _, err := e.svc.Authorize(ctx, resp.AccessToken, ScopeQRRedeem); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("the node's routes took a token for B's API: %v", err)
+	}
+	in, err := e.svc.Introspect(ctx, b, resp.AccessToken)
+	if err != nil || !in.Active || in.Aud != apiB || in.ClientID != "svc-a" {
+		t.Errorf("B introspecting a token for its API: %+v, %v; want active, aud its API", in, err)
+	}
+	if in, err := e.svc.Introspect(ctx, a.Client, resp.AccessToken); err != nil || !in.Active || in.Aud != apiB {
+		t.Errorf("A introspecting its own token: %+v, %v; want active, aud B's API", in, err)
+	}
+	if in, err := e.svc.Introspect(ctx, c, resp.AccessToken); err != nil || in.Active {
+		t.Errorf("C introspecting a token for B's API: %+v, %v; want inactive", in, err)
+	}
+	forNode := e.token(a, "")
+	if in, err := e.svc.Introspect(ctx, b, forNode); err != nil || in.Active {
+		t.Errorf("B introspecting A's token for the node: %+v, %v; want inactive", in, err)
+	}
+	// A revokes its token for B's API: B sees it inactive.
+	if err := e.svc.Revoke(ctx, a.Client, resp.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := e.svc.Introspect(ctx, b, resp.AccessToken); err != nil || in.Active {
+		t.Errorf("B introspecting a revoked token: %+v, %v; want inactive", in, err)
+	}
+}
+
+// TestTokenResourceOfAPIRefused: a resource no enabled client registered,
+// or an API named beside another resource (this node, another API), is
+// invalid_target (RFC 8707 §2); the same API twice is one.
+func TestTokenResourceOfAPIRefused(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	e.serve("svc-b", apiB)
+	e.register("svc-c", gm.AlgSM2, ScopeQRRedeem)
+	e.serve("svc-c", apiC)
+	for name, resources := range map[string][]string{
+		"unregistered":              {"https://api.x.example"},
+		"B's API with a slash":      {apiB + "/"},
+		"B's API beside the node":   {testIssuer, apiB},
+		"the node beside B's API":   {apiB, testIssuer},
+		"B's API beside C's":        {apiB, apiC},
+		"B's API beside an unknown": {apiB, "https://api.x.example"},
+	} {
+		if resp, err := e.tokenFor(a, resources...); !errors.Is(err, ErrInvalidTarget) {
+			t.Errorf("%s: %+v, %v; want invalid_target", name, resp, err)
+		}
+	}
+	resp, err := e.tokenFor(a, apiB, apiB)
+	if err != nil || !slices.Equal(audOf(t, resp.AccessToken), []string{apiB}) {
+		t.Errorf("B's API twice: %v; want a token for it", err)
+	}
+	if _, err := e.clients.Update(context.Background(), "svc-b", func(c *Client) error {
+		c.Disabled = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := e.tokenFor(a, apiB); !errors.Is(err, ErrInvalidTarget) {
+		t.Errorf("the API of a disabled client: %+v, %v; want invalid_target", resp, err)
+	}
+}
+
+// TestAPIsFollowTheRegistry: the token endpoint takes an API registered,
+// and refuses one withdrawn, at once where the registry reports changes
+// (ClientsChanged), and within RevocationRecheck where it does not.
+func TestAPIsFollowTheRegistry(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	unwatched := e.service(e.store)
+	ask := func(svc *Service) error {
+		_, err := svc.Token(context.Background(), a.Client, TokenRequest{GrantType: GrantClientCredentials, Resources: []string{apiB}})
+		return err
+	}
+	for _, svc := range []*Service{e.svc, unwatched} {
+		if err := ask(svc); !errors.Is(err, ErrInvalidTarget) {
+			t.Fatalf("an API not registered yet: %v", err)
+		}
+	}
+	e.serve("svc-b", apiB)
+	if err := ask(e.svc); err != nil {
+		t.Errorf("an API just registered, changes reported: %v", err)
+	}
+	e.clock.Advance(DefaultRevocationRecheck)
+	if err := ask(unwatched); err != nil {
+		t.Errorf("an API registered a recheck ago: %v", err)
+	}
+	e.serve("svc-b", apiC)
+	if err := ask(e.svc); !errors.Is(err, ErrInvalidTarget) {
+		t.Errorf("an API just withdrawn, changes reported: %v", err)
+	}
+	e.clock.Advance(DefaultRevocationRecheck)
+	if err := ask(unwatched); !errors.Is(err, ErrInvalidTarget) {
+		t.Errorf("an API withdrawn a recheck ago: %v", err)
+	}
+}
+
+// TestClientResources: a client's resources are absolute https URLs
+// (http on loopback) without user info, query or fragment, at most
+// MaxResources, none repeated; the store refuses one another client
+// registered.
+func TestClientResources(t *testing.T) {
+	e := newEnv(t)
+	b := e.register("svc-b", gm.AlgSM2, ScopeQRRedeem).Client
+	for _, r := range []string{"", "api.b.example", "/v1", "http://api.b.example", "https://api.b.example#x",
+		"https://api.b.example?x=1", "https://u@api.b.example", "ftp://api.b.example"} {
+		c := b.clone()
+		c.Resources = []string{r}
+		if err := c.Validate(); !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("resource %q: %v; want refused", r, err)
+		}
+	}
+	c := b.clone()
+	c.Resources = []string{"http://127.0.0.1:8081/api", "https://api.b.example"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("loopback http and https: %v", err)
+	}
+	c.Resources = []string{apiB, apiB}
+	if err := c.Validate(); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("a repeated resource: %v", err)
+	}
+	c.Resources = nil
+	for i := range MaxResources + 1 {
+		c.Resources = append(c.Resources, "https://api.b.example/"+string(rune('a'+i)))
+	}
+	if err := c.Validate(); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("%d resources: %v", len(c.Resources), err)
+	}
+
+	e.serve("svc-b", apiB)
+	e.register("svc-c", gm.AlgSM2, ScopeQRRedeem)
+	if _, err := e.clients.Update(context.Background(), "svc-c", func(c *Client) error {
+		c.Resources = []string{apiC, apiB}
+		return nil
+	}); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("C registering B's API: %v", err)
+	}
+	d, _, err := NewClient(Registration{ID: "svc-d", Name: "D", Region: "310000", Scopes: []string{ScopeQRRedeem},
+		AuthMethod: AuthClientSecretBasic, Resources: []string{apiB}}, e.clock.Now(), strings.NewReader(strings.Repeat("r", 256)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(context.Background(), d); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("D registered with B's API: %v", err)
+	}
+	if _, err := e.clients.Update(context.Background(), "svc-b", func(c *Client) error {
+		c.Resources = []string{apiB, apiC}
+		return nil
+	}); err != nil {
+		t.Errorf("B keeping its API and adding one: %v", err)
+	}
+}
+
+// BenchmarkTokenResource is Token for this node and for a relying party's
+// API with n other clients registered: an API is looked up in the APIs
+// resourceOwner read from the registry's list, which it reads again at
+// most once per RevocationRecheck or registry change.
+func BenchmarkTokenResource(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		e := newEnv(b)
+		a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+		for i := range n {
+			e.register(fmt.Sprintf("svc-%04d", i), gm.AlgSM2, ScopeQRRedeem)
+		}
+		e.serve("svc-0000", apiB)
+		ctx := context.Background()
+		for name, resources := range map[string][]string{"node": nil, "api": {apiB}} {
+			b.Run(fmt.Sprintf("%s/clients=%d", name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := e.svc.Token(ctx, a.Client, TokenRequest{GrantType: GrantClientCredentials, Resources: resources}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
