@@ -837,3 +837,64 @@ func TestAccessTokenEndsAtExp(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshTokenEndsAtExp: a login refresh token, of this node's form
+// or an older node's record with an exp, is inactive at introspection
+// and refused by the refresh grant (invalid_grant, RFC 6749 §5.2: "expired")
+// from the second of the exp introspection reports (RFC 7662 §2.2, RFC
+// 7519 §4.1.4), as an access token is (TestAccessTokenEndsAtExp): its
+// record, kept for the lifetime from the sub-second instant,
+// outlives that second.
+func TestRefreshTokenEndsAtExp(t *testing.T) {
+	p := newTestProvider(t)
+	clock := fakeclock.New(time.Unix(1_800_000_000, 700_000_000))
+	mem, err := store.NewMemory(store.MemoryOptions{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	p.cfg.Now, p.cfg.Store = clock.Now, mem
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	resp, err := shopTokens(ctx, p, shop, "family-exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, err := shopTokens(ctx, p, shop, "family-exp-early") // refreshed a second before its exp
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := p.Introspect(ctx, shop, resp.RefreshToken)
+	if err != nil || !rt.Active || rt.Exp == 0 {
+		t.Fatalf("introspect: %+v %v", rt, err)
+	}
+	// An older node's refresh token whose record holds the same exp.
+	old, _ := json.Marshal(map[string]any{"client_id": "shop", "scope": "openid offline_access", "family": "family-exp-old",
+		"grant": grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}, "iat": rt.Iat, "exp": rt.Exp})
+	if err := mem.Put(ctx, refreshKey("old-refresh-token"), old, p.cfg.RefreshTokenTTL+time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		at     time.Duration // from exp
+		active bool
+	}{{-time.Second, true}, {0, false}, {500 * time.Millisecond, false}} {
+		clock.Advance(time.Unix(rt.Exp, 0).Add(c.at).Sub(clock.Now()))
+		for _, tok := range []string{resp.RefreshToken, "old-refresh-token"} {
+			res, err := p.Introspect(ctx, shop, tok)
+			if err != nil || res.Active != c.active {
+				t.Errorf("exp%+v: introspection of %.3s…: %+v %v, want active %v", c.at, tok, res, err, c.active)
+			}
+			if c.active {
+				continue
+			}
+			if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidGrant) {
+				t.Errorf("exp%+v: refresh with %.3s…: %v, want invalid_grant", c.at, tok, err)
+			}
+		}
+		if c.active {
+			if _, err := shopRefresh(ctx, p, shop, early.RefreshToken); err != nil {
+				t.Errorf("exp%+v: refresh: %v", c.at, err)
+			}
+		}
+	}
+}

@@ -406,6 +406,9 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return nil, failWith(CodeServerError, "internal error", err)
 	}
+	if p.ended(rt) {
+		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	}
 	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
@@ -423,7 +426,7 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 
 // family reads the family record under handle, and the record as stored
 // (for CompareAndSwap); errNoToken when there is none (never issued,
-// expired).
+// expired) or it is at or past its exp (ended).
 func (p *Provider) family(ctx context.Context, handle string) (refresh, []byte, error) {
 	b, err := p.cfg.Store.Get(ctx, familyKey(handle))
 	if errors.Is(err, store.ErrNotFound) {
@@ -435,6 +438,9 @@ func (p *Provider) family(ctx context.Context, handle string) (refresh, []byte, 
 	var rt refresh
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return refresh{}, nil, failWith(CodeServerError, "internal error", err)
+	}
+	if p.ended(rt) {
+		return refresh{}, nil, errNoToken
 	}
 	return rt, b, nil
 }
@@ -744,6 +750,9 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return refresh{}, false, failWith(CodeServerError, "internal error", err)
 	}
+	if p.ended(rt) {
+		return refresh{}, false, errNoToken
+	}
 	return rt, false, nil
 }
 
@@ -780,14 +789,22 @@ func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	if (ours || rt.Current != "") && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
 		return refresh{}, errNoToken
 	}
-	// The record is kept for the lifetime from the instant, up
-	// to a second past the exp it holds (whole seconds), which ends the
-	// token (RFC 7519 §4.1.4: not accepted on or after exp).
-	if rt.Expires != 0 && p.cfg.Now().Unix() >= rt.Expires {
+	if p.ended(rt) {
 		return refresh{}, errNoToken
 	}
 	rt.Current = ""
 	return rt, nil
+}
+
+// ended reports whether the token of record rt is at or past the exp it
+// holds, which ends it (RFC 7519 §4.1.4: not accepted on or after exp;
+// RFC 7662 §2.2: active only before its expiration time). The store
+// keeps a record for the lifetime from the sub-second instant,
+// up to a second past that exp (whole seconds): every read of an access
+// or refresh token's record asks this. A record of an older node
+// without exp (zero) ends with its entry.
+func (p *Provider) ended(rt refresh) bool {
+	return rt.Expires != 0 && p.cfg.Now().Unix() >= rt.Expires
 }
 
 // rotated reads the login of a refresh token rotated already: its
