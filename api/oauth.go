@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/authheader"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -522,7 +523,9 @@ func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
 // did not issue is {"active": false}, counted as token_not_issued_here.
 func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 	region, err := o.cfg.Peers.AuthenticatePeer(r)
-	if errors.Is(err, qrcode.ErrPeerAuth) {
+	if e := malformedPeerAuthorization(w, err); e != nil {
+		err = e
+	} else if errors.Is(err, qrcode.ErrPeerAuth) {
 		// The assertion is a Bearer credential in the Authorization
 		// header: the 401 challenges that scheme (RFC 6749 §5.2), as
 		// the peer redemption route's does (writeError).
@@ -626,50 +629,15 @@ func (e *authzError) Error() string     { return e.err.Error() }
 func (e *authzError) challenge() string { return e.header }
 func (e *authzError) Unwrap() error     { return e.err }
 
-// Refusals of an Authorization header (authorizationToken), before any
-// token is checked.
-var (
-	// errNoAuthorization: no Authorization header, or one of a scheme the
-	// route does not take: no authentication at all, whose challenge has
-	// no error code (RFC 6750 §3), 401.
-	errNoAuthorization = errors.New("api: no access token in the Authorization header")
-	// errMalformedAuthorization: two Authorization headers (the
-	// parameter repeated), or a scheme taken without a token after it:
-	// RFC 6750 §3.1 invalid_request, which the resource server "SHOULD
-	// respond with the HTTP 400 (Bad Request)".
-	errMalformedAuthorization = errors.New("api: the Authorization header must be one access token")
-)
-
-// authorizationToken reads the one access token of r's Authorization
-// header in one of schemes (compared in any case, RFC 9110 §11.1): the
-// one reader for every route that takes an access token, the protected
-// routes and userinfo (Bearer, RFC 6750 §2.1) and the OID4VCI credential
-// and notification endpoints (Bearer or DPoP, RFC 9449 §7.1). It returns
-// the scheme as sent, or an error matching errNoAuthorization or
-// errMalformedAuthorization; each caller answers those with its
-// challenges.
-func authorizationToken(r *http.Request, schemes ...string) (scheme, token string, err error) {
-	hs := r.Header.Values("Authorization")
-	if len(hs) > 0 {
-		scheme, token, _ = strings.Cut(hs[0], " ")
-	}
-	taken := slices.ContainsFunc(schemes, func(s string) bool { return strings.EqualFold(s, scheme) })
-	switch {
-	case len(hs) == 0 || len(hs) == 1 && !taken:
-		return "", "", errNoAuthorization
-	case len(hs) > 1 || strings.TrimSpace(token) == "":
-		return "", "", errMalformedAuthorization
-	}
-	return scheme, strings.TrimSpace(token), nil
-}
-
 // bearerToken reads the one Bearer token of r's Authorization header
-// (authorizationToken), for the protected routes and userinfo alike;
-// its refusals carry their challenge (authzError).
+// (authheader.Credential, the one reader for every route that takes an
+// access token and for the peer routes' node assertion), for the
+// protected routes and userinfo alike; its refusals carry their
+// challenge (authzError).
 func bearerToken(r *http.Request) (string, error) {
-	_, token, err := authorizationToken(r, "Bearer")
+	_, token, err := authheader.Credential(r.Header, "Bearer")
 	switch {
-	case errors.Is(err, errNoAuthorization):
+	case errors.Is(err, authheader.ErrNone):
 		return "", &authzError{
 			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)", Err: err},
 			header: `Bearer realm="trustid"`,

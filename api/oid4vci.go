@@ -14,6 +14,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/authheader"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
@@ -157,7 +158,7 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			}
 		case oid4vci.CodeInvalidRequest:
-			if resourceAlgs != nil && errors.Is(err, errMalformedAuthorization) {
+			if resourceAlgs != nil && errors.Is(err, authheader.ErrMalformed) {
 				// RFC 6750 §3.1 invalid_request (400), challenged in both
 				// schemes the endpoint takes (RFC 9449 §7.1, §7.2).
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
@@ -307,13 +308,13 @@ func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {
 }
 
 // access reads the access token of the Authorization header, Bearer or
-// DPoP scheme (authorizationToken, as every route that takes an access
-// token reads it), and the DPoP header fields. vciErrors answers its
+// DPoP scheme (authheader.Credential, as every route that takes an
+// access token reads it), and the DPoP header fields. vciErrors answers its
 // refusals with a Bearer and a DPoP challenge.
 func access(r *http.Request) (oid4vci.Access, error) {
-	scheme, tok, err := authorizationToken(r, "Bearer", "DPoP")
+	scheme, tok, err := authheader.Credential(r.Header, "Bearer", "DPoP")
 	switch {
-	case errors.Is(err, errNoAuthorization):
+	case errors.Is(err, authheader.ErrNone):
 		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required", Err: oid4vci.ErrNoAccessToken}
 	case err != nil:
 		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidRequest, Description: "the Authorization header must be one Bearer or DPoP access token", Err: err}

@@ -289,7 +289,7 @@ func TestOID4VCIMediaType(t *testing.T) {
 
 // TestOID4VCIAuthorizationHeader: the credential and notification
 // endpoints read their access token as every route that takes one does
-// (authorizationToken). RFC 6750 §3.1: a request that "repeats the same
+// (authheader.Credential). RFC 6750 §3.1: a request that "repeats the same
 // parameter, uses more than one method for including an access token, or
 // is otherwise malformed" is invalid_request, and "The resource server
 // SHOULD respond with the HTTP 400 (Bad Request) status code"; both

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/authheader"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -255,6 +256,9 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRCo
 // redeemed.
 func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfig, limits QRLimits) {
 	region, err := cfg.Peers.AuthenticatePeer(r)
+	if e := malformedPeerAuthorization(w, err); e != nil {
+		err = e
+	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -282,6 +286,20 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 		}
 		writeJSON(w, red)
 	})
+}
+
+// malformedPeerAuthorization is the answer to a node-to-node request
+// whose Authorization header is malformed (two of them, or Bearer
+// without a node assertion: authheader.ErrMalformed, which
+// AuthenticatePeer's reader reports as every route's does): RFC 6750
+// §3.1 invalid_request, 400, with its challenge, as any route that
+// takes a Bearer credential answers it. Nil for any other error.
+func malformedPeerAuthorization(w http.ResponseWriter, err error) *Error {
+	if !errors.Is(err, authheader.ErrMalformed) {
+		return nil
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization header must be one Bearer node assertion", Err: err}
 }
 
 // maxStaticForm bounds POST /v1/qr/static's form: a code of the

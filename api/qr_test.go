@@ -841,3 +841,54 @@ func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 		t.Errorf("valid party after the refusals: %d %v", c, m)
 	}
 }
+
+// TestQRPeerAuthorizationHeader: the peer redeem route reads the node
+// assertion as every route reads a Bearer credential
+// (authheader.Credential): the scheme in any case (RFC 9110 §11.1, RFC
+// 7235 §2.1), and two Authorization headers or Bearer without an
+// assertion are 400 invalid_request with its challenge (RFC 6750 §3.1),
+// the first of two never taken.
+func TestQRPeerAuthorizationHeader(t *testing.T) {
+	p := newPeerQR(t, nil)
+	hr := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: p.binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{7}, 16), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, p.device, hr); err != nil {
+		t.Fatal(err)
+	}
+	resp, m := qrPost(t, p.a.srv.URL+"/v1/qr", "", hr)
+	if resp.StatusCode != 201 {
+		t.Fatalf("issue: %d %v", resp.StatusCode, m)
+	}
+	body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: m["code"].(string), ClientID: "hotel-440000", Sector: "hotel.example"})
+	// send posts body with a fresh assertion, its Authorization header
+	// then changed by edit.
+	send := func(edit func(h http.Header, assertion string)) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest("POST", p.a.srv.URL+redeem.PeerRedeemPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := p.peer.Authorize(context.Background(), req, "310000"); err != nil {
+			t.Fatal(err)
+		}
+		assertion := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+		edit(req.Header, assertion)
+		return doJSON(t, req)
+	}
+	for name, edit := range map[string]func(http.Header, string){
+		"two headers, the first good": func(h http.Header, a string) { h.Add("Authorization", "Bearer x") },
+		"two headers, the second good": func(h http.Header, a string) {
+			h["Authorization"] = []string{"Bearer x", "Bearer " + a}
+		},
+		"Bearer without an assertion": func(h http.Header, a string) { h.Set("Authorization", "Bearer ") },
+		"Bearer alone":                func(h http.Header, a string) { h.Set("Authorization", "Bearer") },
+	} {
+		resp, m := send(edit)
+		if resp.StatusCode != 400 || m["error"] != CodeInvalidRequest || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_request"` {
+			t.Errorf("%s: %d %v %q", name, resp.StatusCode, m, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if resp, m := send(func(h http.Header, a string) { h.Set("Authorization", "Basic "+a) }); resp.StatusCode != 401 || m["error"] != "qr_peer_unauthorized" {
+		t.Errorf("another scheme: %d %v", resp.StatusCode, m)
+	}
+	resp, m = send(func(h http.Header, a string) { h.Set("Authorization", "bEARER "+a) })
+	if resp.StatusCode != 200 || m["pairwise_id"] == nil || resp.Header.Get(redeem.PeerAnswerHeader) == "" {
+		t.Errorf("the scheme in another case: %d %v", resp.StatusCode, m)
+	}
+}

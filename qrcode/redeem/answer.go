@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -72,9 +71,9 @@ type answerClaims struct {
 // header (not verified here: the callee verified it with
 // AuthenticatePeer, the caller made it).
 func assertionID(r *http.Request) (string, error) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || len(tok) > 4096 {
-		return "", errors.New("no node assertion")
+	tok, err := nodeAssertion(r)
+	if err != nil {
+		return "", err
 	}
 	var c jwt.RegisteredClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil || c.ID == "" || len(c.ID) > 128 {

@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/authheader"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
@@ -377,10 +378,9 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 }
 
 func (n *NodeAssertions) authenticatePeer(r *http.Request) (_ string, keyRefused bool, _ error) {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || len(tok) > 4096 {
-		return "", false, fmt.Errorf("%w: no node assertion", qrcode.ErrPeerAuth)
+	tok, err := nodeAssertion(r)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: %w", qrcode.ErrPeerAuth, err)
 	}
 	region, err := n.precheck(tok)
 	if err != nil {
@@ -424,6 +424,22 @@ func (n *NodeAssertions) authenticatePeer(r *http.Request) (_ string, keyRefused
 		return "", false, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
 	}
 	return region, false, nil
+}
+
+// nodeAssertion reads the node assertion of r's Authorization header, a
+// Bearer credential read as the node's routes read an access token
+// (authheader.Credential: the scheme in any case; two headers, or Bearer
+// without a credential, match authheader.ErrMalformed, which the route
+// answers 400 invalid_request).
+func nodeAssertion(r *http.Request) (string, error) {
+	_, tok, err := authheader.Credential(r.Header, "Bearer")
+	switch {
+	case err != nil:
+		return "", err
+	case len(tok) > 4096:
+		return "", errors.New("node assertion too long")
+	}
+	return tok, nil
 }
 
 // precheck checks an assertion as far as it can without keys and returns
