@@ -559,6 +559,22 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_client"` {
 		t.Errorf("forged assertion: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
+	// The assertion's header is read as every route reads a Bearer
+	// credential (api.TestQRPeerAuthorizationHeader at the other peer
+	// route): two headers, the first good, are 400 invalid_request; the
+	// scheme in another case is taken.
+	two := peerReq(keyB.Signer, keyB.Kid, forB2)
+	two.Header.Add("Authorization", "Bearer x")
+	if resp, err := http.DefaultClient.Do(two); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 400 || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_request"` {
+		t.Errorf("two Authorization headers: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	lower := peerReq(keyB.Signer, keyB.Kid, forB2)
+	lower.Header.Set("Authorization", "bearer "+strings.TrimPrefix(lower.Header.Get("Authorization"), "Bearer "))
+	if c, m := send(lower); c != 200 || m["active"] != true {
+		t.Errorf("the scheme in lower case: %d %v", c, m)
+	}
 	// A token A did not issue is not active (RFC 7662 §2.2), counted.
 	notA := b.forge(keyB.Signer, keyB.Kid, nil)
 	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 200 || m["active"] != false || len(m) != 1 {
