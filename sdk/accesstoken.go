@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/accessclaims"
+	"github.com/trustid-cn/trustid/internal/authheader"
 	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
@@ -254,25 +255,23 @@ func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 func (v *AccessTokenVerifier) Middleware(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			hs := r.Header.Values("Authorization")
-			var scheme, tok string
-			if len(hs) > 0 {
-				scheme, tok, _ = strings.Cut(hs[0], " ")
-			}
+			// The node's one reader of the header (the scheme in any
+			// case, RFC 9110 §11.1), as the node's own routes read it.
+			_, tok, err := authheader.Credential(r.Header, "Bearer")
 			switch {
-			case len(hs) == 0 || len(hs) == 1 && !strings.EqualFold(scheme, "Bearer"):
+			case errors.Is(err, authheader.ErrNone):
 				// No Bearer authentication at all: no error in the
 				// challenge (RFC 6750 §3).
 				deny(w, http.StatusUnauthorized, "invalid_token", "a bearer access token is required", challenge("", "", scopes))
 				return
-			case len(hs) > 1 || strings.TrimSpace(tok) == "":
+			case err != nil:
 				// A repeated header, or "Bearer" without a token, is
 				// malformed: invalid_request, 400 (RFC 6750 §3.1).
 				const msg = "the Authorization header must be one Bearer token"
 				deny(w, http.StatusBadRequest, "invalid_request", msg, challenge("invalid_request", msg, scopes))
 				return
 			}
-			p, err := v.Verify(r.Context(), strings.TrimSpace(tok))
+			p, err := v.Verify(r.Context(), tok)
 			switch {
 			case errors.Is(err, ErrKeysUnavailable):
 				deny(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token issuer's keys cannot be fetched", "")
