@@ -805,14 +805,7 @@ func TestRevocationRacingFirstIssue(t *testing.T) {
 // date/time". Its record, kept for the lifetime from the issue's
 // sub-second instant, outlives that second.
 func TestAccessTokenEndsAtExp(t *testing.T) {
-	p := newTestProvider(t)
-	clock := fakeclock.New(time.Unix(1_800_000_000, 700_000_000))
-	mem, err := store.NewMemory(store.MemoryOptions{Now: clock.Now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
-	p.cfg.Now, p.cfg.Store = clock.Now, mem
+	p, clock := subSecondProvider(t)
 	ctx := context.Background()
 	shop := shopClient(t, p)
 	resp, err := shopTokens(ctx, p, shop, "family-exp")
@@ -846,14 +839,7 @@ func TestAccessTokenEndsAtExp(t *testing.T) {
 // record, kept for the lifetime from the issue's sub-second instant,
 // outlives that second.
 func TestRefreshTokenEndsAtExp(t *testing.T) {
-	p := newTestProvider(t)
-	clock := fakeclock.New(time.Unix(1_800_000_000, 700_000_000))
-	mem, err := store.NewMemory(store.MemoryOptions{Now: clock.Now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
-	p.cfg.Now, p.cfg.Store = clock.Now, mem
+	p, clock := subSecondProvider(t)
 	ctx := context.Background()
 	shop := shopClient(t, p)
 	resp, err := shopTokens(ctx, p, shop, "family-exp")
@@ -871,7 +857,7 @@ func TestRefreshTokenEndsAtExp(t *testing.T) {
 	// An older node's refresh token whose record holds the same exp.
 	old, _ := json.Marshal(map[string]any{"client_id": "shop", "scope": "openid offline_access", "family": "family-exp-old",
 		"grant": grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}, "iat": rt.Iat, "exp": rt.Exp})
-	if err := mem.Put(ctx, refreshKey("old-refresh-token"), old, p.cfg.RefreshTokenTTL+time.Hour); err != nil {
+	if err := p.cfg.Store.Put(ctx, refreshKey("old-refresh-token"), old, p.cfg.RefreshTokenTTL+time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -897,4 +883,20 @@ func TestRefreshTokenEndsAtExp(t *testing.T) {
 			}
 		}
 	}
+}
+
+// subSecondProvider is a test provider whose clock, which its memory
+// store shares, starts 0.7 s into a second: the records it keeps for a
+// token's lifetime outlive the whole-second exp it reports.
+func subSecondProvider(t *testing.T) (*Provider, *fakeclock.Clock) {
+	t.Helper()
+	p := newTestProvider(t)
+	clock := fakeclock.New(time.Unix(1_800_000_000, 700_000_000))
+	mem, err := store.NewMemory(store.MemoryOptions{Now: clock.Now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	p.cfg.Now, p.cfg.Store = clock.Now, mem
+	return p, clock
 }

@@ -68,14 +68,11 @@ func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
 // changesOrdered is one attempt of TestSharedChangesOrderedAcrossInstances;
 // it reports whether b went ahead once a's marker may have lapsed.
 func changesOrdered(t *testing.T, shared statuslist.Markers) (lapsed bool) {
-	markers := newMarkerLog(shared, markerTTL)
 	// a's commit is held past the markers' ttl: a refreshes its marker
 	// meanwhile.
-	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
 	l := openLedger(t)
 	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
-	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
-	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+	markers, a, b := markedPair(t, shared, l, sl)
 	id := a.issue(t, "client-a")
 	a.set(t, id, status.PurposeSuspension, 1)
 	refs, err := a.shared.Refs(context.Background(), id)
@@ -149,12 +146,9 @@ func TestSharedMarkerHeldForLaterChange(t *testing.T) {
 // TestSharedMarkerHeldForLaterChange; it reports whether b went ahead
 // once a's marker may have lapsed.
 func markerHeldForLaterChange(t *testing.T, shared statuslist.Markers) (lapsed bool) {
-	markers := newMarkerLog(shared, markerTTL)
-	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
 	l := openLedger(t)
 	g := &gatedBatches{Ledger: l, held: make(chan struct{}, 2)}
-	a := startInstanceAnchor(t, g, t.TempDir(), "a", nil, opt)
-	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+	markers, a, b := markedPair(t, shared, l, g)
 	id := a.issue(t, "client-a")
 	refs, err := a.shared.Refs(context.Background(), id)
 	if err != nil {
@@ -193,6 +187,19 @@ func markerHeldForLaterChange(t *testing.T, shared statuslist.Markers) (lapsed b
 		t.Fatalf("every instance serves the credential as not suspended (suspension bit %d) after the issuer's last change, through b, suspended it", got)
 	}
 	return false
+}
+
+// markedPair starts instances a and b of one region over ledger l,
+// ordering their changes with markers in shared (logged by the
+// markerLog returned), a's batches sent through la (l, or a wrapper of
+// it that holds them as the test wants).
+func markedPair(t *testing.T, shared statuslist.Markers, l, la ledger.Ledger) (*markerLog, *instance, *instance) {
+	t.Helper()
+	markers := newMarkerLog(shared, markerTTL)
+	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
+	a := startInstanceAnchor(t, la, t.TempDir(), "a", nil, opt)
+	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+	return markers, a, b
 }
 
 // gatedBatches is a ledger whose next AnchorBatch calls, one for each
@@ -275,12 +282,9 @@ func retryLapsed(t *testing.T, attempt func() (lapsed bool)) {
 // TestSharedChangeAfterRevocationAcrossInstances; it reports whether b
 // went ahead once a's marker may have lapsed.
 func changeAfterRevocation(t *testing.T, ks *keystore.Store, shared statuslist.Markers, format, action string) (lapsed bool) {
-	markers := newMarkerLog(shared, markerTTL)
-	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
 	l := openLedger(t)
 	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
-	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
-	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+	markers, a, b := markedPair(t, shared, l, sl)
 	newIssuer := func(in *instance) *issuer.Issuer {
 		is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: in.shared})
 		if err != nil {
