@@ -91,17 +91,41 @@ func checkJOSEClaimNames(doc map[string]any, invalid error) error {
 // is absent, the kid MUST be an absolute [URL] to a verification method
 // listed in a controlled identifier document". Every issuer and holder
 // is a URL (VC 2.0 §4.7, §4.13), so a kid relative to signer ("#key-1",
-// which the resolvers read as a method of signer's document) is taken
+// or "key-1" of a signer that is not https, which the resolvers read as
+// a method of signer's document) is taken
 // only beside an iss that is signer (§4.1.2: kid then "is used to
 // distinguish the specific key used"); else ErrUnknownKey. An absolute
 // kid is the resolver's to check, as is a kid that names no method but a
 // key of SD-JWT VC issuer metadata (§4.2.1), which no controlled
 // identifier document lists.
 func CheckKid(signer, kid string, iss any) error {
-	if s, _ := iss.(string); strings.HasPrefix(kid, "#") && s != signer {
+	// A bare kid ("key-1") of an https signer may name a key of its
+	// issuer metadata; of any other signer, the resolvers read it, as
+	// "#key-1", against the signer's document.
+	relative := strings.HasPrefix(kid, "#") || !hasScheme(kid) && !strings.HasPrefix(signer, "https://")
+	if s, _ := iss.(string); relative && s != signer {
 		return fmt.Errorf("%w: a kid relative to the issuer or holder needs an iss naming it; without one, VC-JOSE-COSE §4.3 requires kid to be an absolute URL of a verification method", ErrUnknownKey)
 	}
 	return nil
+}
+
+// hasScheme reports whether s begins with a URI scheme and its colon
+// (RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"): an
+// absolute URI, where "#key-1" and "key-1" are references relative to a
+// base (§4.2), which the resolvers read against the signer.
+func hasScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ':':
+			return i > 0
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // CheckJOSEClaims checks a credential to be secured as a vc+jwt, whose

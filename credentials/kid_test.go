@@ -97,6 +97,7 @@ func TestRelativeKidNeedsIss(t *testing.T) {
 			{"absolute kid, iss", did, absolute, nil},
 			{"relative kid, iss the signer", did, relative, nil},
 			{"relative kid, no iss", "", relative, ErrUnknownKey},
+			{"bare kid, no iss", "", strings.TrimPrefix(relative, "#"), ErrUnknownKey}, // found by review: read as "#" + kid
 		} {
 			if err := f.verify(f.doc(c.iss), c.kid); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
 				t.Errorf("%s, %s: %v, want %v", f.name, c.name, err, c.want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -366,6 +367,22 @@ func TestRegionKeysFromRegistry(t *testing.T) {
 	key, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The node's key named by a bare kid, without iss: the resolver would
+	// read it as "#" + kid of the issuer, but VC-JOSE-COSE §4.3 wants an
+	// absolute kid when iss is absent (CheckKid; found by review).
+	jws, err := jose.Parse(is.Token, allAlgs, MaxDocument)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := maps.Clone(jws.Payload)
+	delete(payload, "iss")
+	bare, err := jose.Sign(payload, map[string]any{"typ": TypVCJWT, "kid": key.Kid}, key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyCredential(ctx, bare); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("the node's key as a bare kid without iss: %v, want ErrUnknownKey", err)
 	}
 	if _, _, err := n.ch.l.Submit(ctx, "SetRegionKeyState", key.Kid, chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
