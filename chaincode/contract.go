@@ -544,6 +544,13 @@ func (in *RegionInput) unclaimed(c *call) error {
 		if cl.Issuer != "" || (cl.Region != "" && cl.Region != in.Code) {
 			return invalid("%q %s", id, cl.id())
 		}
+		// An active party's API: the token endpoint would take a token
+		// asked for it as one for the region.
+		if rc, err := c.claimOf(claimResource, id); err != nil {
+			return err
+		} else if rc.Party != "" {
+			return invalid("%q is the API of relying party %q of region %s", id, rc.Party, rc.Region)
+		}
 	}
 	return nil
 }
@@ -1614,10 +1621,10 @@ func checkResources(uris []string) error {
 // with ErrForbidden, one that is a region's DID or endpoint URL (the
 // claims tell, as for an issuer's ID; a node takes a token for its own
 // name as its own, never as a party's API): a resource names one party's
-// API. A resource is checked when claimed: a party's write is never
-// refused for a resource it holds, nor its suspension (which claims
-// nothing) for what its record names, though a region has named it since
-// (the token endpoint takes a region's name as the region's). It
+// API. A resource is checked when claimed, and a region's record cannot
+// name one an active party holds (RegionInput.unclaimed): a party's
+// suspension, which claims nothing, frees its resources for a region
+// too, and enabling it again is then refused. It
 // reads the claims of old's and in's resources only, never another
 // party's record (a range read over every party, on every party's write,
 // made them all conflict on Fabric). No chain holds resources of a
