@@ -180,7 +180,7 @@ func (p *Provider) answer(ctx context.Context, id string, read []byte, s *sessio
 		if swapped {
 			// The polls of the session read it now, at any instance;
 			// a wake lost leaves it to their next read.
-			_ = p.cfg.Store.Notify(ctx, sessionKey(id))
+			_ = p.cfg.Store.Notify(context.WithoutCancel(ctx), sessionKey(id))
 			return nil
 		}
 		now, again, err := p.readSession(ctx, id)
