@@ -2285,7 +2285,7 @@ func TestResourceOnAnotherRegionsHost(t *testing.T) {
 		t.Errorf("a refused party was written: %v", err)
 	}
 	for _, res := range []string{"https://ünï.example/api", "https://api.example:70000/x"} {
-		if _, err := l.call(msp32, "AddRelyingParty", partyInput(t, "rp-32", EntryActive, res)); !errors.Is(err, ErrInvalid) {
+		if _, err := l.call(msp32, "AddRelyingParty", partyInput(t, "rp-32", EntryActive, res)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "want an ASCII host") {
 			t.Errorf("a resource whose host IDHost cannot read, %s: %v, want ErrInvalid", res, err)
 		}
 	}
