@@ -633,6 +633,21 @@ func (cl *Claim) release(region string) bool {
 	return true
 }
 
+// named returns the part of cl that a region's record holds: cl itself,
+// or, where its holder is only an issuer (its region's record dropped it),
+// the first of Also whose record names it (a chain an even older
+// contract wrote, see Also).
+func (cl Claim) named() (Claim, bool) {
+	if cl.Record {
+		return cl, true
+	}
+	i := slices.IndexFunc(cl.Also, func(a Claim) bool { return a.Record })
+	if i < 0 {
+		return Claim{}, false
+	}
+	return cl.Also[i], true
+}
+
 // Kinds of claims.
 const (
 	claimHost     = "host"
@@ -1651,8 +1666,8 @@ func (c *call) claimResources(old, in *RelyingParty) error {
 		}
 		if id, err := c.claimOf(claimID, name); err != nil {
 			return err
-		} else if id.Record {
-			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, id.id())
+		} else if r, ok := id.named(); ok {
+			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, r.id())
 		}
 		host, ok := IDHost(name)
 		if !ok {

@@ -2397,3 +2397,40 @@ func TestRegionAndPartyNameInEveryOrder(t *testing.T) {
 		t.Errorf("a party naming a suspended region's endpoint: %v, want ErrForbidden", err)
 	}
 }
+
+// TestResourceNamedByASharedClaim: on a chain an even older contract
+// wrote, the claim of an identifier may be held by an issuer of one
+// region whose record dropped it while another region's record still
+// names it (Claim.Also): a relying party's resource may not be that
+// identifier either, the token endpoint taking it as the other region's.
+func TestResourceNamedByASharedClaim(t *testing.T) {
+	l := consortium(t)
+	const shared = "https://shared.example/node"
+	// 310000's issuer has the ID its record and 320000's name.
+	for _, code := range []string{"310000", "320000"} {
+		var r Region
+		k, _ := CompositeKey(objRegion, code)
+		if err := json.Unmarshal(l.st.KV[k], &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Endpoints = append(r.Endpoints, Endpoint{Type: "web", URL: shared})
+		l.st.KV[k] = []byte(js(t, r))
+	}
+	ik, _ := CompositeKey(objIssuer, shared)
+	l.st.KV[ik] = []byte(js(t, Issuer{ID: shared, Region: "310000", Types: []string{"ResidenceCredential"}, Status: EntryActive,
+		Keys: []RegistryKey{{Kid: "iss-1", Alg: gm.AlgSM2, JWK: sm2JWK(t, 5, "iss-1"), State: KeyActive}}}))
+	start, end, _ := PrefixRange(objClaim, nil)
+	for k := range l.st.KV {
+		if k >= start && k < end {
+			delete(l.st.KV, k)
+		}
+	}
+	// 310000's record drops it: its issuer holds the claim, 320000's
+	// record shares it.
+	l.must(t, msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "node 310000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}}))
+	_, err := l.call(msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, shared))
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region 320000") {
+		t.Errorf("a resource 320000's record names: %v, want ErrForbidden", err)
+	}
+}
