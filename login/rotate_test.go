@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -766,4 +767,53 @@ func putOlderRefresh(ctx context.Context, t *testing.T, p *Provider) string {
 		t.Fatal(err)
 	}
 	return old
+}
+
+// TestOlderRefreshExpiredIsNoReuse: an older node's refresh token at or
+// past its exp is invalid_grant each time it is presented, at the token
+// endpoint as at revocation, and ends nothing: its first refusal spent
+// it, and the second was taken as a reuse that revoked its family; its
+// revocation kept its record (pairwise sub, released claims) for
+// RefreshTokenTTL. One rotated before its exp still ends its login when
+// presented again after it.
+func TestOlderRefreshExpiredIsNoReuse(t *testing.T) {
+	p, clock := subSecondProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	exp := clock.Now().Add(time.Hour).Unix()
+	put := func(tok, family string) {
+		t.Helper()
+		rec, _ := json.Marshal(map[string]any{"client_id": "shop", "scope": "openid offline_access", "family": family,
+			"grant": grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}, "iat": exp - 3600, "exp": exp})
+		if err := p.cfg.Store.Put(ctx, refreshKey(tok), rec, 2*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("expired-refresh-token", "family-expired")
+	put("revoked-expired-token", "family-revoked-expired")
+	put("rotated-refresh-token", "family-rotated")
+	if _, err := shopRefresh(ctx, p, shop, "rotated-refresh-token"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Unix(exp, 0).Sub(clock.Now()))
+	for i := range 2 {
+		if _, err := shopRefresh(ctx, p, shop, "expired-refresh-token"); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("presentation %d of the expired token: %v, want invalid_grant", i+1, err)
+		}
+		if err := p.Revoke(ctx, shop, "revoked-expired-token"); err != nil {
+			t.Errorf("revocation %d of the expired token: %v", i+1, err)
+		}
+	}
+	for _, family := range []string{"family-expired", "family-revoked-expired"} {
+		if p.familyRevoked(ctx, family) {
+			t.Errorf("an expired token presented twice revoked %s", family)
+		}
+	}
+	clock.Advance(olderSpentTTL + time.Second)
+	if b, err := p.cfg.Store.Spend(ctx, refreshKey("revoked-expired-token"), time.Minute); err == nil || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the revoked expired token's record is kept past %v: %s %v", olderSpentTTL, b, err)
+	}
+	if _, err := shopRefresh(ctx, p, shop, "rotated-refresh-token"); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, "family-rotated") {
+		t.Errorf("a rotated token presented past its exp: %v, login ended %v", err, p.familyRevoked(ctx, "family-rotated"))
+	}
 }
