@@ -772,7 +772,8 @@ func putOlderRefresh(ctx context.Context, t *testing.T, p *Provider) string {
 // TestOlderRefreshExpiredIsNoReuse: an older node's refresh token at or
 // past its exp is invalid_grant each time it is presented, at the token
 // endpoint as at revocation, and ends nothing: its first refusal spent
-// it, and the second was taken as a reuse that revoked its family; its
+// it, and the second was taken as a reuse that revoked its family (with
+// a scope beyond its grant, it was invalid_scope); its
 // revocation kept its record (pairwise sub, released claims) for
 // RefreshTokenTTL. One rotated before its exp still ends its login when
 // presented again after it.
@@ -796,6 +797,10 @@ func TestOlderRefreshExpiredIsNoReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Unix(exp, 0).Sub(clock.Now()))
+	// Asking a scope beyond the grant changes nothing: it is expired.
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": "expired-refresh-token", "scope": "openid profile"}); !isCode(err, CodeInvalidGrant) {
+		t.Errorf("the expired token with a scope beyond its grant: %v, want invalid_grant", err)
+	}
 	for i := range 2 {
 		if _, err := shopRefresh(ctx, p, shop, "expired-refresh-token"); !isCode(err, CodeInvalidGrant) {
 			t.Errorf("presentation %d of the expired token: %v, want invalid_grant", i+1, err)

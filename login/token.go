@@ -366,15 +366,15 @@ const olderSpentTTL = time.Minute
 // other. A family that cannot be written is temporarily_unavailable,
 // and the retry, a reuse, revokes the login (as for a code). A scope
 // asked beyond the grant (scopeWithin) is refused before the token is
-// spent, so that it stays good; a token of another client or a revoked
-// login is left to the checks after the spending. A token at or past its
+// spent, so that it stays good; a token of another client, of a revoked
+// login or at or past its exp is left to the checks after the spending. A token at or past its
 // exp is refused, spent with no marker: presented again it is refused
 // alike, no reuse (olderRotated).
 func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked string) (*TokenResponse, error) {
 	if asked != "" {
 		var rt refresh
 		b, err := p.cfg.Store.Peek(ctx, refreshKey(tok))
-		if err == nil && json.Unmarshal(b, &rt) == nil && rt.ClientID == c.ID && !p.familyRevoked(ctx, rt.Family) {
+		if err == nil && json.Unmarshal(b, &rt) == nil && rt.ClientID == c.ID && !p.ended(rt) && !p.familyRevoked(ctx, rt.Family) {
 			if err := scopeWithin(asked, rt.Scope); err != nil {
 				return nil, err
 			}
