@@ -366,32 +366,48 @@ const olderSpentTTL = time.Minute
 // other. A family that cannot be written is temporarily_unavailable,
 // and the retry, a reuse, revokes the login (as for a code). A scope
 // asked beyond the grant (scopeWithin) is refused before the token is
-// spent, so that it stays good; a token of another client, of a revoked
-// login or at or past its exp is left to the checks after the spending. A token at or past its
-// exp is refused, spent with no marker: presented again it is refused
-// alike, no reuse (olderRotated).
+// spent, so that it stays good; a token of another client or of a
+// revoked login is left to the checks after the spending. A token at or
+// past its exp is refused before it is spent, so that only a rotation
+// spends a token, and a spent one presented again is a reuse: spent,
+// an expired token presented twice was taken as a reuse, which revoked
+// its login.
 func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked string) (*TokenResponse, error) {
-	if asked != "" {
+	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	if b, err := p.cfg.Store.Peek(ctx, refreshKey(tok)); err == nil {
 		var rt refresh
-		b, err := p.cfg.Store.Peek(ctx, refreshKey(tok))
-		if err == nil && json.Unmarshal(b, &rt) == nil && rt.ClientID == c.ID && !p.ended(rt) && !p.familyRevoked(ctx, rt.Family) {
-			if err := scopeWithin(asked, rt.Scope); err != nil {
-				return nil, err
+		if json.Unmarshal(b, &rt) == nil {
+			if p.ended(rt) {
+				return nil, invalid
+			}
+			if asked != "" && rt.ClientID == c.ID && !p.familyRevoked(ctx, rt.Family) {
+				if err := scopeWithin(asked, rt.Scope); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), olderSpentTTL)
 	switch {
-	case errors.Is(err, store.ErrReplayed), errors.Is(err, store.ErrNotFound):
-		rt, err := p.olderRotated(ctx, tok, b, err)
-		switch {
-		case errors.Is(err, errNoToken):
-			return nil, invalid
-		case err != nil:
-			return nil, err
+	case errors.Is(err, store.ErrReplayed):
+		var spent refresh
+		if json.Unmarshal(b, &spent) == nil {
+			return nil, p.revokeAndRefuse(ctx, spent.Family, invalid)
 		}
-		return nil, p.revokeAndRefuse(ctx, rt.Family, invalid)
+		return nil, invalid
+	case errors.Is(err, store.ErrNotFound):
+		// The spent record is gone (olderSpentTTL; nodes before Spend
+		// consumed the token): its family is kept apart. The marker is
+		// then the only sign of the reuse: one that cannot be read is
+		// no verdict, and the retry revokes.
+		fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok))
+		switch {
+		case err == nil:
+			return nil, p.revokeAndRefuse(ctx, string(fam), invalid)
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
+		return nil, invalid
 	case err != nil:
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
@@ -400,7 +416,10 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 		return nil, failWith(CodeServerError, "internal error", err)
 	}
 	if p.ended(rt) {
-		return nil, invalid // spent without a marker: no rotation (olderRotated)
+		// Its exp came between the read above and the spending (or the
+		// read failed): refused, and, spent, its next presentation is
+		// taken as a reuse, which revokes the login ended with it.
+		return nil, invalid
 	}
 	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
@@ -415,34 +434,6 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 		return nil, err
 	}
 	return p.tokens(ctx, c, rt, "")
-}
-
-// olderRotated reads the login of an older node's refresh token that
-// Spend found spent already (b its record, with store.ErrReplayed, the
-// error spendErr) or no more (store.ErrNotFound): one rotated, here or
-// by an older node, whose reuse ends its login. A spent record before
-// its exp was rotated. One at or past its exp may only have been refused
-// as expired (refreshOlder spends the token it refuses, and writes no
-// marker), which is no use of it: it was rotated only if its family's
-// refreshSpentKey marker, written right after a rotation's spending,
-// says so, as for a token whose spent record is gone (olderSpentTTL;
-// older nodes consumed their tokens); the marker gives the family alone
-// (no ClientID). errNoToken when the token was not rotated (an expired
-// token presented again is no reuse); a marker that cannot be read is
-// CodeTemporarilyUnavailable (no verdict: the retry decides).
-func (p *Provider) olderRotated(ctx context.Context, tok string, b []byte, spendErr error) (refresh, error) {
-	var rt refresh
-	if errors.Is(spendErr, store.ErrReplayed) && json.Unmarshal(b, &rt) == nil && !p.ended(rt) {
-		return rt, nil
-	}
-	fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return refresh{}, errNoToken
-	case err != nil:
-		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
-	}
-	return refresh{Family: string(fam)}, nil
 }
 
 // family reads the family record under handle, and the record as stored
@@ -842,16 +833,38 @@ func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 		rt, _, err := p.family(ctx, handle)
 		return rt, err
 	}
+	// Not spent (lookup found it at or past its exp): not rotated, and
+	// left unspent, to expire with its entry.
+	switch _, err := p.cfg.Store.Peek(ctx, refreshKey(token)); {
+	case err == nil:
+		return refresh{}, errNoToken
+	case !errors.Is(err, store.ErrNotFound):
+		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	// Spent or gone: Spend changes nothing, and returns a spent record.
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(token), olderSpentTTL)
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Rotated by an older node, or here past olderSpentTTL: the
+		// family is all that is kept (refreshSpentKey).
+		fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(token))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return refresh{}, errNoToken
+		case err != nil:
+			return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
+		return refresh{Family: string(fam)}, nil
 	case err == nil:
-		// Not spent before: lookup found it at or past its exp. It is
-		// spent now, its record kept olderSpentTTL, and no rotation.
-		return refresh{}, errNoToken
-	case errors.Is(err, store.ErrReplayed), errors.Is(err, store.ErrNotFound):
-		return p.olderRotated(ctx, token, b, err)
+		return refresh{}, errNoToken // unspent after all: not rotated
+	case !errors.Is(err, store.ErrReplayed):
+		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
-	return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return refresh{}, failWith(CodeServerError, "internal error", err)
+	}
+	return rt, nil
 }
 
 // Introspect answers the introspection endpoint (RFC 7662) about a login
