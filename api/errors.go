@@ -47,7 +47,11 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string // the request member at fault, when known
-	Err     error  // the cause, logged, never sent
+	// Limit names the rate limit that refused a node's call at a peer
+	// route (429 rate_limited): sent, so that the calling region's node
+	// can tell its operator which of this node's limits it reached.
+	Limit string
+	Err   error // the cause, logged, never sent
 }
 
 func (e *Error) Error() string {
@@ -64,6 +68,7 @@ type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	Field       string `json:"field,omitempty"`
+	Limit       string `json:"limit,omitempty"`
 }
 
 // mapping turns a domain sentinel into a response.
@@ -130,7 +135,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
 	}
-	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message, Field: e.Field})
+	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message, Field: e.Field, Limit: e.Limit})
 }
 
 // logError logs a refused request's code, status and cause; 5xx at

@@ -122,7 +122,7 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		return errors.New("api: QRConfig.Peers and PeerAnswers go together")
 	}
 	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
-	limits.PeerParty.Name, limits.PeerRegion.Name = "qr-peer-party", "qr-peer-region"
+	limits.PeerParty.Name, limits.PeerRegion.Name = redeem.PeerLimitParty, redeem.PeerLimitRegion
 	forwardLimit := clientLimitOr(cfg.ForwardLimit, DefaultQRForwardLimit, "qr-forward-client")
 	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error { return h(w, r, cfg) }))
@@ -197,7 +197,8 @@ type qrRedeemRequest struct {
 
 // qrRedeem serves POST /v1/qr/verify; forwarding counts a redemption
 // the node forwards to another region (QRConfig.ForwardLimit). A
-// refusal by that region's limits is logged with the party it was for.
+// refusal by that region's limits is logged with the party it was for
+// and the limit that region names.
 func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRConfig, forwarding func() error) error {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
@@ -234,13 +235,14 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRCo
 	// The code's region is over its limits for this region or the
 	// caller: the caller waits as that region's node asked (bounded),
 	// and the log names the party (a client ID: no personal data), which
-	// the other region's answer does not.
+	// the other region's answer does not, and the limit, which it does.
 	var limited *redeem.PeerLimitedError
 	if errors.As(err, &limited) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(limited.RetryAfter/time.Second), 10))
 		log.LogAttrs(r.Context(), slog.LevelWarn, "another region refused a forwarded redemption for its limits",
 			slog.String("request_id", requestID(r.Context())), slog.String("client_id", p.ClientID),
-			slog.String("region", limited.Region), slog.Duration("retry_after", limited.RetryAfter))
+			slog.String("region", limited.Region), slog.String("limit", limited.Limit),
+			slog.Duration("retry_after", limited.RetryAfter))
 	}
 	if err != nil {
 		return err
@@ -272,11 +274,11 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 		// The party first: its refused calls leave its region's budget
 		// to the region's other parties.
 		if err := s.checkRate(w, r, cfg.Limiter, limits.PeerParty, region+" "+req.ClientID); err != nil {
-			writeError(w, r, s.log, err)
+			writeError(w, r, s.log, namedLimit(err, limits.PeerParty))
 			return
 		}
 		if err := s.checkRate(w, r, cfg.Limiter, limits.PeerRegion, region); err != nil {
-			writeError(w, r, s.log, err)
+			writeError(w, r, s.log, namedLimit(err, limits.PeerRegion))
 			return
 		}
 		red, err := cfg.Service.RedeemForPeer(r.Context(), region, req)
@@ -286,6 +288,17 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 		}
 		writeJSON(w, red)
 	})
+}
+
+// namedLimit is checkRate's error err with, when it is a refusal (429),
+// the name of the limit rl that refused it, which the answer to the
+// calling node names (Error.Limit; redeem.PeerLimitParty,
+// redeem.PeerLimitRegion): a limiter that failed is no limit's refusal.
+func namedLimit(err error, rl RateLimit) error {
+	if e, ok := err.(*Error); ok && e.Status == http.StatusTooManyRequests {
+		e.Limit = rl.Name
+	}
+	return err
 }
 
 // malformedPeerAuthorization is the answer to a node-to-node request

@@ -714,14 +714,14 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 		}
 	}
 	resp, m := redeemFor("hotel-440000", "hotel.example", p.issue(t, 1))
-	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || resp.Header.Get("Retry-After") == "" || resp.Header.Get(redeem.PeerAnswerHeader) == "" {
+	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || m["limit"] != redeem.PeerLimitParty || resp.Header.Get("Retry-After") == "" || resp.Header.Get(redeem.PeerAnswerHeader) == "" {
 		t.Fatalf("the party over its limit: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
 	}
 	if resp, m := redeemFor("shop-440000", "shop.example", p.issue(t, 2)); resp.StatusCode != 200 || m["pairwise_id"] == "" {
 		t.Fatalf("another party of the region: %d %v", resp.StatusCode, m)
 	}
 	code := p.issue(t, 3)
-	if resp, m := redeemFor("shop-440000", "shop.example", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited {
+	if resp, m := redeemFor("shop-440000", "shop.example", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited || m["limit"] != redeem.PeerLimitRegion {
 		t.Fatalf("over the region's limit: %d %v", resp.StatusCode, m)
 	}
 	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
@@ -737,16 +737,32 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 // temporarily_unavailable without Retry-After (SECURITY.md, known gap 26).
 // B's log names the party A refused, with A's region and wait; it named
 // neither party nor wait in its own fields, only the region in the
-// error's text.
+// error's text. It names the limit of A's that refused it, the party's
+// or the region's, which A's signed answer names (session 33: it did
+// not say which).
 func TestQRPeerLimitReachesTheParty(t *testing.T) {
+	for limit, limits := range map[string]QRLimits{
+		// A grants each party of B one redemption per 10 s,
+		redeem.PeerLimitParty: {PeerParty: RateLimit{Limit: 1, Window: 10 * time.Second}},
+		// or B's region as a whole.
+		redeem.PeerLimitRegion: {PeerRegion: RateLimit{Limit: 1, Window: 10 * time.Second}},
+	} {
+		t.Run(limit, func(t *testing.T) {
+			testQRPeerLimitReachesTheParty(t, limits, limit)
+		})
+	}
+}
+
+// testQRPeerLimitReachesTheParty runs TestQRPeerLimitReachesTheParty
+// with A's limits, of which limit refuses B's second redemption.
+func testQRPeerLimitReachesTheParty(t *testing.T, limits QRLimits, limit string) {
 	limiter, err := store.NewMemory(store.MemoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { limiter.Close() })
-	// A grants each party of B one redemption per 10 s.
 	p := newPeerQR(t, nil, func(c *QRConfig) {
-		c.Limiter, c.Limits = limiter, &QRLimits{PeerParty: RateLimit{Limit: 1, Window: 10 * time.Second}}
+		c.Limiter, c.Limits = limiter, &limits
 	})
 	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA())
 	verifyAtB := func(code string) (*http.Response, map[string]any) {
@@ -759,7 +775,7 @@ func TestQRPeerLimitReachesTheParty(t *testing.T) {
 	resp, m := verifyAtB(code)
 	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || err != nil || secs < 1 || secs > 10 {
-		t.Fatalf("over A's limit for the party: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+		t.Fatalf("over A's limit: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
 	}
 	var logged map[string]any
 	for line := range strings.Lines(b.logs.String()) {
@@ -768,9 +784,9 @@ func TestQRPeerLimitReachesTheParty(t *testing.T) {
 			logged = l
 		}
 	}
-	if logged["level"] != "WARN" || logged["client_id"] != "hotel-440000" || logged["region"] != "310000" ||
+	if logged["level"] != "WARN" || logged["client_id"] != "hotel-440000" || logged["region"] != "310000" || logged["limit"] != limit ||
 		logged["retry_after"] != float64(time.Duration(secs)*time.Second) || logged["request_id"] == nil {
-		t.Errorf("B's log of A's refusal: %v, want the party, A's region and its Retry-After (%d s)", logged, secs)
+		t.Errorf("B's log of A's refusal: %v, want the party, A's region, its limit %s and its Retry-After (%d s)", logged, limit, secs)
 	}
 	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
 		t.Fatalf("the code refused by A's limit, redeemed after: %d %v", resp.StatusCode, m)

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -766,4 +767,66 @@ func putOlderRefresh(ctx context.Context, t *testing.T, p *Provider) string {
 		t.Fatal(err)
 	}
 	return old
+}
+
+// TestOlderRefreshExpiredIsNoReuse: an older node's refresh token at or
+// past its exp is invalid_grant each time it is presented, at the token
+// endpoint as at revocation, and ends nothing: its first refusal spent
+// it, and the second was taken as a reuse that revoked its family (with
+// a scope beyond its grant, it was invalid_scope); its revocation spent
+// it, keeping its record (pairwise sub, released claims) for
+// RefreshTokenTTL, and revoked its family. A token rotated before its
+// exp, here or by an older node (which kept its spent record, and no
+// family marker), still ends its login when presented again after it.
+func TestOlderRefreshExpiredIsNoReuse(t *testing.T) {
+	p, clock := subSecondProvider(t)
+	ctx := context.Background()
+	shop := shopClient(t, p)
+	exp := clock.Now().Add(time.Hour).Unix()
+	put := func(tok, family string) {
+		t.Helper()
+		rec, _ := json.Marshal(map[string]any{"client_id": "shop", "scope": "openid offline_access", "family": family,
+			"grant": grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}, "iat": exp - 3600, "exp": exp})
+		if err := p.cfg.Store.Put(ctx, refreshKey(tok), rec, 2*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("expired-refresh-token", "family-expired")
+	put("revoked-expired-token", "family-revoked-expired")
+	put("rotated-refresh-token", "family-rotated")
+	if _, err := shopRefresh(ctx, p, shop, "rotated-refresh-token"); err != nil {
+		t.Fatal(err)
+	}
+	put("rotated-by-an-older-node", "family-rotated-older")
+	if _, err := p.cfg.Store.Spend(ctx, refreshKey("rotated-by-an-older-node"), p.cfg.RefreshTokenTTL); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Unix(exp, 0).Sub(clock.Now()))
+	// Asking a scope beyond the grant changes nothing: it is expired.
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": "expired-refresh-token", "scope": "openid profile"}); !isCode(err, CodeInvalidGrant) {
+		t.Errorf("the expired token with a scope beyond its grant: %v, want invalid_grant", err)
+	}
+	for i := range 2 {
+		if _, err := shopRefresh(ctx, p, shop, "expired-refresh-token"); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("presentation %d of the expired token: %v, want invalid_grant", i+1, err)
+		}
+		if err := p.Revoke(ctx, shop, "revoked-expired-token"); err != nil {
+			t.Errorf("revocation %d of the expired token: %v", i+1, err)
+		}
+	}
+	for _, family := range []string{"family-expired", "family-revoked-expired"} {
+		if p.familyRevoked(ctx, family) {
+			t.Errorf("an expired token presented twice revoked %s", family)
+		}
+	}
+	for tok, family := range map[string]string{"rotated-refresh-token": "family-rotated", "rotated-by-an-older-node": "family-rotated-older"} {
+		if _, err := shopRefresh(ctx, p, shop, tok); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, family) {
+			t.Errorf("%s presented past its exp: %v, login ended %v", tok, err, p.familyRevoked(ctx, family))
+		}
+	}
+	// The revoked expired token's record ends with its entry.
+	clock.Advance(time.Hour + time.Second)
+	if b, err := p.cfg.Store.Spend(ctx, refreshKey("revoked-expired-token"), time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the revoked expired token's record is kept past its entry's expiry: %s %v", b, err)
+	}
 }

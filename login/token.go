@@ -366,15 +366,24 @@ const olderSpentTTL = time.Minute
 // other. A family that cannot be written is temporarily_unavailable,
 // and the retry, a reuse, revokes the login (as for a code). A scope
 // asked beyond the grant (scopeWithin) is refused before the token is
-// spent, so that it stays good; a token of another client or a revoked
-// login is left to the checks after the spending.
+// spent, so that it stays good; a token of another client or of a
+// revoked login is left to the checks after the spending. A token at or
+// past its exp is refused before it is spent, so that only a rotation
+// spends a token, and a spent one presented again is a reuse: spent,
+// an expired token presented twice was taken as a reuse, which revoked
+// its login.
 func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked string) (*TokenResponse, error) {
-	if asked != "" {
+	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	if b, err := p.cfg.Store.Peek(ctx, refreshKey(tok)); err == nil {
 		var rt refresh
-		b, err := p.cfg.Store.Peek(ctx, refreshKey(tok))
-		if err == nil && json.Unmarshal(b, &rt) == nil && rt.ClientID == c.ID && !p.familyRevoked(ctx, rt.Family) {
-			if err := scopeWithin(asked, rt.Scope); err != nil {
-				return nil, err
+		if json.Unmarshal(b, &rt) == nil {
+			if p.ended(rt) {
+				return nil, invalid
+			}
+			if asked != "" && rt.ClientID == c.ID && !p.familyRevoked(ctx, rt.Family) {
+				if err := scopeWithin(asked, rt.Scope); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -383,9 +392,9 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 	case errors.Is(err, store.ErrReplayed):
 		var spent refresh
 		if json.Unmarshal(b, &spent) == nil {
-			return nil, p.revokeAndRefuse(ctx, spent.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
+			return nil, p.revokeAndRefuse(ctx, spent.Family, invalid)
 		}
-		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+		return nil, invalid
 	case errors.Is(err, store.ErrNotFound):
 		// The spent record is gone (olderSpentTTL; nodes before Spend
 		// consumed the token): its family is kept apart. The marker is
@@ -394,11 +403,11 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 		fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok))
 		switch {
 		case err == nil:
-			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
+			return nil, p.revokeAndRefuse(ctx, string(fam), invalid)
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
-		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+		return nil, invalid
 	case err != nil:
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
@@ -407,7 +416,10 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok, asked s
 		return nil, failWith(CodeServerError, "internal error", err)
 	}
 	if p.ended(rt) {
-		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+		// Its exp came between the read above and the spending (or the
+		// read failed): refused, and, spent, its next presentation is
+		// taken as a reuse, which revokes the login ended with it.
+		return nil, invalid
 	}
 	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
@@ -821,7 +833,16 @@ func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 		rt, _, err := p.family(ctx, handle)
 		return rt, err
 	}
-	b, err := p.cfg.Store.Spend(ctx, refreshKey(token), p.cfg.RefreshTokenTTL)
+	// Not spent (lookup found it at or past its exp): not rotated, and
+	// left unspent, to expire with its entry.
+	switch _, err := p.cfg.Store.Peek(ctx, refreshKey(token)); {
+	case err == nil:
+		return refresh{}, errNoToken
+	case !errors.Is(err, store.ErrNotFound):
+		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	// Spent or gone: Spend changes nothing, and returns a spent record.
+	b, err := p.cfg.Store.Spend(ctx, refreshKey(token), olderSpentTTL)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Rotated by an older node, or here past olderSpentTTL: the
@@ -834,7 +855,9 @@ func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 			return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		return refresh{Family: string(fam)}, nil
-	case err != nil && !errors.Is(err, store.ErrReplayed):
+	case err == nil:
+		return refresh{}, errNoToken // unspent after all: not rotated
+	case !errors.Is(err, store.ErrReplayed):
 		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	var rt refresh

@@ -146,7 +146,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return nil, &PeerLimitedError{Region: region, RetryAfter: peerRetryAfter(resp.Header.Get("Retry-After"))}
+		return nil, &PeerLimitedError{Region: region, RetryAfter: peerRetryAfter(resp.Header.Get("Retry-After")), Limit: peerLimit(data)}
 	}
 	return decodePeerAnswer(region, resp.StatusCode, data)
 }
@@ -160,10 +160,48 @@ type PeerLimitedError struct {
 	// RetryAfter is the wait the peer asked for (its Retry-After), from
 	// 1 s to MaxPeerRetryAfter.
 	RetryAfter time.Duration
+	// Limit names the peer's limit that refused the call, from the
+	// answer's limit member (covered by its signature): PeerLimitParty,
+	// PeerLimitRegion, or another name of at most 64 characters from
+	// a-z 0-9 and '-'; empty when the answer names none (a node of an
+	// older release) or names it otherwise.
+	Limit string
 }
 
 func (e *PeerLimitedError) Error() string {
-	return fmt.Sprintf("peer %s: %v; retry after %v", e.Region, qrcode.ErrPeerLimited, e.RetryAfter)
+	limit := e.Limit
+	if limit == "" {
+		limit = "unnamed"
+	}
+	return fmt.Sprintf("peer %s: %v (limit %s); retry after %v", e.Region, qrcode.ErrPeerLimited, limit, e.RetryAfter)
+}
+
+// The names of the limits a node applies to the redemptions another
+// region's node asks of it (POST /v1/qr/peer/redeem), which its 429
+// answer names in its limit member: what it grants the calling region's
+// relying party the request names, and what it grants the calling
+// region as a whole.
+const (
+	PeerLimitParty  = "qr-peer-party"
+	PeerLimitRegion = "qr-peer-region"
+)
+
+// peerLimit is the limit a peer's 429 answer (its body, data) names in
+// its limit member, when that is a name (1 to 64 characters from a-z 0-9
+// and '-': nothing else is logged from a peer's answer); else empty.
+func peerLimit(data []byte) string {
+	var answer struct {
+		Limit string `json:"limit"`
+	}
+	if json.Unmarshal(data, &answer) != nil || len(answer.Limit) > 64 {
+		return ""
+	}
+	for _, c := range answer.Limit {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return ""
+		}
+	}
+	return answer.Limit
 }
 
 func (e *PeerLimitedError) Unwrap() error { return qrcode.ErrPeerLimited }
