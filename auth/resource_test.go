@@ -113,6 +113,52 @@ func TestTokenForARelyingPartysAPI(t *testing.T) {
 	}
 }
 
+// TestAdminIntrospectsOnlyTheNodesTokens: registry:admin lets a client
+// introspect another client's token for the node, not one for a party's
+// API: an admin that also serves an API of its own (C) sees the tokens
+// for its API and the node's, never those for B's; B sees those for its
+// API.
+func TestAdminIntrospectsOnlyTheNodesTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	b := e.serve("svc-b", apiB)
+	e.register("svc-c", gm.AlgSM2, ScopeQRRedeem, ScopeRegistryAdmin)
+	c := e.serve("svc-c", apiC)
+	admin := e.register("ops", gm.AlgSM2, ScopeRegistryAdmin)
+
+	forB, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forC, err := e.tokenFor(a, apiC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forNode := e.token(a, "")
+	for _, tc := range []struct {
+		name   string
+		caller Client
+		token  string
+		active bool
+	}{
+		{"C (admin) on a token for B's API", c, forB.AccessToken, false},
+		{"ops (admin) on a token for B's API", admin.Client, forB.AccessToken, false},
+		{"ops (admin) on a token for C's API", admin.Client, forC.AccessToken, false},
+		{"C (admin) on a token for its API", c, forC.AccessToken, true},
+		{"C (admin) on a token for the node", c, forNode, true},
+		{"ops (admin) on a token for the node", admin.Client, forNode, true},
+		{"B on a token for its API", b, forB.AccessToken, true},
+		{"A on its own token for B's API", a.Client, forB.AccessToken, true},
+	} {
+		in, err := e.svc.Introspect(ctx, tc.caller, tc.token)
+		if err != nil || in.Active != tc.active {
+			t.Errorf("%s: %+v, %v; want active %v", tc.name, in, err, tc.active)
+		}
+	}
+}
+
 // TestTokenResourceOfAPIRefused: a resource no enabled client registered,
 // or an API named beside another resource (this node, another API), is
 // invalid_target (RFC 8707 §2); the same API twice is one.
