@@ -116,10 +116,11 @@ type Client struct {
 	// server (RFC 8707 resource indicators, RFC 9728's resource
 	// identifier): absolute https URLs (http on a loopback host) without
 	// user info, query or fragment, each registered by no other client
-	// (MaxResources at most). Any client may ask the token endpoint for a
-	// token for one of them; the token names that API alone as its
-	// audience, so the API takes it and no other party's API, nor the
-	// node, does (RFC 9068 §4).
+	// (MaxResources at most; on the ledger, also none a region's DID or
+	// endpoint, nor on a host another region claims: docs/ledger.md).
+	// Any client may ask the token endpoint for a token for one of them;
+	// the token names that API alone as its audience, so the API takes
+	// it and no other party's API, nor the node, does (RFC 9068 §4).
 	Resources []string `json:"resources,omitempty"`
 	// IDTokenAlg is the JWS algorithm of the client's ID tokens
 	// (IDTokenAlgorithms); empty means SM2.

@@ -633,6 +633,21 @@ func (cl *Claim) release(region string) bool {
 	return true
 }
 
+// named returns the part of cl that a region's record holds: cl itself,
+// or, where its holder is only an issuer (its region's record dropped it),
+// the first of Also whose record names it (a chain an even older
+// contract wrote, see Also).
+func (cl Claim) named() (Claim, bool) {
+	if cl.Record {
+		return cl, true
+	}
+	i := slices.IndexFunc(cl.Also, func(a Claim) bool { return a.Record })
+	if i < 0 {
+		return Claim{}, false
+	}
+	return cl.Also[i], true
+}
+
 // Kinds of claims.
 const (
 	claimHost     = "host"
@@ -1621,14 +1636,21 @@ func checkResources(uris []string) error {
 // with ErrForbidden, one that is a region's DID or endpoint URL (the
 // claims tell, as for an issuer's ID; a node takes a token for its own
 // name as its own, never as a party's API): a resource names one party's
-// API. A resource is checked when claimed, and a region's record cannot
-// name one an active party holds (RegionInput.unclaimed): a party's
-// suspension, which claims nothing, frees its resources for a region
-// too, and enabling it again is then refused. It
-// reads the claims of old's and in's resources only, never another
-// party's record (a range read over every party, on every party's write,
-// made them all conflict on Fabric). No chain holds resources of a
-// contract older than their claims, so indexClaims stores none.
+// API; and, with ErrForbidden, one on a host another region claims (a
+// host of its record or of one of its issuer records, as for an issuer's
+// ID or a credential type: the host is that region's; a resource whose
+// host IDHost cannot read is ErrInvalid). A resource is checked when
+// claimed, and a region's record cannot name one an active party holds
+// (RegionInput.unclaimed): a party's suspension, which claims nothing,
+// frees its resources for a region too, and enabling it again is then
+// refused. A region that claims a host after another region's party
+// claimed a resource on it is not refused (finding the resources on a
+// host would take a range read): the party keeps that resource while it
+// holds it, and claims no other there. It reads the claims of old's and
+// in's resources and of their hosts only, never another party's record
+// (a range read over every party, on every party's write, made them all
+// conflict on Fabric). No chain holds resources of a contract older than
+// their claims, so indexClaims stores none.
 func (c *call) claimResources(old, in *RelyingParty) error {
 	was, now := old.claimedResources(), in.claimedResources()
 	for _, name := range now {
@@ -1644,8 +1666,17 @@ func (c *call) claimResources(old, in *RelyingParty) error {
 		}
 		if id, err := c.claimOf(claimID, name); err != nil {
 			return err
-		} else if id.Record {
-			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, id.id())
+		} else if r, ok := id.named(); ok {
+			return fmt.Errorf("%w: resource %d %s", ErrForbidden, i, r.id())
+		}
+		host, ok := IDHost(name)
+		if !ok {
+			return invalid("resource %d: want an ASCII host (an internationalized name as its A-label) and a port up to 65535", i)
+		}
+		if h, err := c.claimOf(claimHost, host); err != nil {
+			return err
+		} else if h.Region != "" && h.Region != c.caller {
+			return fmt.Errorf("%w: resource %d is on %s", ErrForbidden, i, h.host(host))
 		}
 		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
 			return err

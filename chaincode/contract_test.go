@@ -2177,7 +2177,7 @@ func TestSuspendedPartyFreesItsResources(t *testing.T) {
 		return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
 			Status: status, Resources: resources})
 	}
-	const api, other, third = "https://api.a.example/v1", "https://api.a.example/v2", "https://api.a.example/v3"
+	const api, other, third = "https://api.a.example/v1", "https://api.a.example/v2", "https://api.c.example/v3"
 	l.must(t, msp31, "AddRelyingParty", rp("rp-a", EntryActive, api, other))
 	region := js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
 		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: other}}})
@@ -2240,11 +2240,197 @@ func TestRelyingPartyWritesReadNoOtherParty(t *testing.T) {
 				t.Errorf("%s read another party's record %q", w.name, k)
 			}
 		}
-		// The record, its region, the quota, the claims' mark, and for
-		// each resource its claims as an ID and as a resource (and the
-		// one it replaces): 10 here.
+		// The record (twice), the consortium, its region, the quota, the
+		// claims' mark, and for each resource claimed its claims as a
+		// resource, as an ID and of its host (and the claim of the one
+		// it replaces): at most 12 here.
 		if len(rl.scans) != 0 || len(rl.gets) > 12 {
 			t.Errorf("%s scanned %q and read %d keys %q", w.name, rl.scans, len(rl.gets), rl.gets)
 		}
+	}
+}
+
+// partyInput is a relying party's input with one key and the scope
+// qr:redeem, of status and resources.
+func partyInput(t *testing.T, id, status string, resources ...string) string {
+	return js(t, RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+		Status: status, Resources: resources})
+}
+
+// TestResourceOnAnotherRegionsHost: a relying party's resource on a host
+// another region claims (a host of its record, or of one of its issuer
+// records, IDHost's spelling) is that region's: the party's region may
+// not claim it (forbidden, nothing written); its own region's parties
+// may, and another port is another host. A resource whose host IDHost
+// cannot read is invalid. In the other order a region (or its issuer)
+// may take a host on which another region's party holds a resource: the
+// party keeps it while it holds it, but claims no new resource there,
+// nor that one again once it let it go.
+func TestResourceOnAnotherRegionsHost(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp31, "PutIssuer", js(t, Issuer{ID: "did:web:university.example:a", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+	for _, res := range []string{
+		"https://310000.trustid.example/shop",
+		"https://310000.TrustID.example.:0443/shop/",
+		"https://university.example/api",
+		"https://UNIVERSITY.example:443/api",
+	} {
+		_, err := l.call(msp32, "AddRelyingParty", partyInput(t, "rp-32", EntryActive, "https://api.shop.example/v1", res))
+		if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "resource 1 is on host") || !strings.Contains(err.Error(), "of region 310000") {
+			t.Errorf("320000's party took %s, on 310000's host: %v", res, err)
+		}
+	}
+	if _, err := l.call("", "GetRelyingParty", "rp-32"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused party was written: %v", err)
+	}
+	for _, res := range []string{"https://ünï.example/api", "https://api.example:70000/x"} {
+		if _, err := l.call(msp32, "AddRelyingParty", partyInput(t, "rp-32", EntryActive, res)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "want an ASCII host") {
+			t.Errorf("a resource whose host IDHost cannot read, %s: %v, want ErrInvalid", res, err)
+		}
+	}
+	// Another port is another host; the update path is checked as the add.
+	l.must(t, msp32, "AddRelyingParty", partyInput(t, "rp-32", EntryActive, "https://api.shop.example/v1", "https://310000.trustid.example:8443/shop"))
+	if _, err := l.call(msp32, "PutRelyingParty", partyInput(t, "rp-32", EntryActive, "https://api.shop.example/v1", "https://university.example/api")); !errors.Is(err, ErrForbidden) {
+		t.Errorf("320000's party updated to a resource on 310000's issuer's host: %v", err)
+	}
+	var got RelyingParty
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-32"), &got); err != nil || got.Version != 1 {
+		t.Errorf("the refused update changed the party: version %d (%v)", got.Version, err)
+	}
+	// The host's region's own parties.
+	l.must(t, msp31, "AddRelyingParty", partyInput(t, "rp-31", EntryActive, "https://310000.trustid.example/shop", "https://university.example/api"))
+
+	// The other order: a region, then an issuer, take hosts on which a
+	// party of another region holds resources.
+	const shop, pay = "https://shop.example/api", "https://pay.example/api"
+	l.must(t, msp31, "AddRelyingParty", partyInput(t, "rp-shop", EntryActive, shop, pay))
+	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: "https://shop.example"}}}))
+	l.must(t, msp32, "PutIssuer", js(t, Issuer{ID: "did:web:pay.example", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+	l.must(t, msp31, "PutRelyingParty", partyInput(t, "rp-shop", EntryActive, shop, pay)) // kept
+	for _, res := range []string{"https://shop.example/api2", "https://pay.example/api2"} {
+		if _, err := l.call(msp31, "PutRelyingParty", partyInput(t, "rp-shop", EntryActive, shop, pay, res)); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 320000") {
+			t.Errorf("a new resource %s on a host 320000 took since: %v", res, err)
+		}
+	}
+	l.must(t, msp31, "PutRelyingParty", partyInput(t, "rp-shop", EntrySuspended, shop, pay))
+	if _, err := l.call(msp31, "PutRelyingParty", partyInput(t, "rp-shop", EntryActive, shop, pay)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("enabling a party whose resources are on hosts 320000 took since: %v", err)
+	}
+	l.must(t, msp31, "PutRelyingParty", partyInput(t, "rp-shop", EntryActive))
+	l.must(t, msp32, "PutRelyingParty", partyInput(t, "rp-32", EntryActive, shop, pay))
+}
+
+// TestRegionAndPartyNameInEveryOrder: a region's DID or endpoint URL and
+// an active relying party's resource are never one (as claimKeyID spells
+// them), whichever is written first, by a request for admission, a
+// region's update, a party's add or update, or a party's enabling; a
+// region's name stays its whatever its status, and a region that drops
+// a name, or a party that drops a resource, frees it for the other.
+func TestRegionAndPartyNameInEveryOrder(t *testing.T) {
+	l := consortium(t)
+	regionWith := func(code string, urls ...string) RegionInput {
+		in := RegionInput{Code: code, DID: "did:web:" + code + ".trustid.example", Name: "node " + code,
+			Endpoints: []Endpoint{{Type: "api", URL: "https://" + code + ".trustid.example"}}}
+		for _, u := range urls {
+			in.Endpoints = append(in.Endpoints, Endpoint{Type: "web", URL: u})
+		}
+		return in
+	}
+	// The party first: a request for admission and an update are refused,
+	// nothing written.
+	const api = "https://api.a.example/v1"
+	l.must(t, msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, api))
+	req := regionWith("440000", "https://API.a.example:443/v1/")
+	req.Keys = []gm.JWK{sm2JWK(t, 4, "440000-k1")}
+	if _, err := l.call(msp44, "RequestRegion", js(t, req)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `relying party "rp-a"`) {
+		t.Errorf("a request for admission naming an active party's API: %v, want ErrInvalid", err)
+	}
+	if _, err := l.call("", "GetRegion", "440000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused request was written: %v", err)
+	}
+	if _, err := l.call(msp32, "UpdateRegion", js(t, regionWith("320000", "HTTPS://api.a.example/v1"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an update naming an active party's API: %v, want ErrInvalid", err)
+	}
+	if r := region(t, l, "320000"); len(r.Endpoints) != 1 {
+		t.Errorf("a refused update changed the region: %v", r.Endpoints)
+	}
+
+	// The region first: a party's add, update and enabling are refused,
+	// whether the region is pending, active or suspended.
+	const web, pending = "https://320000.trustid.example/web", "https://440000.trustid.example/web"
+	l.must(t, msp32, "UpdateRegion", js(t, regionWith("320000", web)))
+	req = regionWith("440000", pending)
+	req.Keys = []gm.JWK{sm2JWK(t, 4, "440000-k1")}
+	l.must(t, msp44, "RequestRegion", js(t, req))
+	l.must(t, msp32, "AddRelyingParty", partyInput(t, "rp-b", EntryActive))
+	l.must(t, msp32, "AddRelyingParty", partyInput(t, "rp-c", EntrySuspended, "https://320000.trustid.example/c"))
+	for _, w := range []struct{ what, fn, in, region string }{
+		{"an add", "AddRelyingParty", partyInput(t, "rp-d", EntryActive, "https://320000.TrustID.example/web/"), "320000"},
+		{"an update", "PutRelyingParty", partyInput(t, "rp-b", EntryActive, web), "320000"},
+		{"an enabling", "PutRelyingParty", partyInput(t, "rp-c", EntryActive, "https://320000.trustid.example/c", web), "320000"},
+		{"an add", "AddRelyingParty", partyInput(t, "rp-e", EntryActive, pending), "440000"},
+	} {
+		if _, err := l.call(msp32, w.fn, w.in); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region "+w.region) {
+			t.Errorf("%s naming region %s's endpoint: %v, want ErrForbidden", w.what, w.region, err)
+		}
+	}
+	var got RelyingParty
+	if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", "rp-c"), &got); err != nil || got.Status != EntrySuspended {
+		t.Errorf("the refused enabling changed the party: %s (%v)", got.Status, err)
+	}
+
+	// A name dropped is free for the other, and then held by it.
+	l.must(t, msp32, "UpdateRegion", js(t, regionWith("320000")))
+	l.must(t, msp32, "PutRelyingParty", partyInput(t, "rp-b", EntryActive, web))
+	if _, err := l.call(msp32, "UpdateRegion", js(t, regionWith("320000", web))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("the region naming again what a party took since: %v, want ErrInvalid", err)
+	}
+	l.must(t, msp32, "PutRelyingParty", partyInput(t, "rp-b", EntryActive))
+	l.must(t, msp32, "UpdateRegion", js(t, regionWith("320000", web)))
+
+	// A suspended region's names stay its own.
+	l.must(t, msp31, "Vote", ActionSuspend, "320000")
+	if _, err := l.call(msp31, "AddRelyingParty", partyInput(t, "rp-f", EntryActive, web)); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region 320000") {
+		t.Errorf("a party naming a suspended region's endpoint: %v, want ErrForbidden", err)
+	}
+}
+
+// TestResourceNamedByASharedClaim: on a chain an even older contract
+// wrote, the claim of an identifier may be held by an issuer of one
+// region whose record dropped it while another region's record still
+// names it (Claim.Also): a relying party's resource may not be that
+// identifier either, the token endpoint taking it as the other region's.
+func TestResourceNamedByASharedClaim(t *testing.T) {
+	l := consortium(t)
+	const shared = "https://shared.example/node"
+	// 310000's issuer has the ID its record and 320000's name.
+	for _, code := range []string{"310000", "320000"} {
+		var r Region
+		k, _ := CompositeKey(objRegion, code)
+		if err := json.Unmarshal(l.st.KV[k], &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Endpoints = append(r.Endpoints, Endpoint{Type: "web", URL: shared})
+		l.st.KV[k] = []byte(js(t, r))
+	}
+	ik, _ := CompositeKey(objIssuer, shared)
+	l.st.KV[ik] = []byte(js(t, Issuer{ID: shared, Region: "310000", Types: []string{"ResidenceCredential"}, Status: EntryActive,
+		Keys: []RegistryKey{{Kid: "iss-1", Alg: gm.AlgSM2, JWK: sm2JWK(t, 5, "iss-1"), State: KeyActive}}}))
+	start, end, _ := PrefixRange(objClaim, nil)
+	for k := range l.st.KV {
+		if k >= start && k < end {
+			delete(l.st.KV, k)
+		}
+	}
+	// 310000's record drops it: its issuer holds the claim, 320000's
+	// record shares it.
+	l.must(t, msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "node 310000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}}))
+	_, err := l.call(msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, shared))
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region 320000") {
+		t.Errorf("a resource 320000's record names: %v, want ErrForbidden", err)
 	}
 }

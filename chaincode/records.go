@@ -308,7 +308,8 @@ type RelyingParty struct {
 	// indicators), for which its region's node issues tokens that name
 	// the API alone: at most 8 absolute https URLs (http on loopback)
 	// without user info, query or fragment, each registered by no other
-	// party of any region.
+	// party of any region, none a region's DID or endpoint URL, none on a
+	// host another region claims (claimResources).
 	Resources []string `json:"resources,omitempty"`
 	// IDTokenAlg is the JWS algorithm of the party's ID tokens (SM2 or
 	// ES256); empty means SM2.

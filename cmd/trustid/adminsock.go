@@ -225,7 +225,7 @@ func openRegistryLedger(cmd *cobra.Command, region string) (ledger.Ledger, error
 			return nil, err
 		}
 	}
-	l, _, err := openLedger(cmd, dataDir(cmd), region)
+	l, _, err := openLedger(cmd, nil, dataDir(cmd), region)
 	if err != nil && embeddedMode {
 		return nil, fmt.Errorf("%w (is a node serving on --data without its admin socket?)", err)
 	}

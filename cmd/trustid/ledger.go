@@ -182,8 +182,9 @@ func ledgerMode(f *pflag.FlagSet) string {
 	return mode
 }
 
-// openLedger opens the backend the flags select, acting as region.
-func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, string, error) {
+// openLedger opens the backend the flags select, acting as region; log
+// (nil: the default logger) gets Fabric's event stream breaks.
+func openLedger(cmd *cobra.Command, log *slog.Logger, dataDir, region string) (ledger.Ledger, string, error) {
 	f := cmd.Flags()
 	switch mode := ledgerMode(f); mode {
 	case "embedded":
@@ -204,6 +205,7 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if err != nil {
 			return nil, "", err
 		}
+		cfg.Logger = log
 		l, err := fabric.Open(cfg)
 		return l, mode, err
 	default:
@@ -290,7 +292,7 @@ func fabricConfig(f *pflag.FlagSet) (fabric.Config, error) {
 func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		f := cmd.Flags()
-		l, mode, err := openLedger(cmd, n.dataDir, n.region)
+		l, mode, err := openLedger(cmd, n.log, n.dataDir, n.region)
 		if errors.Is(err, ledger.ErrUnavailable) {
 			return err // "ledger: unavailable: …" already
 		}
@@ -945,7 +947,7 @@ func newLedgerCmd() *cobra.Command {
 			if err := needEmbeddedLedger(cmd); err != nil {
 				return err
 			}
-			l, _, err := openLedger(cmd, dataDir(cmd), region)
+			l, _, err := openLedger(cmd, nil, dataDir(cmd), region)
 			if err != nil {
 				return err
 			}

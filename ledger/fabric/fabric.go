@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -49,6 +50,9 @@ type Config struct {
 	// Timeouts; zero values: evaluate 10 s, endorse 30 s, submit 10 s,
 	// commit status 60 s.
 	EvaluateTimeout, EndorseTimeout, SubmitTimeout, CommitTimeout time.Duration
+	// Logger gets the event stream's breaks and recoveries (Events);
+	// nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Ledger is the ledger.Ledger over a Hyperledger Fabric channel through the
@@ -251,7 +255,10 @@ func (f *Ledger) TxBlock(ctx context.Context, txID string) (uint64, error) {
 }
 
 // Events implements ledger.Ledger. When the stream breaks (a peer restart) it
-// reconnects from the last block delivered, skipping events already sent.
+// reconnects every eventsRetry from the last block delivered, skipping events
+// already sent. The break is logged at once, an outage that lasts again every
+// minute, and the recovery when the new stream has delivered an event or
+// stayed open for eventsRetry (a stream that ends at once is not one).
 func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
 	first, err := f.network.ChaincodeEvents(ctx, f.cfg.Chaincode, client.WithStartBlock(from))
 	if err != nil {
@@ -266,30 +273,55 @@ func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, 
 		var last uint64
 		delivered := false
 		sent := map[string]bool{}
+		var o outage
 		for {
-			for ev := range in {
-				if delivered && (ev.BlockNumber < last || (ev.BlockNumber == last && sent[ev.TransactionID])) {
-					continue
-				}
-				if !delivered || ev.BlockNumber > last {
-					last, delivered, sent = ev.BlockNumber, true, map[string]bool{}
-				}
-				sent[ev.TransactionID] = true
+			var open <-chan time.Time // fires once a stream after a break stayed open
+			t := time.NewTimer(eventsRetry)
+			if o.since != nil {
+				open = t.C
+			}
+			for reading := true; reading; {
 				select {
-				case out <- ledger.Event{Block: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}:
 				case <-ctx.Done():
 					return
+				case <-open:
+					open = nil
+					o.recovered(f.log(), last)
+				case ev, ok := <-in:
+					if !ok {
+						reading = false
+						break
+					}
+					o.recovered(f.log(), ev.BlockNumber)
+					open = nil
+					if delivered && (ev.BlockNumber < last || (ev.BlockNumber == last && sent[ev.TransactionID])) {
+						continue
+					}
+					if !delivered || ev.BlockNumber > last {
+						last, delivered, sent = ev.BlockNumber, true, map[string]bool{}
+					}
+					sent[ev.TransactionID] = true
+					select {
+					case out <- ledger.Event{Block: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}:
+					case <-ctx.Done():
+						return
+					}
 				}
 			}
+			t.Stop()
+			start := from
+			if delivered {
+				start = last // that block may hold more events
+			}
 			for {
+				if ctx.Err() != nil {
+					return
+				}
+				o.broke(f.log(), start)
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(time.Second):
-				}
-				start := from
-				if delivered {
-					start = last // that block may hold more events
+				case <-time.After(eventsRetry):
 				}
 				if in, err = f.network.ChaincodeEvents(ctx, f.cfg.Chaincode, client.WithStartBlock(start)); err == nil {
 					break
@@ -298,6 +330,48 @@ func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, 
 		}
 	}()
 	return out, nil
+}
+
+// eventsRetry is how long Events waits before it opens a broken stream again,
+// and how long a new stream must stay open to count as a recovery.
+const eventsRetry = time.Second
+
+// outage is an event stream's break as Events logs it: nil since while the
+// stream is up.
+type outage struct {
+	since    *time.Time
+	logged   time.Time // the last warning
+	attempts int       // streams opened since the break
+}
+
+// broke notes one more attempt to open the stream from block from, and warns
+// of the break when it begins and every minute while it lasts.
+func (o *outage) broke(log *slog.Logger, from uint64) {
+	now := time.Now()
+	if o.since == nil {
+		o.since, o.attempts, o.logged = &now, 0, now
+		log.Warn("ledger: the Fabric event stream broke; reconnecting", "from_block", from)
+	} else if now.Sub(o.logged) >= time.Minute {
+		o.logged = now
+		log.Warn("ledger: the Fabric event stream is still broken", "from_block", from, "since", o.since.UTC().Format(time.RFC3339), "attempts", o.attempts)
+	}
+	o.attempts++
+}
+
+// recovered logs the end of an outage, if there is one.
+func (o *outage) recovered(log *slog.Logger, block uint64) {
+	if o.since == nil {
+		return
+	}
+	log.Info("ledger: the Fabric event stream is back", "block", block, "down_for", time.Since(*o.since).Round(time.Millisecond).String(), "attempts", o.attempts)
+	o.since = nil
+}
+
+func (f *Ledger) log() *slog.Logger {
+	if f.cfg.Logger != nil {
+		return f.cfg.Logger
+	}
+	return slog.Default()
 }
 
 // payloadsDiffer is the gateway's reason for an endorsement whose peers

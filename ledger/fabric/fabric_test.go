@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/fabric"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
@@ -45,10 +47,17 @@ func fabricEnv(t *testing.T) (profileA, profileB, scripts string) {
 
 func openFabric(t *testing.T, profile string) *fabric.Ledger {
 	t.Helper()
+	return openFabricLogged(t, profile, nil)
+}
+
+// openFabricLogged is openFabric with the ledger's logger.
+func openFabricLogged(t *testing.T, profile string, log *slog.Logger) *fabric.Ledger {
+	t.Helper()
 	cfg, err := fabric.LoadProfile(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Logger = log
 	f, err := fabric.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +131,9 @@ func TestFabricSIGKILL(t *testing.T) {
 
 // TestFabricPeerDown: the writing region's peer is stopped for 30 s while
 // changes keep coming; the outbox keeps accepting, and once the peer is
-// back every change is on the chain exactly once.
+// back every change is on the chain exactly once. An event stream from
+// that peer breaks with it: the ledger logs the break and the recovery,
+// and delivers the changes made meanwhile.
 func TestFabricPeerDown(t *testing.T) {
 	pa, pb, scripts := fabricEnv(t)
 	a, b := openFabric(t, pa), openFabric(t, pb)
@@ -149,6 +160,18 @@ func TestFabricPeerDown(t *testing.T) {
 	go func() { done <- ob.Run(rctx) }()
 	defer func() { cancel(); <-done }()
 
+	var streamLog testnode.Buffer
+	events, err := openFabricLogged(t, pa, slog.New(slog.NewTextHandler(&streamLog, nil))).Events(rctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastBlock atomic.Uint64 // the block of the last event the stream delivered
+	go func() {
+		for ev := range events {
+			lastBlock.Store(ev.Block)
+		}
+	}()
+
 	peer := func(cmd string) {
 		out, err := exec.Command(filepath.Join(scripts, "peer.sh"), cmd, ledgertest.RegionA).CombinedOutput()
 		if err != nil {
@@ -159,6 +182,7 @@ func TestFabricPeerDown(t *testing.T) {
 	total := 0
 	start := time.Now()
 	stopped, restarted := false, false
+	var afterRestart uint64 // the chain's height when the peer started again
 	defer func() {
 		if stopped && !restarted {
 			peer("start")
@@ -173,6 +197,9 @@ func TestFabricPeerDown(t *testing.T) {
 		if stopped && !restarted && time.Since(start) > 5*time.Second+down {
 			peer("start")
 			restarted = true
+			if afterRestart, err = b.Height(ctx); err != nil {
+				t.Fatal(err)
+			}
 			t.Logf("peer %s started at %v; outbox %+v", ledgertest.RegionA, time.Since(start).Round(time.Millisecond), ob.Stats())
 		}
 		if err := ob.Anchor(ctx, ledgertest.SeqChanges(list, total, 200)); err != nil {
@@ -196,6 +223,16 @@ func TestFabricPeerDown(t *testing.T) {
 			t.Fatalf("change %d anchored %d times", i, k)
 		}
 	}
+	for wait := time.Now(); lastBlock.Load() < afterRestart || !strings.Contains(streamLog.String(), "event stream is back"); time.Sleep(100 * time.Millisecond) {
+		if time.Since(wait) > time.Minute {
+			t.Fatalf("event stream of the stopped peer: last block %d, the chain at %d when the peer started again; its log:\n%s", lastBlock.Load(), afterRestart, streamLog.String())
+		}
+	}
+	logs := streamLog.String()
+	if i, j := strings.Index(logs, "event stream broke"), strings.Index(logs, "event stream is back"); i < 0 || j < i {
+		t.Errorf("the break and recovery not logged in order:\n%s", logs)
+	}
+	t.Logf("event stream log:\n%s", logs)
 }
 
 // testLogger sends the outbox's warnings to the test log.
