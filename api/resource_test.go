@@ -13,8 +13,9 @@ import (
 // resource the API a client registered (RFC 8707) issues a token that
 // names that API alone: the node's own protected routes answer it 401
 // invalid_token, however broad its scope; the party that serves the API
-// introspects it active with its API as aud, another party inactive; a
-// resource no client registered is 400 invalid_target.
+// introspects it active with its API as aud, another party inactive, a
+// registry:admin client too; a resource no client registered is 400
+// invalid_target.
 func TestTokenForARelyingPartysAPIOverHTTP(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const api = "https://api.b.example/v1"
@@ -38,19 +39,19 @@ func TestTokenForARelyingPartysAPIOverHTTP(t *testing.T) {
 	if resp, m := e.call("GET", "/v1/admin/clients", e.token(a, ""), ""); resp.StatusCode != 200 {
 		t.Errorf("the node's admin route, a token for the node: %d %v", resp.StatusCode, m)
 	}
-	introspect := func(who rpClient) map[string]any {
-		resp, m := e.post(auth.IntrospectionPath, url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType},
-			"client_assertion": {e.assertion(who, nil)}}.Encode())
-		if resp.StatusCode != 200 {
-			t.Fatalf("introspection: %d %v", resp.StatusCode, m)
-		}
-		return m
-	}
-	if m := introspect(b); m["active"] != true || m["aud"] != api || m["client_id"] != "svc-a" {
+	if m := e.introspectAs(t, b, forB); m["active"] != true || m["aud"] != api || m["client_id"] != "svc-a" {
 		t.Errorf("B introspecting a token for its API: %v", m)
 	}
-	if m := introspect(c); m["active"] != false || len(m) != 1 {
+	if m := e.introspectAs(t, c, forB); m["active"] != false || len(m) != 1 {
 		t.Errorf("C introspecting a token for B's API: %v", m)
+	}
+	// A, allowed registry:admin, does not see C's token for B's API.
+	resp, m = e.post(auth.TokenPath, assertionForm(e.assertion(c, nil), "resource", api).Encode())
+	if resp.StatusCode != 200 {
+		t.Fatalf("C's token for B's API: %d %v", resp.StatusCode, m)
+	}
+	if m := e.introspectAs(t, a, m["access_token"].(string)); m["active"] != false || len(m) != 1 {
+		t.Errorf("A (registry:admin) introspecting C's token for B's API: %v", m)
 	}
 	for _, r := range []string{"https://api.x.example", api + "/"} {
 		resp, m := e.post(auth.TokenPath, assertionForm(e.assertion(a, nil), "resource", r).Encode())
@@ -58,4 +59,15 @@ func TestTokenForARelyingPartysAPIOverHTTP(t *testing.T) {
 			t.Errorf("resource %q: %d %v; want 400 invalid_target", r, resp.StatusCode, m)
 		}
 	}
+}
+
+// introspectAs introspects token as who, authenticated by an assertion.
+func (e *oauthEnv) introspectAs(t *testing.T, who rpClient, token string) map[string]any {
+	t.Helper()
+	resp, m := e.post(auth.IntrospectionPath, url.Values{"token": {token}, "client_assertion_type": {auth.AssertionType},
+		"client_assertion": {e.assertion(who, nil)}}.Encode())
+	if resp.StatusCode != 200 {
+		t.Fatalf("introspection: %d %v", resp.StatusCode, m)
+	}
+	return m
 }

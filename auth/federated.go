@@ -225,36 +225,108 @@ func (s *Service) checkResource(ctx context.Context, resource string) (party boo
 // resourceOwner reports whether an enabled client of this node's region
 // registered resource as its API. Two enabled clients registering one
 // (which every store refuses, the ledger by the resource's claim, whose
-// point read makes the second of two racing writes conflict) name no API. It reads the
-// registry's APIs from the list of its clients, at most once per
-// RevocationRecheck and once per change ClientsChanged reports, as a
-// cached token's client check does: listing a thousand clients costs
-// some 3,000 allocations and 2 ms, fifty times a token's
-// (BenchmarkTokenResource, read on every request).
+// point read makes the second of two racing writes conflict) name no API.
+// It reads the registry's APIs from the list of its clients (currentAPIs).
 func (s *Service) resourceOwner(ctx context.Context, resource string) (bool, error) {
-	n, gen := s.now().UnixNano(), s.clientsGen.Load()
-	ix := s.apis.Load()
-	if ix == nil || ix.gen != gen || n >= ix.until {
-		clients, err := s.clients.List(ctx)
-		if err != nil {
-			return false, failWith(ErrUnavailable, err, "client registry unavailable")
-		}
-		ix = &apiIndex{gen: gen, until: n + int64(s.recheck), owners: map[string]int{}}
-		for i := range clients {
-			for _, r := range clients[i].Resources {
-				if !clients[i].Disabled {
-					ix.owners[r]++
-				}
-			}
-		}
-		if s.recheck > 0 {
-			s.apis.Store(ix)
-		}
+	ix, err := s.currentAPIs(ctx)
+	if err != nil {
+		return false, err
 	}
 	return ix.owners[resource] == 1, nil
 }
 
-// apiIndex is the registry's APIs (Client.Resources) as resourceOwner
+// currentAPIs returns the registry's APIs, read from the list of its
+// clients at most once per RevocationRecheck and once per change
+// ClientsChanged reports, as a cached token's client check does: listing
+// a thousand clients costs some 3,000 allocations and 2 ms, fifty times
+// a token's (BenchmarkTokenResource, read on every request).
+//
+// One list is read at a time, and the requests that find the index stale
+// meanwhile wait for it rather than each listing the whole registry
+// (TestAPIsReadOnceAtATime): a waiter takes the read's index when it was
+// read at the waiter's registry generation or a later one, and reads
+// again itself when the read was of an older generation or its caller
+// gave it up (its request ended) or failed to finish it; another error
+// of the registry is every waiter's. A waiter whose own request ends
+// stops waiting.
+func (s *Service) currentAPIs(ctx context.Context) (*apiIndex, error) {
+	for {
+		n, gen := s.now().UnixNano(), s.clientsGen.Load()
+		if ix := s.apis.Load(); ix.good(gen, n) {
+			return ix, nil
+		}
+		s.apisMu.Lock()
+		if ix := s.apis.Load(); ix.good(gen, n) { // a read ended meanwhile
+			s.apisMu.Unlock()
+			return ix, nil
+		}
+		r := s.apisRead
+		if r == nil {
+			r = &apiRead{gen: gen, done: make(chan struct{}), abandoned: true}
+			s.apisRead = r
+			s.apisMu.Unlock()
+			s.readAPIs(ctx, r, n)
+			return r.ix, r.err
+		}
+		s.apisMu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, failWith(ErrUnavailable, ctx.Err(), "client registry unavailable")
+		}
+		switch {
+		case r.abandoned || (r.err == nil && r.gen < gen):
+			continue // read again
+		case r.err != nil:
+			return nil, r.err
+		}
+		return r.ix, nil
+	}
+}
+
+// readAPIs lists the registry's clients into r (currentAPIs), at
+// registry generation r.gen and time n (unix nanoseconds), keeps the
+// index for later requests and lets r's waiters go. r.abandoned stays
+// true unless the list was read, or failed while ctx was live.
+func (s *Service) readAPIs(ctx context.Context, r *apiRead, n int64) {
+	defer func() {
+		s.apisMu.Lock()
+		s.apisRead = nil
+		if r.err == nil && !r.abandoned && s.recheck > 0 {
+			s.apis.Store(r.ix)
+		}
+		s.apisMu.Unlock()
+		close(r.done)
+	}()
+	clients, err := s.clients.List(ctx)
+	if err != nil {
+		r.abandoned = ctx.Err() != nil
+		r.err = failWith(ErrUnavailable, err, "client registry unavailable")
+		return
+	}
+	ix := &apiIndex{gen: r.gen, until: n + int64(s.recheck), owners: map[string]int{}}
+	for i := range clients {
+		for _, res := range clients[i].Resources {
+			if !clients[i].Disabled {
+				ix.owners[res]++
+			}
+		}
+	}
+	r.ix, r.abandoned = ix, false
+}
+
+// apiRead is one list of the registry read for currentAPIs, which its
+// waiters read once done is closed: the index or the error, and whether
+// its caller gave the read up.
+type apiRead struct {
+	gen       uint64
+	done      chan struct{}
+	ix        *apiIndex
+	err       error
+	abandoned bool
+}
+
+// apiIndex is the registry's APIs (Client.Resources) as currentAPIs
 // last read them, at client registry generation gen (Service.clientsGen),
 // good until until (unix nanoseconds): how many enabled clients
 // registered each.
@@ -262,4 +334,10 @@ type apiIndex struct {
 	gen    uint64
 	until  int64
 	owners map[string]int
+}
+
+// good reports whether ix, possibly nil, is the index of registry
+// generation gen at time n (unix nanoseconds).
+func (ix *apiIndex) good(gen uint64, n int64) bool {
+	return ix != nil && ix.gen == gen && n < ix.until
 }

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -110,6 +113,52 @@ func TestTokenForARelyingPartysAPI(t *testing.T) {
 	}
 	if in, err := e.svc.Introspect(ctx, b, resp.AccessToken); err != nil || in.Active {
 		t.Errorf("B introspecting a revoked token: %+v, %v; want inactive", in, err)
+	}
+}
+
+// TestAdminIntrospectsOnlyTheNodesTokens: registry:admin lets a client
+// introspect another client's token for the node, not one for a party's
+// API: an admin that also serves an API of its own (C) sees the tokens
+// for its API and the node's, never those for B's; B sees those for its
+// API.
+func TestAdminIntrospectsOnlyTheNodesTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	b := e.serve("svc-b", apiB)
+	e.register("svc-c", gm.AlgSM2, ScopeQRRedeem, ScopeRegistryAdmin)
+	c := e.serve("svc-c", apiC)
+	admin := e.register("ops", gm.AlgSM2, ScopeRegistryAdmin)
+
+	forB, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forC, err := e.tokenFor(a, apiC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forNode := e.token(a, "")
+	for _, tc := range []struct {
+		name   string
+		caller Client
+		token  string
+		active bool
+	}{
+		{"C (admin) on a token for B's API", c, forB.AccessToken, false},
+		{"ops (admin) on a token for B's API", admin.Client, forB.AccessToken, false},
+		{"ops (admin) on a token for C's API", admin.Client, forC.AccessToken, false},
+		{"C (admin) on a token for its API", c, forC.AccessToken, true},
+		{"C (admin) on a token for the node", c, forNode, true},
+		{"ops (admin) on a token for the node", admin.Client, forNode, true},
+		{"B on a token for its API", b, forB.AccessToken, true},
+		{"A on its own token for B's API", a.Client, forB.AccessToken, true},
+	} {
+		in, err := e.svc.Introspect(ctx, tc.caller, tc.token)
+		if err != nil || in.Active != tc.active {
+			t.Errorf("%s: %+v, %v; want active %v", tc.name, in, err, tc.active)
+		}
 	}
 }
 
@@ -239,6 +288,132 @@ func TestClientResources(t *testing.T) {
 	}); err != nil {
 		t.Errorf("B keeping its API and adding one: %v", err)
 	}
+}
+
+// gatedStore is a client registry (a real one, embedded) that counts its
+// lists and holds each, once read, until gate is closed or its caller's
+// request ends: a slow list, of the registry as it was when it began.
+type gatedStore struct {
+	ClientStore
+	lists atomic.Int32
+	gate  chan struct{}
+}
+
+func (g *gatedStore) List(ctx context.Context) ([]Client, error) {
+	g.lists.Add(1)
+	clients, err := g.ClientStore.List(ctx)
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return clients, err
+}
+
+// TestAPIsReadOnceAtATime: requests for an API that find the index of
+// the registry's APIs stale share one list of the registry (each listed
+// it: a thousand clients each time), after a registry change too; when
+// the request reading the list ends before it is read, a waiting request
+// reads it again, and the others still wait for that one; a request that
+// came after a registry change does not take a list begun before it.
+func TestAPIsReadOnceAtATime(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	e.serve("svc-b", apiB)
+	g := &gatedStore{ClientStore: e.clients}
+	svc := e.service(e.store, func(c *Config) { c.Clients = g })
+	const callers = 8
+	synctest.Test(t, func(t *testing.T) {
+		ask := func(ctx context.Context) error {
+			_, err := svc.Token(ctx, a.Client, TokenRequest{GrantType: GrantClientCredentials, Resources: []string{apiB}})
+			return err
+		}
+		// round starts callers requests on a stale index, lets the lists
+		// they started end once every request waits, and checks that
+		// they made lists lists and every request got its token.
+		round := func(name string, lists int32) {
+			t.Helper()
+			g.gate = make(chan struct{})
+			before := g.lists.Load()
+			var wg sync.WaitGroup
+			errs := make(chan error, callers)
+			for range callers {
+				wg.Go(func() { errs <- ask(context.Background()) })
+			}
+			synctest.Wait()
+			close(g.gate)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			if got := g.lists.Load() - before; got != lists {
+				t.Errorf("%s: %d lists of the registry, want %d", name, got, lists)
+			}
+		}
+		round("no index yet", 1)
+		round("fresh index", 0)
+		svc.ClientsChanged()
+		round("registry changed", 1)
+
+		// The request reading the list ends while the others wait.
+		svc.ClientsChanged()
+		g.gate = make(chan struct{})
+		before := g.lists.Load()
+		ctx, cancel := context.WithCancel(context.Background())
+		first := make(chan error, 1)
+		go func() { first <- ask(ctx) }()
+		synctest.Wait() // the first request reads the list
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Go(func() { errs <- ask(context.Background()) })
+		}
+		synctest.Wait() // the others wait for it
+		cancel()
+		synctest.Wait() // one of them reads it again, the others wait for that one
+		close(g.gate)
+		wg.Wait()
+		close(errs)
+		if err := <-first; !errors.Is(err, ErrUnavailable) {
+			t.Errorf("the request that ended: %v, want unavailable", err)
+		}
+		for err := range errs {
+			if err != nil {
+				t.Errorf("a request waiting for a list given up: %v", err)
+			}
+		}
+		if got := g.lists.Load() - before; got != 2 {
+			t.Errorf("a list given up: %d lists of the registry, want 2", got)
+		}
+
+		// A request that finds the index stale after a registry change
+		// made while a list was read reads the registry again: B's API
+		// withdrawn meanwhile is no longer taken.
+		svc.ClientsChanged()
+		g.gate = make(chan struct{})
+		before = g.lists.Load()
+		go func() { first <- ask(context.Background()) }()
+		synctest.Wait() // the first request reads the list, B's API in it
+		e.serve("svc-b")
+		svc.ClientsChanged()
+		second := make(chan error, 1)
+		go func() { second <- ask(context.Background()) }()
+		synctest.Wait()
+		close(g.gate)
+		if err := <-first; err != nil {
+			t.Errorf("the request whose list began before the change: %v", err)
+		}
+		if err := <-second; !errors.Is(err, ErrInvalidTarget) {
+			t.Errorf("the request after B withdrew its API: %v, want invalid_target", err)
+		}
+		if got := g.lists.Load() - before; got != 2 {
+			t.Errorf("a list of an older registry: %d lists of the registry, want 2", got)
+		}
+	})
 }
 
 // BenchmarkTokenResource is Token for this node and for a relying party's

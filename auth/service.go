@@ -170,7 +170,9 @@ type Service struct {
 	clientKey  parsedCache[gm.JWK, crypto.PublicKey]
 	secrets    parsedCache[SecretHash, *secretVerifier]
 	clientsGen atomic.Uint64
-	apis       atomic.Pointer[apiIndex] // resourceOwner's last read
+	apis       atomic.Pointer[apiIndex] // currentAPIs's last read
+	apisMu     sync.Mutex               // guards apisRead
+	apisRead   *apiRead                 // the list of the registry being read, nil when none
 	decoy      decoyCredentials
 }
 

@@ -530,13 +530,14 @@ type Introspection struct {
 // Introspect tells an authenticated client whether token is active:
 // caller is the client AuthenticateClient returned for this request,
 // which stands for the registry's record of it. A client may introspect
-// its own tokens; a client allowed the registry:admin scope may
-// introspect any; a relying party may introspect a token for an API it
-// registered (Client.Resources), whichever client holds it, and the
-// answer's aud is that API (RFC 7662 §2.2, RFC 9068 §5: the resource
-// server checks that aud names it). Everything else (invalid, expired,
-// revoked, another client's, one for another party's API or for this
-// node) is {"active": false}, so the answer does not tell why; the
+// its own tokens; another client's only as mayIntrospect says: a token
+// for this node when the caller is allowed the registry:admin scope, a
+// token for an API (Client.Resources) when the caller registered that
+// API, whichever client holds it, the answer's aud that API (RFC 7662
+// §2.2, RFC 9068 §5: the resource server checks that aud names it).
+// Everything else (invalid, expired, revoked, another client's, one for
+// another party's API, whatever the caller's scopes, or for this node)
+// is {"active": false}, so the answer does not tell why; the
 // node's own token is expired from its exp on, with no leeway
 // (validToken.until). Only a failing dependency is an error
 // (ErrUnavailable).
@@ -570,7 +571,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 		}
 		aud = v.aud[0]
 	}
-	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) && (aud == s.issuer || !caller.Serves(aud)) {
+	if v.clientID != caller.ID && !s.mayIntrospect(caller, aud) {
 		return Introspection{}, nil
 	}
 	if v.region != "" {
@@ -598,6 +599,20 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 		Active: true, Scope: v.scope, ClientID: v.clientID, TokenType: "Bearer",
 		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Aud: aud, Iss: s.issuer, Jti: v.jti,
 	}, nil
+}
+
+// mayIntrospect reports whether caller may learn that another client's
+// token, whose audience is aud, is active (Introspect). A token for this
+// node: when caller is allowed registry:admin, the node's administration.
+// A token for a party's API: only when caller registered that API,
+// whatever its scopes; registry:admin administers the node, and does not
+// make its holder (a party may be allowed it too) the resource server of
+// every other party's API (RFC 7662 §4, RFC 9068 §5).
+func (s *Service) mayIntrospect(caller Client, aud string) bool {
+	if aud == s.issuer {
+		return caller.HasScope(ScopeRegistryAdmin)
+	}
+	return caller.Serves(aud)
 }
 
 // Revoke revokes an access token (RFC 7009): its jti is kept in the
