@@ -154,26 +154,35 @@ func newClientsAddCmd() *cobra.Command {
 }
 
 // updateFlag is a flag of `clients update`, named as `clients add`
-// names it, with the patch field it sets.
+// names it, with the patch field it sets: a string (str) or a list
+// (list, a StringSlice flag).
 type updateFlag struct {
 	name  string
-	list  bool                        // a StringSlice flag
-	field func(*auth.ClientPatch) any // **string or **[]string
-	clear bool                        // --clear may name it
+	str   func(*auth.ClientPatch) **string
+	list  func(*auth.ClientPatch) **[]string
+	clear bool // --clear may name it
 	usage string
 }
 
 // updateFlags are the flags of `clients update`.
 var updateFlags = []updateFlag{
-	{"name", false, func(p *auth.ClientPatch) any { return &p.Name }, false, "display name"},
-	{"scopes", true, func(p *auth.ClientPatch) any { return &p.Scopes }, false, "allowed scopes, comma-separated, replacing the client's: " + strings.Join(auth.Scopes, ", ")},
-	{"grant-types", true, func(p *auth.ClientPatch) any { return &p.GrantTypes }, true, "allowed grant types, replacing the client's"},
-	{"claims", true, func(p *auth.ClientPatch) any { return &p.Claims }, true, "identity claims the client may receive, replacing the client's"},
-	{"redirect-uri", true, func(p *auth.ClientPatch) any { return &p.RedirectURIs }, true, "redirect URIs for user login, replacing the client's; repeat for more"},
-	{"post-logout-redirect-uri", true, func(p *auth.ClientPatch) any { return &p.PostLogoutRedirectURIs }, true, "where users may be sent after logout, replacing the client's; repeat for more"},
-	{"resource", true, func(p *auth.ClientPatch) any { return &p.Resources }, true, "the URI of an API the client serves (RFC 8707 resource), replacing the client's; repeat for more"},
-	{"id-token-alg", false, func(p *auth.ClientPatch) any { return &p.IDTokenAlg }, true, "ID token algorithm for user login: SM2 or ES256"},
-	{"token-alg", false, func(p *auth.ClientPatch) any { return &p.AccessTokenAlg }, true, "access token algorithm: SM2 or ES256"},
+	{name: "name", str: func(p *auth.ClientPatch) **string { return &p.Name }, usage: "display name"},
+	{name: "scopes", list: func(p *auth.ClientPatch) **[]string { return &p.Scopes },
+		usage: "allowed scopes, comma-separated, replacing the client's: " + strings.Join(auth.Scopes, ", ")},
+	{name: "grant-types", list: func(p *auth.ClientPatch) **[]string { return &p.GrantTypes }, clear: true,
+		usage: "allowed grant types, replacing the client's"},
+	{name: "claims", list: func(p *auth.ClientPatch) **[]string { return &p.Claims }, clear: true,
+		usage: "identity claims the client may receive, replacing the client's"},
+	{name: "redirect-uri", list: func(p *auth.ClientPatch) **[]string { return &p.RedirectURIs }, clear: true,
+		usage: "redirect URIs for user login, replacing the client's; repeat for more"},
+	{name: "post-logout-redirect-uri", list: func(p *auth.ClientPatch) **[]string { return &p.PostLogoutRedirectURIs }, clear: true,
+		usage: "where users may be sent after logout, replacing the client's; repeat for more"},
+	{name: "resource", list: func(p *auth.ClientPatch) **[]string { return &p.Resources }, clear: true,
+		usage: "the URI of an API the client serves (RFC 8707 resource), replacing the client's; repeat for more"},
+	{name: "id-token-alg", str: func(p *auth.ClientPatch) **string { return &p.IDTokenAlg }, clear: true,
+		usage: "ID token algorithm for user login: SM2 or ES256"},
+	{name: "token-alg", str: func(p *auth.ClientPatch) **string { return &p.AccessTokenAlg }, clear: true,
+		usage: "access token algorithm: SM2 or ES256"},
 }
 
 func newClientsUpdateCmd() *cobra.Command {
@@ -212,7 +221,7 @@ rotate-key, the state with disable and enable.`,
 	f := cmd.Flags()
 	var clearable []string
 	for _, u := range updateFlags {
-		if u.list {
+		if u.list != nil {
 			f.StringSlice(u.name, nil, u.usage)
 		} else {
 			f.String(u.name, "", u.usage)
@@ -243,17 +252,16 @@ func clientPatchOf(f *pflag.FlagSet) (auth.ClientPatch, error) {
 		if !f.Changed(u.name) && !cleared {
 			continue
 		}
-		switch dst := u.field(&p).(type) {
-		case **string:
+		if u.str != nil {
 			v, _ := f.GetString(u.name)
-			*dst = &v
-		case **[]string:
-			v, _ := f.GetStringSlice(u.name)
-			if len(v) == 0 && !cleared {
-				return p, usageError{fmt.Errorf("--%s is empty: to remove the client's, give --clear %s", u.name, u.name)}
-			}
-			*dst = &v
+			*u.str(&p) = &v
+			continue
 		}
+		v, _ := f.GetStringSlice(u.name)
+		if len(v) == 0 && !cleared {
+			return p, usageError{fmt.Errorf("--%s is empty: to remove the client's, give --clear %s", u.name, u.name)}
+		}
+		*u.list(&p) = &v
 	}
 	if p.Empty() {
 		return p, usageError{errors.New("give at least one value to change (see --help)")}
