@@ -109,4 +109,3 @@ func TestPresentedCredentialBindingBeforeIssuerFetch(t *testing.T) {
 		}
 	}
 }
-
