@@ -52,7 +52,9 @@ func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier,
 // (dataintegrity.PresentationOptions.HolderBinding:
 // credentials.CheckSubjectIsHolder, as a node does, or
 // dataintegrity.AnyHolder); the enveloped credentials it returns
-// (Presentation.Other) are yours to verify, with NewCredentialVerifier.
+// (Presentation.Other) are yours to verify, with NewCredentialVerifier,
+// in PresentationOptions.Check (without one, a presentation with any is
+// refused).
 func NewDataIntegrityVerifier(nodes *Nodes, statusTTL time.Duration, cryptosuites []string) (*dataintegrity.Verifier, error) {
 	v, err := NewCredentialVerifier(nodes, statusTTL)
 	if err != nil {

@@ -23,7 +23,9 @@ import (
 // verified (its did:web issuer's document not fetched), and so is one
 // bound by cnf (no key to compare); the holder's and a bearer one (no
 // subject id) verify. With AnyHolder another's verifies: the spec's
-// default.
+// default. A credential without a proof (enveloped) is the caller's to
+// verify: without a Check to do it, the presentation is refused (it was
+// returned in Other, unverified, its binding unchecked).
 func TestPresentationHolderBinding(t *testing.T) {
 	ctx := context.Background()
 	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
@@ -86,5 +88,21 @@ func TestPresentationHolderBinding(t *testing.T) {
 		if p, err := verifier().VerifyPresentation(ctx, c.data, options(c.binding)); err != nil || len(p.Credentials) != 1 {
 			t.Errorf("%s: %v, want verified", c.name, err)
 		}
+	}
+	enveloped := marshal(t, sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did,
+		"verifiableCredential": []any{credentials.Envelope("e30.e30.sig", credentials.MediaTypeVCJWT)}},
+		holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1", Domain: "d", Created: now.Add(-time.Minute)}))
+	if _, err := verifier().VerifyPresentation(ctx, enveloped, options(credentials.CheckSubjectIsHolder)); !errors.Is(err, di.ErrNoProof) {
+		t.Errorf("an enveloped credential and no Check: %v, want %v", err, di.ErrNoProof)
+	}
+	checked := options(credentials.CheckSubjectIsHolder)
+	checked.Check = func(p *di.Presentation) error {
+		if len(p.Other) != 1 {
+			return errors.New("not in Other")
+		}
+		return nil
+	}
+	if _, err := verifier().VerifyPresentation(ctx, enveloped, checked); err != nil {
+		t.Errorf("an enveloped credential with a Check: %v", err)
 	}
 }

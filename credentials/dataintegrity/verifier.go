@@ -205,7 +205,8 @@ type Presentation struct {
 	// proofs, each verified, in their order.
 	Credentials []*Verified
 	// Other are the remaining verifiableCredential items (for example
-	// EnvelopedVerifiableCredential), for the caller to verify.
+	// EnvelopedVerifiableCredential), for the caller to verify
+	// (PresentationOptions.Check).
 	Other []any
 }
 
@@ -236,14 +237,16 @@ type PresentationOptions struct {
 	// before any is verified (required: a nil one refuses every
 	// presentation; AnyHolder checks nothing).
 	HolderBinding HolderBinding
-	// Check, when not nil, is applied before the holder's key is
+	// Check is applied before the holder's key is
 	// resolved: once the presentation's proofs pass their checks that
 	// need no key and its embedded credentials with proofs verify. It
 	// sees the presentation with Document (without its proofs), Holder,
 	// Credentials and Other set, Proofs not yet: it is where a caller
 	// verifies the other credentials (enveloped ones) and their binding
 	// to the holder, so that a presentation refused for them fetches
-	// nothing from the host a did:web or https holder names.
+	// nothing from the host a did:web or https holder names. Without a
+	// Check, a presentation with such credentials is refused
+	// (ErrNoProof): none would be verified.
 	Check func(*Presentation) error
 }
 
@@ -256,7 +259,8 @@ type PresentationOptions struct {
 // verified, and then each verified; all this before the holder's key is
 // resolved (for a did:web or https holder, a fetch) once the
 // presentation's proofs pass their checks that need no key. The other
-// credentials (Presentation.Other) are opts.Check's to verify.
+// credentials (Presentation.Other) are opts.Check's to verify: without a
+// Check, a presentation with any is refused.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, opts PresentationOptions) (*Presentation, error) {
 	if opts.HolderBinding == nil {
 		return nil, errors.New("dataintegrity: a presentation's verifier must say how its credentials are bound to the holder (PresentationOptions.HolderBinding; AnyHolder for none)")
@@ -290,7 +294,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, opts Pre
 			if !ok {
 				return fmt.Errorf("%w: verifiableCredential[%d] is not an object", ErrProof, i)
 			}
-			if _, has := m["proof"]; has {
+			if _, has := m["proof"]; !has && opts.Check == nil {
+				return fmt.Errorf("verifiableCredential[%d]: %w, and no PresentationOptions.Check verifies it otherwise", i, ErrNoProof)
+			} else if has {
 				if err := opts.HolderBinding(m, holder); err != nil {
 					return fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 				}
