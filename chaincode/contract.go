@@ -663,6 +663,20 @@ func (cl Claim) host(h string) string {
 	return fmt.Sprintf("host %s of issuer %q of region %s", h, cl.Issuer, cl.Region)
 }
 
+// other returns the part of cl a region other than region holds: cl
+// itself, or, where region holds it, one of Also (a chain an even older
+// contract wrote, which let two regions name one host).
+func (cl Claim) other(region string) (Claim, bool) {
+	if cl.Region != "" && cl.Region != region {
+		return cl, true
+	}
+	i := slices.IndexFunc(cl.Also, func(a Claim) bool { return a.Region != "" && a.Region != region })
+	if i < 0 {
+		return Claim{}, false
+	}
+	return cl.Also[i], true
+}
+
 // id says, for an error, who holds a claimed identifier.
 func (cl Claim) id() string {
 	if cl.Record {
@@ -1675,8 +1689,8 @@ func (c *call) claimResources(old, in *RelyingParty) error {
 		}
 		if h, err := c.claimOf(claimHost, host); err != nil {
 			return err
-		} else if h.Region != "" && h.Region != c.caller {
-			return fmt.Errorf("%w: resource %d is on %s", ErrForbidden, i, h.host(host))
+		} else if o, ok := h.other(c.caller); ok {
+			return fmt.Errorf("%w: resource %d is on %s", ErrForbidden, i, o.host(host))
 		}
 		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
 			return err

@@ -2402,7 +2402,8 @@ func TestRegionAndPartyNameInEveryOrder(t *testing.T) {
 // wrote, the claim of an identifier may be held by an issuer of one
 // region whose record dropped it while another region's record still
 // names it (Claim.Also): a relying party's resource may not be that
-// identifier either, the token endpoint taking it as the other region's.
+// identifier either, the token endpoint taking it as the other region's,
+// nor another path on that host, which the other region shares.
 func TestResourceNamedByASharedClaim(t *testing.T) {
 	l := consortium(t)
 	const shared = "https://shared.example/node"
@@ -2432,5 +2433,10 @@ func TestResourceNamedByASharedClaim(t *testing.T) {
 	_, err := l.call(msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, shared))
 	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region 320000") {
 		t.Errorf("a resource 320000's record names: %v, want ErrForbidden", err)
+	}
+	// Another path on that host: 320000's record shares the host too.
+	_, err = l.call(msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, "https://shared.example/another-api"))
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "host shared.example of region 320000") {
+		t.Errorf("a resource on the host 320000's record shares: %v, want ErrForbidden", err)
 	}
 }
