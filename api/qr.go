@@ -121,7 +121,7 @@ func (s *Server) MountQR(cfg QRConfig) error {
 	if (cfg.Peers == nil) != (cfg.PeerAnswers == nil) {
 		return errors.New("api: QRConfig.Peers and PeerAnswers go together")
 	}
-	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
+	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", redeem.PeerLimitAddress
 	limits.PeerParty.Name, limits.PeerRegion.Name = redeem.PeerLimitParty, redeem.PeerLimitRegion
 	forwardLimit := clientLimitOr(cfg.ForwardLimit, DefaultQRForwardLimit, "qr-forward-client")
 	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
@@ -293,7 +293,9 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 // namedLimit is checkRate's error err with, when it is a refusal (429),
 // the name of the limit rl that refused it, which the answer to the
 // calling node names (Error.Limit; redeem.PeerLimitParty,
-// redeem.PeerLimitRegion): a limiter that failed is no limit's refusal.
+// redeem.PeerLimitRegion) with its wait (Error.RetryAfter, the
+// Retry-After header's seconds), both under the answer's signature: a
+// limiter that failed is no limit's refusal.
 func namedLimit(err error, rl RateLimit) error {
 	if e, ok := err.(*Error); ok && e.Status == http.StatusTooManyRequests {
 		e.Limit = rl.Name

@@ -176,5 +176,5 @@ func (s *Server) checkRate(w http.ResponseWriter, r *http.Request, l Limiter, rl
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-		Message: fmt.Sprintf("too many requests (limit %s); retry after %d s", rl, secs)}
+		Message: fmt.Sprintf("too many requests (limit %s); retry after %d s", rl, secs), RetryAfter: secs}
 }
