@@ -169,6 +169,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers peer
 		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region), Status: reg.status,
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+			"shop-" + region:  {ClientID: "shop-" + region, Sector: "shop.example", AllowedClaims: []string{"age_over_18"}},
 		},
 		Peers: &redeem.HTTPPeers{Directory: peers, Credentials: nodeAuth, Answers: nodeAuth}, PeerParties: qrRegistryRPs,
 	})
@@ -182,6 +183,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers peer
 	s, logs := newTestServer(t, nil)
 	s.SetAuthorizer(qrTokens{
 		"tok-hotel-" + region: {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeQRRedeem}, Region: region},
+		"tok-shop-" + region:  {ClientID: "shop-" + region, Scopes: []string{auth.ScopeQRRedeem}, Region: region},
 		"tok-noscope":         {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeEnroll}},
 	})
 	cfg := QRConfig{
@@ -667,6 +669,53 @@ func TestQRVerifyLimitedPerClient(t *testing.T) {
 	}
 }
 
+// TestQRForwardShare: B's clients share what B forwards to a region
+// beyond each one's floor (QRConfig.ForwardRegion, ForwardFloor): a
+// party at its limit uses up the shared part and is refused at B, 429
+// with Retry-After and nothing forwarded (its code is redeemed at A
+// after), while another party is still served its floor; the region's
+// budget is per region. Before (SECURITY.md, known gap 26), B forwarded
+// every code within each party's own limit, so parties at their limits
+// used up A's grant to B and A refused B's other parties.
+func TestQRForwardShare(t *testing.T) {
+	limiter, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limiter.Close() })
+	p := newPeerQR(t, nil)
+	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA(), func(c *QRConfig) {
+		c.Limiter = limiter
+		c.ForwardFloor, c.ForwardRegion = &RateLimit{Limit: 1, Window: time.Hour}, &RateLimit{Limit: 2, Window: time.Hour}
+	})
+	verify := func(token, code string) (*http.Response, map[string]any) {
+		return qrPost(t, b.srv.URL+"/v1/qr/verify", token, map[string]string{"code": code})
+	}
+	// The hotel's floor, then the two shared.
+	for i := range 3 {
+		madeUp := (qrcode.OnlineCode{Region: 310000, Ref: [16]byte{byte(i + 1)}}).String()
+		if resp, m := verify("tok-hotel-440000", madeUp); resp.StatusCode != 409 || m["error"] != "qr_code_used" {
+			t.Fatalf("the hotel's code %d, forwarded: %d %v", i+1, resp.StatusCode, m)
+		}
+	}
+	code := p.issue(t, 1)
+	if resp, m := verify("tok-hotel-440000", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the hotel beyond its floor and the shared budget: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	if resp, m := verify("tok-shop-440000", p.issue(t, 2)); resp.StatusCode != 200 || m["pairwise_id"] == "" {
+		t.Fatalf("the shop within its floor: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
+		t.Fatalf("the hotel's refused code, not forwarded, redeemed at A after: %d %v", resp.StatusCode, m)
+	}
+	// Another region's budget is its own: the hotel is within its floor
+	// there (no such region: B cannot route it).
+	other := (qrcode.OnlineCode{Region: 320000, Ref: [16]byte{9}}).String()
+	if resp, m := verify("tok-hotel-440000", other); resp.StatusCode != 422 || m["error"] != "qr_no_route" {
+		t.Fatalf("another region's code: %d %v", resp.StatusCode, m)
+	}
+}
+
 // TestQRPeerRedeemLimitedPerRegionAndParty: the peer route counts an
 // authenticated node's calls per calling region and the party the
 // request names (QRLimits.PeerParty), then per region
@@ -838,6 +887,14 @@ func TestQRDefaultLimitsNest(t *testing.T) {
 		if !chain[i-1].Enabled() || perMinute(chain[i-1]) >= perMinute(chain[i]) || chain[i-1].Limit >= chain[i].Limit {
 			t.Errorf("limit %d (%v) not below limit %d (%v)", i-1, chain[i-1], i, chain[i])
 		}
+	}
+	// What a node sends one region, its shared budget and ten clients'
+	// floors, fits in that region's grant to it; a floor is below a
+	// client's limit.
+	floor, shared := DefaultQRForwardFloor, DefaultQRForwardRegion
+	if perMinute(shared)+10*perMinute(floor) > perMinute(l.PeerRegion) || shared.Limit+10*floor.Limit > l.PeerRegion.Limit ||
+		perMinute(floor) >= perMinute(DefaultQRForwardLimit) {
+		t.Errorf("shared %v and ten floors %v not within a region's grant %v", shared, floor, l.PeerRegion)
 	}
 }
 
