@@ -673,8 +673,8 @@ func TestQRVerifyLimitedPerClient(t *testing.T) {
 // beyond each one's floor (QRConfig.ForwardRegion, ForwardFloor): a
 // party at its limit uses up the shared part and is refused at B, 429
 // with Retry-After and nothing forwarded (its code is redeemed at A
-// after), while another party is still served its floor; the region's
-// budget is per region. Before (SECURITY.md, known gap 26), B forwarded
+// after), while another party is still served its floor, and beyond it
+// shares the used-up budget; the budget is per region. Before (SECURITY.md, known gap 26), B forwarded
 // every code within each party's own limit, so parties at their limits
 // used up A's grant to B and A refused B's other parties.
 func TestQRForwardShare(t *testing.T) {
@@ -704,6 +704,9 @@ func TestQRForwardShare(t *testing.T) {
 	}
 	if resp, m := verify("tok-shop-440000", p.issue(t, 2)); resp.StatusCode != 200 || m["pairwise_id"] == "" {
 		t.Fatalf("the shop within its floor: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := verify("tok-shop-440000", p.issue(t, 3)); resp.StatusCode != 429 || m["error"] != CodeRateLimited {
+		t.Fatalf("the shop beyond its floor, the shared budget used up: %d %v", resp.StatusCode, m)
 	}
 	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
 		t.Fatalf("the hotel's refused code, not forwarded, redeemed at A after: %d %v", resp.StatusCode, m)
