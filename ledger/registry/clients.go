@@ -277,6 +277,14 @@ func ClientOf(rp chaincode.RelyingParty) auth.Client {
 		Disabled:               rp.Status != chaincode.EntryActive,
 		Created:                rp.Created,
 	}
+	for i, t := range rp.ResourcesSince {
+		if i < len(rp.Resources) && !t.IsZero() {
+			if c.ResourcesSince == nil {
+				c.ResourcesSince = map[string]time.Time{}
+			}
+			c.ResourcesSince[rp.Resources[i]] = t
+		}
+	}
 	if len(c.JWKS.Keys) == 0 {
 		c.JWKS.Keys = nil
 	}
