@@ -533,8 +533,10 @@ type Introspection struct {
 // its own tokens; another client's only as mayIntrospect says: a token
 // for this node when the caller is allowed the registry:admin scope, a
 // token for an API (Client.Resources) when the caller registered that
-// API, whichever client holds it, the answer's aud that API (RFC 7662
-// §2.2, RFC 9068 §5: the resource server checks that aud names it).
+// API, whichever client holds it, and the token was issued since the
+// caller took the API (Client.ServesSince), the answer's aud that API
+// (RFC 7662 §2.2, RFC 9068 §5: the resource server checks that aud
+// names it).
 // Everything else (invalid, expired, revoked, another client's, one for
 // another party's API, whatever the caller's scopes, or for this node)
 // is {"active": false}, so the answer does not tell why; the
