@@ -56,6 +56,21 @@ func jsonMediaType(r *http.Request) error {
 	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
 }
 
+// mergePatchType is the media type of a JSON Merge Patch (RFC 7396 §4).
+const mergePatchType = "application/merge-patch+json"
+
+// mergePatchMediaType accepts a body sent as a JSON Merge Patch: 415
+// for any other Content-Type, or none (a patch says what it is).
+func mergePatchMediaType(r *http.Request) error {
+	if contentCoded(r) {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be sent without Content-Encoding"}
+	}
+	if mt, _, err := mime.ParseMediaType(headerValue(r.Header, "Content-Type")); err == nil && mt == mergePatchType {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be " + mergePatchType + " (RFC 7396)"}
+}
+
 // contentCoded reports whether r's body is sent with a Content-Encoding,
 // which no route decodes: read as it is, it would be garbled.
 func contentCoded(r *http.Request) bool { return len(r.Header["Content-Encoding"]) > 0 }

@@ -368,33 +368,48 @@ func TestDIPresentationChecksBeforeHolderFetch(t *testing.T) {
 }
 
 // TestDIPresentationBindingBeforeIssuerFetch: a Data Integrity
-// presentation's credential with a proof that is not about the holder
-// (its subject id another's) is refused holder_mismatch before it is
-// verified: the binding needs no key, and was checked only once the
-// credential's proof verified, its issuer's key resolved (for an https
-// or did:web issuer, a fetch from the host it names). A credential of
-// the holder's is verified as before, its issuer's document fetched.
+// presentation's credential that is not about the holder (its subject id
+// another's), with a proof or enveloped (a vc+jwt), is refused
+// holder_mismatch before it is verified: the binding needs no key, and
+// was checked only once the credential verified, its issuer's key
+// resolved (for an https or did:web issuer, a fetch from the host it
+// names). A credential of the holder's is verified as before, its
+// issuer's document fetched.
 func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 	h := newCIDHost(t)
 	e := newCIDEnv(t, h.client)
 	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
-	issuer := h.put("/issuers/a", "application/cid", nil)
-	h.put("/issuers/a", "application/cid", cidDocument(t, issuer, issuer, issuerKey, issuerKey))
+	// An issuer for each form of credential: the node caches the
+	// documents it fetched.
+	issuers := map[bool]string{}
+	for enveloped, path := range map[bool]string{false: "/issuers/a", true: "/issuers/b"} {
+		issuers[enveloped] = h.put(path, "application/cid", nil)
+		h.put(path, "application/cid", cidDocument(t, issuers[enveloped], issuers[enveloped], issuerKey, issuerKey))
+	}
 	holderKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
 	holder, err := vc.DIDKey(holderKey.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	present := func(subject string) string {
+	present := func(subject string, enveloped bool) string {
+		issuer := issuers[enveloped]
 		c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
 			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": subject}}
-		signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, issuer+"#key-1", issuerKey)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var m map[string]any
-		if err := json.Unmarshal([]byte(signed), &m); err != nil {
-			t.Fatal(err)
+		if enveloped {
+			tok, err := vc.SignJWT(c, vc.TypVCJWT, issuer+"#key-1", issuerKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m = vc.Envelope(tok, vc.MediaTypeVCJWT)
+		} else {
+			signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, issuer+"#key-1", issuerKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(signed), &m); err != nil {
+				t.Fatal(err)
+			}
 		}
 		vp := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder, "verifiableCredential": []any{m}}
 		p, err := dataintegrity.SignPresentation(dataintegrity.EdDSARDFC2022, vp, holder+"#"+strings.TrimPrefix(holder, "did:key:"), holderKey,
@@ -404,13 +419,17 @@ func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 		}
 		return `{"verifiablePresentation":` + p + `,"options":{"challenge":"c-9","domain":"https://rp.example"}}`
 	}
-	code, body := e.post(t, "/presentations/verify", "", present("did:example:someone-else"))
-	if code != 400 || firstCode(body) != "holder_mismatch" || h.fetches.Load() != 0 {
-		t.Errorf("another's credential: %d %v after %d fetches of its issuer's document, want 400 holder_mismatch and none", code, body, h.fetches.Load())
-	}
-	h.fetches.Store(0)
-	code, body = e.post(t, "/presentations/verify", "", present(holder))
-	if creds, _ := body["credentials"].([]any); code != 200 || body["verified"] != true || len(creds) != 1 || h.fetches.Load() != 1 {
-		t.Errorf("the holder's credential: %d %v after %d fetches, want verified after one", code, body, h.fetches.Load())
+	for _, enveloped := range []bool{false, true} {
+		form := map[bool]string{false: "with a proof", true: "enveloped"}[enveloped]
+		h.fetches.Store(0)
+		code, body := e.post(t, "/presentations/verify", "", present("did:example:someone-else", enveloped))
+		if code != 400 || firstCode(body) != "holder_mismatch" || h.fetches.Load() != 0 {
+			t.Errorf("another's credential %s: %d %v after %d fetches of its issuer's document, want 400 holder_mismatch and none", form, code, body, h.fetches.Load())
+		}
+		h.fetches.Store(0)
+		code, body = e.post(t, "/presentations/verify", "", present(holder, enveloped))
+		if creds, _ := body["credentials"].([]any); code != 200 || body["verified"] != true || len(creds) != 1 || h.fetches.Load() != 1 {
+			t.Errorf("the holder's credential %s: %d %v after %d fetches, want verified after one", form, code, body, h.fetches.Load())
+		}
 	}
 }

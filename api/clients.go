@@ -61,6 +61,8 @@ type registryResponse struct {
 //	POST /v1/admin/clients               register (body: auth.Registration)
 //	GET  /v1/admin/clients               list
 //	GET  /v1/admin/clients/{id}          show
+//	PATCH /v1/admin/clients/{id}         change its metadata (body: a JSON
+//	                                     Merge Patch, auth.ParseClientPatch)
 //	POST /v1/admin/clients/{id}/keys     {"add": JWK} or {"retire": "kid"}
 //	POST /v1/admin/clients/{id}/disable  disable (empty body or {})
 //	GET  /v1/admin/routes                every route the server serves, with the
@@ -94,6 +96,7 @@ func (s *Server) MountClients(cfg ClientsConfig) error {
 	s.handle("POST /v1/admin/clients", admin(a.create))
 	s.handle("GET /v1/admin/clients", admin(a.list))
 	s.handle("GET /v1/admin/clients/{id}", admin(a.show))
+	s.handle("PATCH /v1/admin/clients/{id}", admin(a.update))
 	s.handle("POST /v1/admin/clients/{id}/keys", admin(a.keys))
 	s.handle("POST /v1/admin/clients/{id}/disable", admin(a.disable))
 	s.handle("GET /v1/admin/routes", admin(a.routes))
@@ -142,6 +145,11 @@ func readJSONBody(r *http.Request, max int64) ([]byte, error) {
 	if err := jsonMediaType(r); err != nil {
 		return nil, err
 	}
+	return readBody(r, max)
+}
+
+// readBody reads a request body of at most max bytes.
+func readBody(r *http.Request, max int64) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	var tooBig *http.MaxBytesError
 	if int64(len(body)) > max || errors.As(err, &tooBig) {
@@ -224,6 +232,39 @@ func (a *clientAdmin) show(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, err := a.cfg.Store.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, view(c))
+	return nil
+}
+
+// update applies a JSON Merge Patch (RFC 7396) of the client's
+// registration, sent as application/merge-patch+json, through the store's
+// Update: the client is checked as a new one is (Client.Validate, and on
+// the ledger the contract's rules on resources).
+func (a *clientAdmin) update(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := mergePatchMediaType(r); err != nil {
+		// RFC 5789 §2.2: a 415 to a PATCH names the patch formats taken.
+		w.Header().Set("Accept-Patch", mergePatchType)
+		return err
+	}
+	body, err := readBody(r, 64<<10)
+	if err != nil {
+		return err
+	}
+	p, err := auth.ParseClientPatch(body)
+	if err != nil {
+		return err
+	}
+	c, err := a.cfg.Store.Update(r.Context(), id, func(c *auth.Client) error {
+		p.Apply(c)
+		return nil
+	})
 	if err != nil {
 		return err
 	}

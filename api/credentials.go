@@ -943,26 +943,27 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 	if err != nil {
 		return nil, err
 	}
-	// A credential without a proof must be enveloped, and one with a
-	// proof bound to the holder by its subject id (no cnf: the Data
-	// Integrity verifier does not return the holder's key): all are
-	// checked, needing no key, before any is verified, so that another's
-	// credential fetches nothing for its issuer's key either.
+	// A credential without a proof must be enveloped and, read as sent,
+	// about the holder (its subject id): all are checked, needing no key,
+	// before any is verified, so that another's credential fetches nothing
+	// for its issuer's key; those with proofs are held to
+	// vc.CheckSubjectIsHolder by the Data Integrity verifier likewise.
 	for i, c := range pres.Credentials {
-		var err error
 		if _, hasProof := c["proof"]; hasProof {
-			err = vc.CheckHolderBinding(&vc.Verified{Credential: c}, pres.Holder, nil)
-		} else {
-			err = vc.CheckEnvelope(c)
+			continue
+		}
+		err := vc.CheckEnvelope(c)
+		if err == nil {
+			err = h.cfg.Verifier.CheckPresentedSubject(c, pres.Holder)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
 	}
-	// The credentials, and the enveloped ones' binding to the holder by
-	// subject id, are checked before the holder's key is resolved (for a
-	// did:web or https holder, a fetch from the host it names), as in a
-	// vp+jwt.
+	// The credentials, and the enveloped ones' binding to the holder on
+	// their verified claims, are checked before the holder's key is
+	// resolved (for a did:web or https holder, a fetch from the host it
+	// names), as in a vp+jwt.
 	checkCredentials := func(p *dataintegrity.Presentation) error {
 		for _, c := range p.Credentials {
 			out.Credentials = append(out.Credentials, verifiedEntry{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document),
@@ -982,7 +983,8 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 		}
 		return nil
 	}
-	p, err := h.cfg.DataIntegrity.VerifyPresentationWith(ctx, raw, opts.Challenge, opts.Domain, checkCredentials)
+	p, err := h.cfg.DataIntegrity.VerifyPresentation(ctx, raw, dataintegrity.PresentationOptions{Challenge: opts.Challenge, Domain: opts.Domain,
+		HolderBinding: vc.CheckSubjectIsHolder, Check: checkCredentials})
 	if err != nil {
 		return nil, err
 	}

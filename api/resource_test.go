@@ -2,7 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +119,78 @@ func (e *oauthEnv) introspectAs(t *testing.T, who rpClient, token string) map[st
 		t.Fatalf("introspection: %d %v", resp.StatusCode, m)
 	}
 	return m
+}
+
+// TestPatchClientResources: PATCH /v1/admin/clients/{id} with a JSON
+// Merge Patch changes a registered client's APIs: a token for the new
+// API is issued, one for the dropped API is invalid_target, and the
+// dropped API is free for another party. Another media type is 415 with
+// Accept-Patch; an unknown member, a member a patch cannot change, a bad
+// URI and an API another party holds are 400 invalid_client_metadata
+// saying why, and change nothing; without registry:admin it is 403.
+func TestPatchClientResources(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const apiV1, apiV2, apiC = "https://api.b.example/v1", "https://api.b.example/v2", "https://api.c.example"
+	a := e.register("svc-a", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	b := e.register("svc-b", gm.AlgSM2, auth.ScopeQRRedeem)
+	e.register("svc-c", gm.AlgSM2, auth.ScopeQRRedeem)
+	admin := e.token(a, "")
+	patch := func(id, token, ctype, body string) (*http.Response, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest("PATCH", "/v1/admin/clients/"+id, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		return e.send(req)
+	}
+	tokenFor := func(resource string) (int, map[string]any) {
+		resp, m := e.post(auth.TokenPath, assertionForm(e.assertion(a, nil), "resource", resource).Encode())
+		return resp.StatusCode, m
+	}
+	resp, m := patch("svc-b", admin, "application/merge-patch+json", `{"resources":["`+apiV1+`"],"client_name":"B v1"}`)
+	if resp.StatusCode != 200 || m["client_name"] != "B v1" || fmt.Sprint(m["resources"]) != "["+apiV1+"]" || m["secret_hash"] != nil {
+		t.Fatalf("patch: %d %v", resp.StatusCode, m)
+	}
+	if code, m := tokenFor(apiV1); code != 200 {
+		t.Fatalf("token for the API B registered by a patch: %d %v", code, m)
+	}
+	resp, m = patch("svc-b", admin, "application/merge-patch+json; charset=utf-8", `{"resources":["`+apiV2+`"]}`)
+	if resp.StatusCode != 200 || fmt.Sprint(m["resources"]) != "["+apiV2+"]" || m["client_name"] != "B v1" {
+		t.Fatalf("second patch: %d %v", resp.StatusCode, m)
+	}
+	if code, m := tokenFor(apiV1); code != 400 || m["error"] != "invalid_target" {
+		t.Errorf("token for the API B dropped: %d %v; want 400 invalid_target", code, m)
+	}
+	if resp, m := patch("svc-c", admin, "application/merge-patch+json", `{"resources":["`+apiV1+`","`+apiC+`"]}`); resp.StatusCode != 200 {
+		t.Errorf("C takes the API B dropped: %d %v", resp.StatusCode, m)
+	}
+
+	before, _ := e.clients.List(context.Background())
+	for _, tc := range []struct {
+		id, token, ctype, body string
+		status                 int
+		code, want             string
+	}{
+		{"svc-b", admin, "application/json", `{"resources":null}`, 415, "unsupported_media_type", "merge-patch+json"},
+		{"svc-b", admin, "", `{"resources":null}`, 415, "unsupported_media_type", "merge-patch+json"},
+		{"svc-b", admin, "application/merge-patch+json", `{"resources":null,"colour":"red"}`, 400, "invalid_client_metadata", "unknown member 'colour'"},
+		{"svc-b", admin, "application/merge-patch+json", `{"client_id":"svc-x"}`, 400, "invalid_client_metadata", "client_id cannot be changed"},
+		{"svc-b", admin, "application/merge-patch+json", `{"resources":["ftp://api.b.example"]}`, 400, "invalid_client_metadata", "resources[0]"},
+		{"svc-b", admin, "application/merge-patch+json", `{"resources":["` + apiV2 + `","` + apiC + `"]}`, 400, "invalid_client_metadata", "resources[1] is registered by another client"},
+		{"svc-b", admin, "application/merge-patch+json", `{}`, 400, "invalid_client_metadata", "changes nothing"},
+		{"svc-nobody", admin, "application/merge-patch+json", `{"resources":null}`, 404, "not_found", ""},
+		{"svc-b", e.token(b, ""), "application/merge-patch+json", `{"resources":null}`, 403, "insufficient_scope", ""},
+	} {
+		resp, m := patch(tc.id, tc.token, tc.ctype, tc.body)
+		if resp.StatusCode != tc.status || m["error"] != tc.code || !strings.Contains(fmt.Sprint(m["error_description"]), tc.want) {
+			t.Errorf("%s %q: %d %v; want %d %s %q", tc.ctype, tc.body, resp.StatusCode, m, tc.status, tc.code, tc.want)
+		}
+		if tc.status == 415 && resp.Header.Get("Accept-Patch") != "application/merge-patch+json" {
+			t.Errorf("415 without Accept-Patch: %v", resp.Header)
+		}
+	}
+	if after, _ := e.clients.List(context.Background()); !reflect.DeepEqual(after, before) {
+		t.Errorf("refused patches changed the registry:\n%+v\n%+v", before, after)
+	}
 }

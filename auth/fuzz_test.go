@@ -15,19 +15,29 @@ import (
 	"github.com/trustid-cn/trustid/internal/accessclaims"
 )
 
-// FuzzParseRegistration: the admin API's registration parser never panics
-// and fails only with ErrInvalidClientMetadata.
+// FuzzParseRegistration: the admin API's parsers of a registration, a
+// key change and a client patch never panic and fail only with
+// ErrInvalidClientMetadata; a patch accepted changes something.
 func FuzzParseRegistration(f *testing.F) {
 	f.Add([]byte(`{"client_name":"A","region":"310000","scopes":["qr:redeem"]}`))
 	f.Add([]byte(`{"client_name":"A","jwks":{"keys":[{"kty":"EC","crv":"SM2","x":"AA","y":"AA","kid":"k"}]}}`))
 	f.Add([]byte(`{"a":{"b":[1,{"c":null}]},"a":2}`))
 	f.Add([]byte(`{"add":{"kty":"EC"},"retire":""}`))
+	f.Add([]byte(`{"resources":["https://api.example"],"claims":null,"client_name":"B"}`))
+	f.Add([]byte(`{"grant_types":[],"scopes":[1],"jwks":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if _, err := ParseRegistration(data); err != nil && !errors.Is(err, ErrInvalidClientMetadata) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
 		if _, err := ParseKeyChange(data); err != nil && !errors.Is(err, ErrInvalidClientMetadata) {
 			t.Fatalf("unexpected error kind: %v", err)
+		}
+		p, err := ParseClientPatch(data)
+		if err != nil && !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+		if err == nil && p.Empty() {
+			t.Fatal("accepted a patch that changes nothing")
 		}
 	})
 }

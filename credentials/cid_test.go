@@ -71,14 +71,14 @@ func TestControllerDocumentDataIntegrity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := v.VerifyPresentation(ctx, []byte(p), "c-1", "https://rp.example"); err != nil {
+			if _, err := v.VerifyPresentation(ctx, []byte(p), di.PresentationOptions{Challenge: "c-1", Domain: "https://rp.example", HolderBinding: CheckSubjectIsHolder}); err != nil {
 				t.Errorf("%s: presentation: %v", name, err)
 			}
 			p, err = di.SignPresentation(c.suite, vp, id+"#key-1", assertKey, "c-1", "https://rp.example", time.Now().Add(-time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := v.VerifyPresentation(ctx, []byte(p), "c-1", "https://rp.example"); !errors.Is(err, ErrMethodRelationship) {
+			if _, err := v.VerifyPresentation(ctx, []byte(p), di.PresentationOptions{Challenge: "c-1", Domain: "https://rp.example", HolderBinding: CheckSubjectIsHolder}); !errors.Is(err, ErrMethodRelationship) {
 				t.Errorf("%s: an assertionMethod key signed a presentation: %v", name, err)
 			}
 		}

@@ -162,9 +162,11 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	// Everything that needs no key is checked before the holder's key is
 	// resolved, which for a did:web or https holder is a fetch from the
 	// host it names: the form, the challenge and domain, iat, and the
-	// credentials (their issuers' accreditation and keys, signatures,
-	// status, and a binding to the holder). The presentation's signature,
-	// and the credentials bound by key (cnf), are checked last.
+	// credentials (each secured and, as sent, about the holder, all
+	// before any is verified; then their issuers' accreditation and keys,
+	// signatures, status, and the binding again). The presentation's
+	// signature, and the credentials bound by key (cnf), are checked
+	// last.
 	jws, err := v.parseJWS(token, TypVPJWT, CtyVP)
 	if err != nil {
 		return nil, err

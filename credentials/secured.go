@@ -102,6 +102,17 @@ func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) 
 	return nil
 }
 
+// CheckSubjectIsHolder is the node's dataintegrity.HolderBinding: a
+// credential with an embedded proof, presented by holder, is the
+// holder's when every subject id (credentialSubject.id) is the holder,
+// or it names none (a bearer credential, which VC 2.0 allows); one with a
+// cnf is refused, since the Data Integrity verifier returns no holder's
+// key to compare it with (ErrHolderMismatch). It reads the credential as
+// sent, needing no key.
+func CheckSubjectIsHolder(credential map[string]any, holder string) error {
+	return CheckHolderBinding(&Verified{Credential: credential}, holder, nil)
+}
+
 // Fetch gets url over HTTPS with the guarded client as the resolver and
 // the status sources do (no redirect, public addresses only unless client
 // allows the host, bounded size and time); the response's content type,

@@ -293,9 +293,12 @@ func TestEnvelopeVerifiers(t *testing.T) {
 	bin := []byte{0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xff}
 	var got []byte
 	cfg := VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()}, Status: n.checker, Now: n.clock.Now,
-		Envelopes: map[string]EnvelopeVerifier{"application/vc+test": func(_ context.Context, v *Verifier, content []byte) (*Verified, error) {
-			got = content
-			return &Verified{Format: "vc+test", Issuer: "did:example:test"}, nil
+		Envelopes: map[string]EnvelopeVerifier{"application/vc+test": {
+			Verify: func(_ context.Context, v *Verifier, content []byte) (*Verified, error) {
+				got = content
+				return &Verified{Format: "vc+test", Issuer: "did:example:test"}, nil
+			},
+			Read: func(content []byte) (*Verified, error) { return &Verified{Format: "vc+test"}, nil },
 		}}}
 	v, err := NewVerifier(cfg)
 	if err != nil {

@@ -113,8 +113,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	for mt, ev := range cfg.Envelopes {
-		if joseMediaType(mt) || ev == nil || !strings.HasPrefix(mt, "application/") {
-			return nil, fmt.Errorf("credentials: envelope verifier for %q: a JOSE media type is built in; others need a function", mt)
+		if joseMediaType(mt) || ev.Verify == nil || ev.Read == nil || !strings.HasPrefix(mt, "application/") {
+			return nil, fmt.Errorf("credentials: envelope verifier for %q: a JOSE media type is built in; others need Verify and Read", mt)
 		}
 	}
 	cfg.Envelopes = maps.Clone(cfg.Envelopes)
@@ -602,14 +602,24 @@ func mapSDJWTErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }
 
-// EnvelopeVerifier verifies one credential secured in its media type
-// (content is the data: URL's) with v, whose key resolution, trust and
-// status checking it uses.
-type EnvelopeVerifier func(ctx context.Context, v *Verifier, content []byte) (*Verified, error)
+// EnvelopeVerifier verifies credentials secured in one media type
+// besides the JOSE ones (application/vc+cose, ...); both functions are
+// required. content is the data: URL's (base64-decoded when flagged).
+type EnvelopeVerifier struct {
+	// Verify verifies a credential with v, whose key resolution, trust and
+	// status checking it uses.
+	Verify func(ctx context.Context, v *Verifier, content []byte) (*Verified, error)
+	// Read returns the credential content secures as Verify would (its
+	// Format and Credential), verifying nothing: the sender's word, which
+	// a presentation's verifier reads to refuse another's credential
+	// before its issuer's key is resolved (CheckPresentedSubject).
+	Read func(content []byte) (*Verified, error)
+}
 
 // knownMediaType reports whether VerifyToken takes media type mt.
 func (v *Verifier) knownMediaType(mt string) bool {
-	return joseMediaType(mt) || v.cfg.Envelopes[mt] != nil
+	_, ok := v.cfg.Envelopes[mt]
+	return joseMediaType(mt) || ok
 }
 
 // Verified is the outcome of verifying one secured credential.
@@ -632,27 +642,12 @@ type Verified struct {
 // here are checked without a required key binding (use VerifySDJWT for
 // presentations to a relying party).
 func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error) {
-	var mediaType, token string
-	var err error
-	switch t := input.(type) {
-	case string:
-		if strings.HasPrefix(t, "data:") {
-			mediaType, token, err = parseDataURL(t, v.knownMediaType)
-		} else if strings.Contains(t, "~") {
-			mediaType, token = MediaTypeSDJWT, t
-		} else {
-			mediaType, token = MediaTypeVCJWT, t
-		}
-	case map[string]any:
-		mediaType, token, err = unenvelope(t, v.knownMediaType)
-	default:
-		err = fmt.Errorf("%w: a credential must be an enveloped credential object or a token string", ErrInvalid)
-	}
+	mediaType, token, err := v.tokenOf(input)
 	if err != nil {
 		return nil, err
 	}
-	if ev := v.cfg.Envelopes[mediaType]; ev != nil {
-		return ev(ctx, v, []byte(token))
+	if ev, ok := v.cfg.Envelopes[mediaType]; ok {
+		return ev.Verify(ctx, v, []byte(token))
 	}
 	switch mediaType {
 	case MediaTypeVCJWT:
@@ -676,4 +671,82 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error
 		return &Verified{Format: TypSDJWTVC, Issuer: iss, Credential: r.Claims}, nil
 	}
 	return nil, fmt.Errorf("%w: %s is not a credential", ErrUnsupported, mediaType)
+}
+
+// tokenOf reads VerifyToken's input: its media type and token (or other
+// content).
+func (v *Verifier) tokenOf(input any) (mediaType, token string, err error) {
+	switch t := input.(type) {
+	case string:
+		if strings.HasPrefix(t, "data:") {
+			return parseDataURL(t, v.knownMediaType)
+		}
+		if strings.Contains(t, "~") {
+			return MediaTypeSDJWT, t, nil
+		}
+		return MediaTypeVCJWT, t, nil
+	case map[string]any:
+		return unenvelope(t, v.knownMediaType)
+	}
+	return "", "", fmt.Errorf("%w: a credential must be an enveloped credential object or a token string", ErrInvalid)
+}
+
+// CheckPresentedSubject checks, on a presented credential as sent (input
+// as VerifyToken takes it), what CheckHolderSubject checks on a verified
+// one, verifying nothing: so that another's credential in a presentation
+// is refused (ErrHolderMismatch) before its issuer's key is resolved
+// (for a did:web or https issuer, a fetch from the host it names), its
+// signature or status checked. Everything the subject binding reads is
+// there before verification: the subject ids (a vc+jwt's or vc+cose's
+// payload; an SD-JWT's, its disclosures matched to their digests, as its
+// verification processes them) and whether a cnf is present. What needs
+// a key comes after: that the signature covers these claims (the
+// credential's verification, after which the caller checks the binding
+// again on the verified claims) and that the cnf names the key that
+// signed the presentation (CheckHolderBinding, once the holder's key is
+// resolved). A credential it cannot read is not refused here: its
+// verification refuses it, with the error of its form.
+func (v *Verifier) CheckPresentedSubject(input any, holder string) error {
+	r, err := v.readToken(input)
+	if err != nil {
+		return nil
+	}
+	return boundToHolder(r, holder)
+}
+
+// readToken reads a credential as VerifyToken would verify it, without
+// verifying anything: its Format and claims (an SD-JWT's with its
+// disclosures processed).
+func (v *Verifier) readToken(input any) (*Verified, error) {
+	mediaType, token, err := v.tokenOf(input)
+	if err != nil {
+		return nil, err
+	}
+	if ev, ok := v.cfg.Envelopes[mediaType]; ok {
+		return ev.Read([]byte(token))
+	}
+	format := map[string]string{MediaTypeVCJWT: TypVCJWT, MediaTypeVCSDJWT: TypVCSDJWT, MediaTypeSDJWT: TypSDJWTVC}[mediaType]
+	if format == "" {
+		return nil, fmt.Errorf("%w: %s is not a credential", ErrUnsupported, mediaType)
+	}
+	if format == TypVCJWT {
+		jws, err := jose.Parse(token, v.cfg.Algorithms, MaxDocument)
+		if err != nil {
+			return nil, err
+		}
+		return &Verified{Format: format, Credential: jws.Payload}, nil
+	}
+	split, err := sdjwt.Split(token)
+	if err != nil {
+		return nil, err
+	}
+	jws, err := jose.Parse(split.JWT, v.cfg.Algorithms, MaxDocument)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := sdjwt.Process(jws.Payload, split.Disclosures)
+	if err != nil {
+		return nil, err
+	}
+	return &Verified{Format: format, Credential: claims}, nil
 }

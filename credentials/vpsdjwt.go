@@ -256,11 +256,17 @@ func (v *Verifier) vpSDJWTUnsigned(ctx context.Context, split *sdjwt.SDJWT, chal
 
 // presentedCredentials verifies the credentials of a presentation: each
 // an enveloped credential (VerifyToken), bound to the holder
-// (boundToHolder). Every one is checked to be enveloped before any is
-// verified (CheckEnveloped).
+// (boundToHolder). Every one is checked to be enveloped (CheckEnveloped)
+// and, as sent, to be about the holder (CheckPresentedSubject) before any
+// is verified; the binding is checked again on the verified claims.
 func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation) ([]*Verified, error) {
 	if err := p.CheckEnveloped(); err != nil {
 		return nil, err
+	}
+	for i, c := range p.Credentials {
+		if err := v.CheckPresentedSubject(c, p.Holder); err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
 	}
 	var out []*Verified
 	for i, c := range p.Credentials {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -44,10 +45,12 @@ type AccessTokenConfig struct {
 	// a token's aud must name (RFC 9068 §4): the resource URI the
 	// relying party registered for its API (`trustid clients add
 	// --resource`), for which the node issues tokens that name that API
-	// alone. Required: with the node's own URL (Issuer), the verifier
-	// takes every token the node issued to any client for the node, so a
-	// party that holds one could replay it here. Give Issuer only to
-	// verify tokens meant for the node.
+	// alone. Required, and never the node's own URL (Issuer, in any
+	// spelling of its scheme's and host's case, default port or a
+	// trailing slash): NewAccessTokenVerifier refuses it, since the
+	// verifier would then take every token the node issued to any
+	// client for the node, so a party that holds one could replay it
+	// here (token confusion, RFC 9700 §2.3).
 	Audience string
 	// Algorithms is the allow-list of JWS algorithms (required), e.g.
 	// []string{gm.AlgSM2}.
@@ -94,6 +97,9 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	}
 	if err := checkBase(cfg.Issuer); err != nil {
 		return nil, err
+	}
+	if namesNode(cfg.Audience, cfg.Issuer) {
+		return nil, errors.New("sdk: AccessTokenConfig.Audience is the node's URL (Issuer): the verifier would take every client's token for the node; give the resource URI registered for the API it protects (trustid clients add --resource)")
 	}
 	if len(cfg.Algorithms) == 0 {
 		return nil, fmt.Errorf("sdk: %w", gm.ErrAlgorithms)
@@ -319,4 +325,29 @@ func deny(w http.ResponseWriter, status int, code, msg, authenticate string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":%q,"error_description":%q}`+"\n", code, msg)
+}
+
+// namesNode reports whether aud names the node at issuer (a base URL
+// checkBase took): the same URL but for the case of the scheme and host,
+// a default port or a trailing slash.
+func namesNode(aud, issuer string) bool {
+	a, errA := url.Parse(aud)
+	n, errN := url.Parse(issuer)
+	if errA != nil || errN != nil {
+		return trimBase(aud) == trimBase(issuer)
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "http":
+			return "80"
+		case "https":
+			return "443"
+		}
+		return ""
+	}
+	return strings.EqualFold(a.Scheme, n.Scheme) && strings.EqualFold(a.Hostname(), n.Hostname()) && port(a) == port(n) &&
+		trimBase(a.EscapedPath()) == trimBase(n.EscapedPath()) && a.RawQuery == "" && a.Fragment == "" && a.User == nil
 }

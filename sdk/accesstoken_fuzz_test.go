@@ -28,12 +28,12 @@ func FuzzAccessTokenAsNode(f *testing.F) {
 		f.Fatal(err)
 	}
 	method, _ := gm.SigningMethod(k.Signer)
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: auth.AccessTokenAlgorithms})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: auth.AccessTokenAlgorithms})
 	if err != nil {
 		f.Fatal(err)
 	}
 	header := `{"alg":"SM2","kid":"` + k.Kid + `","typ":"at+jwt"}`
-	claims := `{"iss":"` + node.URL + `","aud":"` + node.URL + `","sub":"hotel","client_id":"hotel","jti":"j1","exp":4102444800,"iat":1700000000,"scope":"qr:redeem"}`
+	claims := `{"iss":"` + node.URL + `","aud":["` + node.URL + `","` + testAPI + `"],"sub":"hotel","client_id":"hotel","jti":"j1","exp":4102444800,"iat":1700000000,"scope":"qr:redeem"}`
 	f.Add(header, claims)
 	f.Add(header, claims[:len(claims)-1]+`,"nbf":1700000000,"aud":"x"}`)
 	f.Add(header, claims[:len(claims)-1]+`,"Scope":"registry:admin"}`)
@@ -41,7 +41,7 @@ func FuzzAccessTokenAsNode(f *testing.F) {
 	f.Add(`{"typ":"at+jwt",`+header[1:], claims)
 	f.Add(header[:len(header)-1]+`,"crit":null}`, claims)
 	f.Add(`{"alg":"SM2","kid":"`+k.Kid+`","typ":7}`, `null`)
-	f.Add(header, `{"iss":"`+node.URL+`","aud":["`+node.URL+`"],"sub":"hotel","client_id":"hotel","jti":"j1","exp":4102444800,"iat":1700000000,"scope":"qr:redeem \u0000"}`)
+	f.Add(header, `{"iss":"`+node.URL+`","aud":["`+node.URL+`","`+testAPI+`"],"sub":"hotel","client_id":"hotel","jti":"j1","exp":4102444800,"iat":1700000000,"scope":"qr:redeem \u0000"}`)
 	enc := base64.RawURLEncoding.EncodeToString
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, h, c string) {

@@ -41,7 +41,7 @@ func TestAccessTokenLengthBoundAsNode(t *testing.T) {
 		for sp := 0; sp < 4; sp++ {
 			h := `{"alg":"SM2","kid":"` + k.Kid + `","typ":"at+jwt"` + strings.Repeat(" ", sp) + "}"
 			for pad := 0; pad < n; pad++ {
-				c := `{"iss":"` + node.URL + `","aud":"` + node.URL + `","sub":"hotel","client_id":"hotel","jti":"j1","exp":` +
+				c := `{"iss":"` + node.URL + `","aud":["` + node.URL + `","` + testAPI + `"],"sub":"hotel","client_id":"hotel","jti":"j1","exp":` +
 					strconv.FormatInt(now+300, 10) + `,"iat":` + strconv.FormatInt(now, 10) + `,"scope":"qr:redeem","pad":"` + strings.Repeat("a", pad) + `"}`
 				input := enc([]byte(h)) + "." + enc([]byte(c))
 				if l := len(input) + 1 + 86; l > n {
@@ -59,7 +59,7 @@ func TestAccessTokenLengthBoundAsNode(t *testing.T) {
 		t.Fatalf("no token of %d bytes", n)
 		return ""
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +94,13 @@ func TestAccessTokenMediaTypeAsNode(t *testing.T) {
 	method, _ := gm.SigningMethod(k.Signer)
 	enc := base64.RawURLEncoding.EncodeToString
 	now := time.Now().Unix()
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for typ, ok := range map[string]bool{"at+jwt": true, "application/at+jwt": true, "AT+JWT": true, "application/jwt": false, "x/at+jwt": false} {
 		h := `{"alg":"SM2","kid":"` + k.Kid + `","typ":"` + typ + `"}`
-		c := `{"iss":"` + node.URL + `","aud":"` + node.URL + `","sub":"hotel","client_id":"hotel","jti":"j1","exp":` +
+		c := `{"iss":"` + node.URL + `","aud":["` + node.URL + `","` + testAPI + `"],"sub":"hotel","client_id":"hotel","jti":"j1","exp":` +
 			strconv.FormatInt(now+300, 10) + `,"iat":` + strconv.FormatInt(now, 10) + `,"scope":"qr:redeem"}`
 		input := enc([]byte(h)) + "." + enc([]byte(c))
 		sig, err := method.Sign(input, k.Signer)
@@ -132,14 +132,14 @@ func TestAccessTokenWithoutClientIDOrSub(t *testing.T) {
 	enc := base64.RawURLEncoding.EncodeToString
 	now := time.Now().Unix()
 	h := `{"alg":"SM2","kid":"` + k.Kid + `","typ":"at+jwt"}`
-	c := `{"iss":"` + node.URL + `","aud":"` + node.URL + `","jti":"j1","exp":` +
+	c := `{"iss":"` + node.URL + `","aud":["` + node.URL + `","` + testAPI + `"],"jti":"j1","exp":` +
 		strconv.FormatInt(now+300, 10) + `,"iat":` + strconv.FormatInt(now, 10) + `,"scope":"qr:redeem"}`
 	input := enc([]byte(h)) + "." + enc([]byte(c))
 	sig, err := method.Sign(input, k.Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}

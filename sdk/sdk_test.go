@@ -23,6 +23,11 @@ import (
 	"github.com/trustid-cn/trustid/sdk"
 )
 
+// testAPI is the API the tests' verifiers protect (AccessTokenConfig.Audience,
+// never the node's URL). Tokens signed by hand name the node and it, so
+// that the node (auth.Service.Authorize) and the SDK each take them.
+const testAPI = "https://api.hotel.example"
+
 // skewClock is an injectable clock: real time plus a skew tests move.
 type skewClock struct{ skew atomic.Int64 }
 
@@ -129,7 +134,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 		}
 		method, _ := gm.SigningMethod(k.Signer)
 		now := time.Now()
-		c := jwt.MapClaims{"iss": node.URL, "aud": node.URL, "sub": "hotel", "client_id": "hotel", "jti": "j1",
+		c := jwt.MapClaims{"iss": node.URL, "aud": testAPI, "sub": "hotel", "client_id": "hotel", "jti": "j1",
 			"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "scope": "qr:redeem"}
 		tok := jwt.NewWithClaims(method, c)
 		tok.Header["typ"], tok.Header["kid"] = "at+jwt", k.Kid
@@ -142,7 +147,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 		}
 		return s
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +200,7 @@ func TestAccessTokenStrictAsNode(t *testing.T) {
 	// claims builds a claims set: the members before and after the
 	// usual ones, exp and iat as written (iat "" leaves it out).
 	claims := func(before, exp, iat, scope, after string) string {
-		c := before + `"iss":"` + node.URL + `","aud":"` + node.URL + `","sub":"hotel","client_id":"hotel","jti":"j1","exp":` + exp
+		c := before + `"iss":"` + node.URL + `","aud":["` + node.URL + `","` + testAPI + `"],"sub":"hotel","client_id":"hotel","jti":"j1","exp":` + exp
 		if iat != "" {
 			c += `,"iat":` + iat
 		}
@@ -211,7 +216,7 @@ func TestAccessTokenStrictAsNode(t *testing.T) {
 	}
 	exp, iat := strconv.FormatInt(now+300, 10), strconv.FormatInt(now, 10)
 	valid := sign(header, claims("", exp, iat, "qr:redeem", ""))
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +276,7 @@ func TestAccessTokenStrictAsNode(t *testing.T) {
 		t.Errorf("expired 40 s ago: the SDK: %v, want ErrInvalidToken", err)
 	}
 	for _, l := range []time.Duration{-time.Second, 2 * time.Minute} {
-		if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}, Leeway: l}); err == nil {
+		if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}, Leeway: l}); err == nil {
 			t.Errorf("leeway %v accepted", l)
 		}
 	}
@@ -306,7 +311,7 @@ func TestKeySetCache(t *testing.T) {
 		t.Errorf("%d fetches after three lookups of an unknown kid within MinRefresh, want 2", n)
 	}
 	method, _ := gm.SigningMethod(k.Signer)
-	tok := jwt.NewWithClaims(method, jwt.MapClaims{"iss": node.URL, "aud": node.URL, "sub": "a", "client_id": "a", "jti": "j",
+	tok := jwt.NewWithClaims(method, jwt.MapClaims{"iss": node.URL, "aud": testAPI, "sub": "a", "client_id": "a", "jti": "j",
 		"iat": clock.Now().Unix(), "exp": clock.Now().Add(time.Hour).Unix()})
 	tok.Header["typ"], tok.Header["kid"] = "at+jwt", k.Kid
 	token, _ := tok.SignedString(k.Signer)
@@ -319,7 +324,7 @@ func TestKeySetCache(t *testing.T) {
 	if _, err := ks.Key(ctx, k.Kid); !errors.Is(err, sdk.ErrKeysUnavailable) {
 		t.Errorf("stale set, node down: %v, want ErrKeysUnavailable", err)
 	}
-	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks, Now: clock.Now})
+	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}, Keys: ks, Now: clock.Now})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -337,9 +342,10 @@ func TestConcurrentUse(t *testing.T) {
 	node := startExampleNode()
 	defer node.Close()
 	key := node.register("hotel", gm.AlgSM2, auth.ScopeQRRedeem)
-	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key})
+	node.serveAPI("hotel", testAPI)
+	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key, Resource: testAPI})
 	ks := &sdk.KeySet{URL: node.URL + sdk.JWKSPath}
-	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks})
+	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}, Keys: ks})
 	tokens := make(chan string, 8)
 	for range 8 {
 		go func() {
@@ -424,12 +430,13 @@ func TestMiddlewareChallenges(t *testing.T) {
 	node := startExampleNode()
 	defer node.Close()
 	key := node.register("shop-mw", gm.AlgSM2, auth.ScopeQRRedeem)
-	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "shop-mw", Key: key})
+	node.serveAPI("shop-mw", testAPI)
+	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "shop-mw", Key: key, Resource: testAPI})
 	tok, err := ts.Token(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: node.URL, Algorithms: []string{gm.AlgSM2}})
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Audience: testAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,5 +557,35 @@ func TestAccessTokenAudienceIsTheAPI(t *testing.T) {
 	}
 	if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}}); err == nil {
 		t.Error("a verifier without Audience was built")
+	}
+}
+
+// TestAccessTokenAudienceNotTheNode: a verifier whose Audience is the
+// node's own URL (Issuer), in any spelling of the scheme's and host's
+// case, the default port or a trailing slash, is not built: it would
+// take every token the node issued to any client for the node (token
+// confusion). An API's own URI on the node's host is an audience.
+func TestAccessTokenAudienceNotTheNode(t *testing.T) {
+	for _, tc := range []struct {
+		issuer, aud string
+		ok          bool
+	}{
+		{"https://node.example", "https://node.example", false},
+		{"https://node.example/", "https://node.example", false},
+		{"https://node.example", "https://node.example/", false},
+		{"https://node.example", "HTTPS://NODE.example", false},
+		{"https://node.example", "https://node.example:443", false},
+		{"https://node.example:443/sh", "https://node.example/sh/", false},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", false},
+		{"https://node.example", "https://node.example/api", true},
+		{"https://node.example", "https://node.example:8443", true},
+		{"https://node.example", "https://api.node.example", true},
+		{"https://node.example", "http://node.example", true},
+		{"https://node.example/sh", "https://node.example", true},
+	} {
+		_, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: tc.issuer, Audience: tc.aud, Algorithms: []string{gm.AlgSM2}})
+		if tc.ok != (err == nil) || !tc.ok && !strings.Contains(err.Error(), "Audience is the node's URL") {
+			t.Errorf("Issuer %s, Audience %s: %v; want built %v", tc.issuer, tc.aud, err, tc.ok)
+		}
 	}
 }

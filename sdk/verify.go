@@ -48,6 +48,13 @@ func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier,
 // proof at most credentials.DefaultVPMaxAge old; then the checks
 // NewCredentialVerifier makes of a vc+jwt (data model, validity, the
 // issuer's accreditation for the types, status lists cached as there).
+// Its VerifyPresentation requires the holder binding you apply
+// (dataintegrity.PresentationOptions.HolderBinding:
+// credentials.CheckSubjectIsHolder, as a node does, or
+// dataintegrity.AnyHolder); the enveloped credentials it returns
+// (Presentation.Other) are yours to verify, with NewCredentialVerifier,
+// in PresentationOptions.Check (without one, a presentation with any is
+// refused).
 func NewDataIntegrityVerifier(nodes *Nodes, statusTTL time.Duration, cryptosuites []string) (*dataintegrity.Verifier, error) {
 	v, err := NewCredentialVerifier(nodes, statusTTL)
 	if err != nil {

@@ -49,6 +49,7 @@ var protectedRoutes = map[string]string{
 	"POST /v1/admin/clients":              auth.ScopeRegistryAdmin,
 	"GET /v1/admin/clients":               auth.ScopeRegistryAdmin,
 	"GET /v1/admin/clients/{id}":          auth.ScopeRegistryAdmin,
+	"PATCH /v1/admin/clients/{id}":        auth.ScopeRegistryAdmin,
 	"POST /v1/admin/clients/{id}/keys":    auth.ScopeRegistryAdmin,
 	"POST /v1/admin/clients/{id}/disable": auth.ScopeRegistryAdmin,
 	"GET /v1/admin/routes":                auth.ScopeRegistryAdmin,

@@ -77,6 +77,9 @@ var commandExamples = map[string]string{
   trustid clients list --region 320000 --fabric-profile /etc/trustid/profile-320000.yaml -o json`,
 	"clients show": `  trustid clients show rp-zwfw
   trustid clients show rp-zwfw -o json`,
+	"clients update": `  trustid clients update rp-zwfw --resource https://zwfw.example.gov.cn/api --resource https://zwfw.example.gov.cn/v2
+  trustid clients update rp-zwfw --name "政务服务平台" --scopes qr:redeem --clear claims -o json
+  trustid clients update rp-web --redirect-uri https://rp.example/callback --redirect-uri https://rp.example/cb2 --token-alg ES256`,
 	"clients rotate-key": `  trustid clients rotate-key rp-zwfw --add-jwks-file rp-keys-new/*.jwks.json   # from trustid clients keygen --out ./rp-keys-new
   trustid clients rotate-key rp-zwfw --retire 0t5SPmVQ3x1cFZyNsd4IYxO1a6bK0oR2T8LmJgEuP7w`,
 	"clients disable": `  trustid clients disable rp-zwfw

@@ -511,6 +511,10 @@ func TestCLIOutputJSONOffline(t *testing.T) {
 	if len(c.JWKS.Keys) != 2 {
 		t.Errorf("clients rotate-key: %+v", c)
 	}
+	jsonRun(&c, false, "", "clients", "update", "rp-json", "--resource", "https://api.rp-json.example")
+	if !slices.Equal(c.Resources, []string{"https://api.rp-json.example"}) {
+		t.Errorf("clients update: %+v", c)
+	}
 	var export map[string]any
 	jsonRun(&export, false, "", "clients", "export")
 	exported, _ := json.Marshal(export)

@@ -51,7 +51,7 @@ DATA/ledger.db directly when no node runs. Every instance of the region sees
 a change as soon as its ledger view applies the block (embedded: at commit;
 Fabric: one block). JSON files are only an import/export format.`,
 	}
-	cmd.AddCommand(newClientsAddCmd(), newClientsListCmd(), newClientsShowCmd(),
+	cmd.AddCommand(newClientsAddCmd(), newClientsListCmd(), newClientsShowCmd(), newClientsUpdateCmd(),
 		newClientsRotateKeyCmd(), newClientsDisableCmd(), newClientsEnableCmd(), newClientsKeygenCmd(),
 		newClientsImportCmd(), newClientsExportCmd())
 	// Every subcommand but keygen (local files only) reaches the registry
@@ -151,6 +151,122 @@ func newClientsAddCmd() *cobra.Command {
 	f.String("jwks-file", "", "JWK set with the client's public keys (SM2 or P-256): private_key_jwt")
 	f.Bool("secret", false, "generate a client_secret (printed once): client_secret_basic")
 	return cmd
+}
+
+// updateFlag is a flag of `clients update`, named as `clients add`
+// names it, with the patch field it sets: a string (str) or a list
+// (list, a StringSlice flag).
+type updateFlag struct {
+	name  string
+	str   func(*auth.ClientPatch) **string
+	list  func(*auth.ClientPatch) **[]string
+	clear bool // --clear may name it
+	usage string
+}
+
+// updateFlags are the flags of `clients update`.
+var updateFlags = []updateFlag{
+	{name: "name", str: func(p *auth.ClientPatch) **string { return &p.Name }, usage: "display name"},
+	{name: "scopes", list: func(p *auth.ClientPatch) **[]string { return &p.Scopes },
+		usage: "allowed scopes, comma-separated, replacing the client's: " + strings.Join(auth.Scopes, ", ")},
+	{name: "grant-types", list: func(p *auth.ClientPatch) **[]string { return &p.GrantTypes }, clear: true,
+		usage: "allowed grant types, replacing the client's"},
+	{name: "claims", list: func(p *auth.ClientPatch) **[]string { return &p.Claims }, clear: true,
+		usage: "identity claims the client may receive, replacing the client's"},
+	{name: "redirect-uri", list: func(p *auth.ClientPatch) **[]string { return &p.RedirectURIs }, clear: true,
+		usage: "redirect URIs for user login, replacing the client's; repeat for more"},
+	{name: "post-logout-redirect-uri", list: func(p *auth.ClientPatch) **[]string { return &p.PostLogoutRedirectURIs }, clear: true,
+		usage: "where users may be sent after logout, replacing the client's; repeat for more"},
+	{name: "resource", list: func(p *auth.ClientPatch) **[]string { return &p.Resources }, clear: true,
+		usage: "the URI of an API the client serves (RFC 8707 resource), replacing the client's; repeat for more"},
+	{name: "id-token-alg", str: func(p *auth.ClientPatch) **string { return &p.IDTokenAlg }, clear: true,
+		usage: "ID token algorithm for user login: SM2 or ES256"},
+	{name: "token-alg", str: func(p *auth.ClientPatch) **string { return &p.AccessTokenAlg }, clear: true,
+		usage: "access token algorithm: SM2 or ES256"},
+}
+
+func newClientsUpdateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID",
+		Short: "Change a client's name, scopes, grant types, claims, redirect URIs, APIs (--resource) or token algorithms",
+		Long: `Change a registered client's metadata: each flag given replaces the
+client's value (a list flag the whole list), --clear FLAG removes one (a
+client without grant types has client_credentials; without an algorithm,
+SM2), the others are kept. The client is checked as a new one is, and the
+ledger's contract holds its APIs to the rules of a registration: an API
+another active party holds is refused, one dropped is freed.
+
+The client ID, home region, authentication method, secret and sector
+identifier cannot change (register a new client); keys change with
+rotate-key, the state with disable and enable.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := clientPatchOf(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			c, err := updateClient(cmd, args[0], func(c *auth.Client) error {
+				p.Apply(c)
+				return nil
+			})
+			if errors.Is(err, auth.ErrInvalidClientMetadata) {
+				return usageError{err} // a flag's value was refused
+			}
+			if err != nil {
+				return err
+			}
+			return printClient(cmd.OutOrStdout(), c, "")
+		},
+	}
+	f := cmd.Flags()
+	var clearable []string
+	for _, u := range updateFlags {
+		if u.list != nil {
+			f.StringSlice(u.name, nil, u.usage)
+		} else {
+			f.String(u.name, "", u.usage)
+		}
+		if u.clear {
+			clearable = append(clearable, u.name)
+		}
+	}
+	f.StringSlice("clear", nil, "remove a value: one of "+strings.Join(clearable, ", ")+"; repeat for more")
+	return cmd
+}
+
+// clientPatchOf reads the patch of `clients update` from its flags.
+func clientPatchOf(f *pflag.FlagSet) (auth.ClientPatch, error) {
+	var p auth.ClientPatch
+	clears, _ := f.GetStringSlice("clear")
+	for _, name := range clears {
+		i := slices.IndexFunc(updateFlags, func(u updateFlag) bool { return u.name == name })
+		if i < 0 || !updateFlags[i].clear {
+			return p, usageError{fmt.Errorf("--clear %q: not a value that can be removed", name)}
+		}
+		if f.Changed(name) {
+			return p, usageError{fmt.Errorf("--clear %s and --%s: give one", name, name)}
+		}
+	}
+	for _, u := range updateFlags {
+		cleared := slices.Contains(clears, u.name)
+		if !f.Changed(u.name) && !cleared {
+			continue
+		}
+		if u.str != nil {
+			v, _ := f.GetString(u.name)
+			*u.str(&p) = &v
+			continue
+		}
+		v, _ := f.GetStringSlice(u.name)
+		if len(v) == 0 && !cleared {
+			return p, usageError{fmt.Errorf("--%s is empty: to remove the client's, give --clear %s", u.name, u.name)}
+		}
+		*u.list(&p) = &v
+	}
+	if p.Empty() {
+		return p, usageError{errors.New("give at least one value to change (see --help)")}
+	}
+	return p, nil
 }
 
 func readJWKSFile(path string) (gm.JWKS, error) {

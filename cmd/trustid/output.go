@@ -34,6 +34,7 @@ var outputCommands = map[string]string{
 	"clients list":        "array of client (as clients show)",
 	"clients show":        "client: client_id, client_name, region, jwks, grant_types, scopes, token_endpoint_auth_method, ... (the registry record, no secret verifier)",
 	"clients rotate-key":  "client (as clients show)",
+	"clients update":      "client (as clients show)",
 	"clients disable":     "client_id, disabled",
 	"clients enable":      "client_id, disabled",
 	"clients import":      "imported, already_registered",

@@ -90,29 +90,67 @@ func TestSDKEndToEnd(t *testing.T) {
 		t.Errorf("unregistered key: %v, want ErrToken with invalid_client", err)
 	}
 
-	// Offline verification of access tokens, and the middleware.
-	atv, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base, Algorithms: []string{gm.AlgSM2}})
+	// Offline verification of access tokens, and the middleware, at a
+	// relying party's own API (`clients add --resource`): a token for it
+	// (`token --resource`, the SDK's Resource) names it alone, so the
+	// API's verifier takes it and not the hotel's token for the node, and
+	// the node's own routes refuse it. A verifier with the node's URL as
+	// its audience, which would take every token for the node, is not
+	// built.
+	const hotelAPI = "https://api.hotel-sdk.example/v1"
+	f.addClientArgs("hotel-api", auth.ScopeQRRedeem, "--resource", hotelAPI)
+	waitFor(t, func() bool {
+		_, _, err := run(t, ctx, "token", "--node", base, "--client-id", "hotel-sdk", "--key", hotelKey, "--resource", hotelAPI, "--data", f.dir)
+		return err == nil
+	}, "a token for the hotel's API")
+	apiToken := func(id, keyFile string) string {
+		t.Helper()
+		pemBytes, _ := os.ReadFile(keyFile)
+		signer, err := gm.ParsePrivateKeyPEM(pemBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: id, Key: signer, Resource: hotelAPI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.Token(ctx)
+		if err != nil {
+			t.Fatalf("%s's token for the API: %v", id, err)
+		}
+		return tok
+	}
+	apiTok, esAPITok := apiToken("hotel-sdk", hotelKey), apiToken("es-sdk", esKey)
+	if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base + "/", Algorithms: []string{gm.AlgSM2}}); err == nil {
+		t.Error("a verifier with the node's URL as its audience was built")
+	}
+	atv, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: hotelAPI, Algorithms: []string{gm.AlgSM2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := atv.Verify(ctx, t3)
+	p, err := atv.Verify(ctx, apiTok)
 	if err != nil || p.ClientID != "hotel-sdk" || !p.HasScope(auth.ScopeQRRedeem) {
 		t.Fatalf("verify hotel token: %+v %v", p, err)
 	}
-	if p, err := atv.Verify(ctx, esTok); err != nil || p.ClientID != "es-sdk" {
+	if p, err := atv.Verify(ctx, esAPITok); err != nil || p.ClientID != "es-sdk" {
 		t.Errorf("verify es token: %+v %v", p, err)
 	}
-	es256Only, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base, Algorithms: []string{gm.AlgES256}})
-	if _, err := es256Only.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+	for name, tok := range map[string]string{"the hotel's token for the node": t3, "the ES256 client's token for the node": esTok} {
+		if _, err := atv.Verify(ctx, tok); !errors.Is(err, sdk.ErrInvalidToken) {
+			t.Errorf("the API's verifier, %s: %v", name, err)
+		}
+	}
+	es256Only, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: hotelAPI, Algorithms: []string{gm.AlgES256}})
+	if _, err := es256Only.Verify(ctx, apiTok); !errors.Is(err, sdk.ErrInvalidToken) {
 		t.Errorf("SM2 token under an ES256-only allow-list: %v", err)
 	}
 	otherAud, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: "https://other.example", Algorithms: []string{gm.AlgSM2}})
-	if _, err := otherAud.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+	if _, err := otherAud.Verify(ctx, apiTok); !errors.Is(err, sdk.ErrInvalidToken) {
 		t.Errorf("token for another audience: %v", err)
 	}
-	later, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: base, Algorithms: []string{gm.AlgSM2},
+	later, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: hotelAPI, Algorithms: []string{gm.AlgSM2},
 		Now: func() time.Time { return time.Now().Add(2 * time.Minute) }})
-	if _, err := later.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+	if _, err := later.Verify(ctx, apiTok); !errors.Is(err, sdk.ErrInvalidToken) {
 		t.Errorf("expired token: %v", err)
 	}
 	svc := httptest.NewServer(atv.Middleware(auth.ScopeQRRedeem)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +162,7 @@ func TestSDKEndToEnd(t *testing.T) {
 		name, token string
 		status      int
 	}{
-		{"valid", t3, 200}, {"no token", "", 401}, {"tampered", t3[:len(t3)-4] + "AAAA", 401},
+		{"valid", apiTok, 200}, {"no token", "", 401}, {"tampered", apiTok[:len(apiTok)-4] + "AAAA", 401}, {"for the node", t3, 401},
 	} {
 		req, _ := http.NewRequest("GET", svc.URL, nil)
 		if c.token != "" {
@@ -139,39 +177,6 @@ func TestSDKEndToEnd(t *testing.T) {
 			t.Errorf("middleware, %s: HTTP %d, want %d", c.name, resp.StatusCode, c.status)
 		}
 	}
-	// A relying party's own API (`clients add --resource`): a token for
-	// it (`token --resource`, the SDK's Resource) names it alone, so the
-	// API's verifier takes it and not the hotel's token for the node, and
-	// the node's own routes refuse it.
-	const hotelAPI = "https://api.hotel-sdk.example/v1"
-	f.addClientArgs("hotel-api", auth.ScopeQRRedeem, "--resource", hotelAPI)
-	waitFor(t, func() bool {
-		_, _, err := run(t, ctx, "token", "--node", base, "--client-id", "hotel-sdk", "--key", hotelKey, "--resource", hotelAPI, "--data", f.dir)
-		return err == nil
-	}, "a token for the hotel's API")
-	pemBytes, _ := os.ReadFile(hotelKey)
-	hotelSigner, _ := gm.ParsePrivateKeyPEM(pemBytes)
-	forAPI, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: "hotel-sdk", Key: hotelSigner, Resource: hotelAPI})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiTok, err := forAPI.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiVerifier, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: hotelAPI, Algorithms: []string{gm.AlgSM2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err := apiVerifier.Verify(ctx, apiTok); err != nil || p.ClientID != "hotel-sdk" {
-		t.Errorf("the API's verifier, a token for it: %+v %v", p, err)
-	}
-	if _, err := apiVerifier.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
-		t.Errorf("the API's verifier, a token for the node: %v", err)
-	}
-	if _, err := atv.Verify(ctx, apiTok); !errors.Is(err, sdk.ErrInvalidToken) {
-		t.Errorf("the node's verifier, a token for the API: %v", err)
-	}
 	if code, m, _ := f.do("POST", "/v1/qr/verify", apiTok, "application/json", `{}`); code != 401 || m["error"] != "invalid_token" {
 		t.Errorf("the node's qr:redeem route, a token for the API: %d %v", code, m)
 	}
@@ -181,7 +186,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	enrollOnly := httptest.NewServer(atv.Middleware(auth.ScopeEnroll)(http.NotFoundHandler()))
 	defer enrollOnly.Close()
 	req, _ := http.NewRequest("GET", enrollOnly.URL, nil)
-	req.Header.Set("Authorization", "Bearer "+t3)
+	req.Header.Set("Authorization", "Bearer "+apiTok)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
 		t.Errorf("token without the route's scope: %v %v", resp, err)
 	}

@@ -159,6 +159,14 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 	if err := p.CheckEnveloped(); err != nil {
 		return nil, err
 	}
+	// Every credential, as sent, is about the holder before any is
+	// verified (its issuer's key resolved); the binding is checked again
+	// on the verified claims.
+	for i, c := range p.Credentials {
+		if err := v.checkPresentedSubject(c, p.Holder); err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
+	}
 	res := &credentials.PresentationResult{Holder: p.Holder, Presentation: m.payload}
 	for i, c := range p.Credentials {
 		r, err := v.VerifyToken(ctx, c)
@@ -202,6 +210,33 @@ func audiences(aud any) []string {
 	return nil
 }
 
+// checkPresentedSubject is credentials.Verifier.CheckPresentedSubject
+// for a credential VerifyToken takes: a vc+cose's payload as sent (read
+// as VerifyCredential reads it, nothing verified) names the holder as its
+// subject, or the credential is a bearer one; another form goes to the
+// credentials.Verifier. One that cannot be read is left to VerifyToken.
+func (v *Verifier) checkPresentedSubject(c any, holder string) error {
+	data, err := v.coseContent(c)
+	if data == nil && err == nil {
+		return v.cv.CheckPresentedSubject(c, holder)
+	}
+	r, err := read(data, v.allow)
+	if err != nil {
+		return nil // VerifyToken refuses it
+	}
+	return credentials.CheckHolderSubject(r, holder)
+}
+
+// read returns the credential of a vc+cose as VerifyCredential would,
+// verifying nothing.
+func read(data []byte, allow []Algorithm) (*credentials.Verified, error) {
+	m, err := parse(data, MediaTypeVC, allow)
+	if err != nil {
+		return nil, err
+	}
+	return &credentials.Verified{Format: FormatVCCOSE, Credential: m.payload}, nil
+}
+
 // FormatVCCOSE is the Verified.Format of a vc+cose.
 const FormatVCCOSE = "vc+cose"
 
@@ -210,23 +245,41 @@ const FormatVCCOSE = "vc+cose"
 // type by the credentials.Verifier (vc+jwt, SD-JWT). A compact token
 // string goes to the credentials.Verifier too.
 func (v *Verifier) VerifyToken(ctx context.Context, input any) (*credentials.Verified, error) {
+	data, err := v.coseContent(input)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return v.cv.VerifyToken(ctx, input)
+	}
+	c, err := v.VerifyCredential(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	return &credentials.Verified{Format: FormatVCCOSE, Issuer: c.Issuer, Credential: c.Map()}, nil
+}
+
+// coseContent returns the COSE_Sign1 of a vc+cose given as an enveloped
+// credential object or a data: URL, and nil for any other input (for
+// the credentials.Verifier).
+func (v *Verifier) coseContent(input any) ([]byte, error) {
 	var mediaType string
 	var data []byte
 	var err error
 	switch t := input.(type) {
 	case string:
 		if !isCOSEDataURL(t) {
-			return v.cv.VerifyToken(ctx, t)
+			return nil, nil
 		}
 		mediaType, data, err = ParseDataURL(t)
 	case map[string]any:
 		id, _ := t["id"].(string)
 		if !isCOSEDataURL(id) {
-			return v.cv.VerifyToken(ctx, t)
+			return nil, nil
 		}
 		mediaType, data, err = Unenvelope(t)
 	default:
-		return v.cv.VerifyToken(ctx, input)
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
@@ -234,11 +287,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*credentials.Ver
 	if mediaType != MediaTypeVC {
 		return nil, fmt.Errorf("%w: %s is not a credential", credentials.ErrUnsupported, mediaType)
 	}
-	c, err := v.VerifyCredential(ctx, data)
-	if err != nil {
-		return nil, err
-	}
-	return &credentials.Verified{Format: FormatVCCOSE, Issuer: c.Issuer, Credential: c.Map()}, nil
+	return data, nil
 }
 
 // EnvelopeVerifier returns the credentials.EnvelopeVerifier of
@@ -249,22 +298,29 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*credentials.Ver
 func EnvelopeVerifier(algorithms []string) (credentials.EnvelopeVerifier, error) {
 	for _, name := range algorithms {
 		if _, ok := algNames[name]; !ok {
-			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, ES512, EdDSA or SM2)", name)
+			return credentials.EnvelopeVerifier{}, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, ES512, EdDSA or SM2)", name)
 		}
 	}
 	if len(algorithms) == 0 {
-		return nil, errors.New("cose: verifier needs an algorithm allow-list")
+		return credentials.EnvelopeVerifier{}, errors.New("cose: verifier needs an algorithm allow-list")
 	}
 	algorithms = slices.Clone(algorithms)
-	return func(ctx context.Context, cv *credentials.Verifier, content []byte) (*credentials.Verified, error) {
-		v, err := NewVerifier(cv, algorithms)
-		if err != nil {
-			return nil, err
-		}
-		c, err := v.VerifyCredential(ctx, content)
-		if err != nil {
-			return nil, err
-		}
-		return &credentials.Verified{Format: FormatVCCOSE, Issuer: c.Issuer, Credential: c.Map()}, nil
+	allow := make([]Algorithm, len(algorithms))
+	for i, name := range algorithms {
+		allow[i] = algNames[name]
+	}
+	return credentials.EnvelopeVerifier{
+		Verify: func(ctx context.Context, cv *credentials.Verifier, content []byte) (*credentials.Verified, error) {
+			v, err := NewVerifier(cv, algorithms)
+			if err != nil {
+				return nil, err
+			}
+			c, err := v.VerifyCredential(ctx, content)
+			if err != nil {
+				return nil, err
+			}
+			return &credentials.Verified{Format: FormatVCCOSE, Issuer: c.Issuer, Credential: c.Map()}, nil
+		},
+		Read: func(content []byte) (*credentials.Verified, error) { return read(content, allow) },
 	}, nil
 }

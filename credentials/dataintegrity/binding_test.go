@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/multikey"
@@ -71,7 +72,7 @@ func TestDomainSet(t *testing.T) {
 			delete(proof, "domain")
 		}
 		signed := signRaw(t, vp, holder, proof)
-		if _, err := v.VerifyPresentation(ctx, marshal(t, signed), "c-1f8e", "https://verifier.example"); !errors.Is(err, c.want) {
+		if _, err := v.VerifyPresentation(ctx, marshal(t, signed), di.PresentationOptions{Challenge: "c-1f8e", Domain: "https://verifier.example", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
@@ -190,7 +191,7 @@ func TestProofContextPrefix(t *testing.T) {
 			"verificationMethod": holder.vm, "created": now.Add(-time.Minute).Format(time.RFC3339),
 			"challenge": "c-1f8e", "domain": "https://verifier.example",
 		})
-		if _, err := v.VerifyPresentation(context.Background(), marshal(t, signed), "c-1f8e", "https://verifier.example"); !errors.Is(err, di.ErrProof) {
+		if _, err := v.VerifyPresentation(context.Background(), marshal(t, signed), di.PresentationOptions{Challenge: "c-1f8e", Domain: "https://verifier.example", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrProof) {
 			t.Errorf("%s: %v, want ErrProof", name, err)
 		}
 	}

@@ -172,7 +172,7 @@ func TestPresentation(t *testing.T) {
 	signed := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e", Domain: "https://verifier.example"})
 	data := marshal(t, signed)
 	ctx := context.Background()
-	p, err := v.VerifyPresentation(ctx, data, "c-1f8e", "https://verifier.example")
+	p, err := v.VerifyPresentation(ctx, data, di.PresentationOptions{Challenge: "c-1f8e", Domain: "https://verifier.example", HolderBinding: di.AnyHolder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestPresentation(t *testing.T) {
 		{"no challenge expected", "", "", di.ErrChallenge},
 		{"wrong domain", "c-1f8e", "https://other.example", di.ErrDomain},
 	} {
-		if _, err := v.VerifyPresentation(ctx, data, c.challenge, c.domain); !errors.Is(err, c.want) {
+		if _, err := v.VerifyPresentation(ctx, data, di.PresentationOptions{Challenge: c.challenge, Domain: c.domain, HolderBinding: di.AnyHolder}); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
@@ -203,13 +203,13 @@ func TestPresentation(t *testing.T) {
 		{"a day old", now.Add(-24 * time.Hour), di.ErrExpired},
 	} {
 		old := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e", Created: c.created})
-		if _, err := v.VerifyPresentation(ctx, marshal(t, old), "c-1f8e", ""); !errors.Is(err, c.want) {
+		if _, err := v.VerifyPresentation(ctx, marshal(t, old), di.PresentationOptions{Challenge: "c-1f8e", Domain: "", HolderBinding: di.AnyHolder}); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
 	noCreated := clone(t, signed)
 	delete(noCreated["proof"].(map[string]any), "created")
-	if _, err := v.VerifyPresentation(ctx, marshal(t, noCreated), "c-1f8e", ""); !errors.Is(err, di.ErrProof) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, noCreated), di.PresentationOptions{Challenge: "c-1f8e", Domain: "", HolderBinding: di.AnyHolder}); !errors.Is(err, di.ErrProof) {
 		t.Errorf("a presentation proof without created: %v, want %v", err, di.ErrProof)
 	}
 	longer, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Now: func() time.Time { return now }},
@@ -218,18 +218,18 @@ func TestPresentation(t *testing.T) {
 		t.Fatal(err)
 	}
 	hourOld := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e", Created: now.Add(-time.Hour - time.Minute)})
-	if _, err := longer.VerifyPresentation(ctx, marshal(t, hourOld), "c-1f8e", ""); err != nil {
+	if _, err := longer.VerifyPresentation(ctx, marshal(t, hourOld), di.PresentationOptions{Challenge: "c-1f8e", Domain: "", HolderBinding: di.AnyHolder}); err != nil {
 		t.Errorf("MaxAge an hour, leeway a minute: %v", err)
 	}
 	// Signed by someone other than the holder.
 	other := newDIDKey(t, gm.AlgEdDSA)
 	forged := sign(t, vp, other, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e"})
-	if _, err := v.VerifyPresentation(ctx, marshal(t, forged), "c-1f8e", ""); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrIssuerMismatch) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, forged), di.PresentationOptions{Challenge: "c-1f8e", Domain: "", HolderBinding: di.AnyHolder}); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrIssuerMismatch) {
 		t.Errorf("another key than the holder's: %v", err)
 	}
 	// A presentation signed for assertion.
 	assert := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{Challenge: "c-1f8e"})
-	if _, err := v.VerifyPresentation(ctx, marshal(t, assert), "c-1f8e", ""); !errors.Is(err, di.ErrProofPurpose) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, assert), di.PresentationOptions{Challenge: "c-1f8e", Domain: "", HolderBinding: di.AnyHolder}); !errors.Is(err, di.ErrProofPurpose) {
 		t.Errorf("assertionMethod presentation: %v", err)
 	}
 	// A tampered embedded credential.
@@ -237,7 +237,7 @@ func TestPresentation(t *testing.T) {
 	bad["validFrom"] = "2020-01-01T00:00:00Z"
 	vp["verifiableCredential"] = []any{bad}
 	tampered := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e"})
-	if _, err := v.VerifyPresentation(ctx, marshal(t, tampered), "c-1f8e", ""); !errors.Is(err, di.ErrSignature) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, tampered), di.PresentationOptions{Challenge: "c-1f8e", Domain: "", HolderBinding: di.AnyHolder}); !errors.Is(err, di.ErrSignature) {
 		t.Errorf("tampered embedded credential: %v", err)
 	}
 }
@@ -364,7 +364,7 @@ func FuzzVerifyPresentation(f *testing.F) {
 		jsonld.ErrUnknownContext, jsonld.ErrFirstContext, jsonld.ErrUndefinedTerm, jsonld.ErrProtectedTerm, jsonld.ErrRelativeIRI,
 		jsonld.ErrTooLarge, jsonld.ErrTooDeep, jsonld.ErrInvalid}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := v.VerifyPresentation(context.Background(), data, "c", "d")
+		_, err := v.VerifyPresentation(context.Background(), data, di.PresentationOptions{Challenge: "c", Domain: "d", HolderBinding: di.AnyHolder})
 		if err == nil {
 			return
 		}
@@ -394,11 +394,11 @@ func TestSignPresentation(t *testing.T) {
 		if _, ok := vp["proof"]; ok {
 			t.Fatal("SignPresentation changed its input")
 		}
-		p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "https://verifier.example")
+		p, err := v.VerifyPresentation(ctx, []byte(out), di.PresentationOptions{Challenge: "c-77", Domain: "https://verifier.example", HolderBinding: credentials.CheckSubjectIsHolder})
 		if err != nil || p.Holder != holder.did {
 			t.Fatalf("%s: %v %+v", alg, err, p)
 		}
-		if _, err := v.VerifyPresentation(ctx, []byte(out), "c-78", "https://verifier.example"); !errors.Is(err, di.ErrChallenge) {
+		if _, err := v.VerifyPresentation(ctx, []byte(out), di.PresentationOptions{Challenge: "c-78", Domain: "https://verifier.example", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrChallenge) {
 			t.Errorf("%s: another challenge: %v", alg, err)
 		}
 		if _, err := di.SignPresentation(suiteOf[alg], vp, holder.vm, holder.signer, "c-77", "", now); !errors.Is(err, di.ErrProof) {
@@ -422,11 +422,11 @@ func TestSignPresentation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+	if _, err := v.VerifyPresentation(ctx, []byte(out), di.PresentationOptions{Challenge: "c-77", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrVerificationMethod) {
 		t.Errorf("no holder, did:web key: %v", err)
 	}
 	out, _ = di.SignPresentation(di.EdDSARDFC2022, anon, k.vm, k.signer, "c-77", "d", now)
-	if p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); err != nil || p.Holder != "" {
+	if p, err := v.VerifyPresentation(ctx, []byte(out), di.PresentationOptions{Challenge: "c-77", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); err != nil || p.Holder != "" {
 		t.Errorf("no holder, did:key: %v", err)
 	}
 }
@@ -454,10 +454,10 @@ func TestVerificationRelationship(t *testing.T) {
 		}
 		return []byte(out)
 	}
-	if _, err := v.VerifyPresentation(ctx, present(authKey, "auth"), "c-5", "d"); err != nil {
+	if _, err := v.VerifyPresentation(ctx, present(authKey, "auth"), di.PresentationOptions{Challenge: "c-5", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); err != nil {
 		t.Errorf("authentication key: %v", err)
 	}
-	if _, err := v.VerifyPresentation(ctx, present(assertKey, "assert"), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
+	if _, err := v.VerifyPresentation(ctx, present(assertKey, "assert"), di.PresentationOptions{Challenge: "c-5", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
 		t.Errorf("assertionMethod key for a presentation: %v", err)
 	}
 	// A resolver that cannot check the relationship takes no did:web key
@@ -467,14 +467,14 @@ func TestVerificationRelationship(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plain.VerifyPresentation(ctx, present(assertKey, "assert"), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+	if _, err := plain.VerifyPresentation(ctx, present(assertKey, "assert"), di.PresentationOptions{Challenge: "c-5", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrVerificationMethod) {
 		t.Errorf("assertionMethod key, resolver without relationships: %v", err)
 	}
 	anon, err := di.SignPresentation(di.EdDSARDFC2022, map[string]any{"@context": vp["@context"], "type": vp["type"]}, did+"#auth", authKey, "c-5", "d", now.Add(-time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.VerifyPresentation(ctx, []byte(anon), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+	if _, err := v.VerifyPresentation(ctx, []byte(anon), di.PresentationOptions{Challenge: "c-5", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrVerificationMethod) {
 		t.Errorf("no holder, did:web authentication key: %v", err)
 	}
 	issue := func(k crypto.Signer, frag string) []byte {

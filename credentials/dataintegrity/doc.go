@@ -21,7 +21,10 @@
 // the data model, validity, issuer trust and status checks every secured
 // credential gets. It reports each proof (ProofResult: who signed, with
 // which cryptosuite, whether the issuer or holder), and Cryptosuite names
-// the issuer's (holder's), the document's securing mechanism. Bitstring Status List credentials secured with a proof
+// the issuer's (holder's), the document's securing mechanism. A
+// presentation's verifier names how its embedded credentials are bound
+// to the holder (PresentationOptions.HolderBinding, required), which VC
+// 2.0 leaves to the verifier's policy. Bitstring Status List credentials secured with a proof
 // (served as application/vc) are verified by VerifyStatusList and read by
 // a StatusSource.
 package dataintegrity

@@ -51,7 +51,7 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 		{"another domain", present(vc), "c-5", "e", di.ErrDomain},
 		{"a tampered credential", present(tampered), "c-5", "d", di.ErrSignature},
 	} {
-		if _, err := v.VerifyPresentation(ctx, c.data, c.challenge, c.domain); !errors.Is(err, c.want) {
+		if _, err := v.VerifyPresentation(ctx, c.data, di.PresentationOptions{Challenge: c.challenge, Domain: c.domain, HolderBinding: di.AnyHolder}); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 		if n := fetches.Load(); n != 0 {
@@ -63,14 +63,14 @@ func TestPresentationChecksBeforeHolderFetch(t *testing.T) {
 	// and what it refuses fetches nothing.
 	refused := errors.New("refused by the caller")
 	var seen *di.Presentation
-	_, err = v.VerifyPresentationWith(ctx, present(vc), "c-5", "d", func(p *di.Presentation) error {
+	_, err = v.VerifyPresentation(ctx, present(vc), di.PresentationOptions{Challenge: "c-5", Domain: "d", HolderBinding: di.AnyHolder, Check: func(p *di.Presentation) error {
 		seen = p
 		return refused
-	})
+	}})
 	if !errors.Is(err, refused) || seen == nil || seen.Document["holder"] != holder || len(seen.Credentials) != 1 || seen.Proofs != nil || fetches.Load() != 0 {
 		t.Errorf("a check's refusal: %v, saw %+v, after %d fetches", err, seen, fetches.Load())
 	}
-	if p, err := v.VerifyPresentation(ctx, present(vc), "c-5", "d"); err != nil || p.Holder != holder || len(p.Credentials) != 1 || fetches.Load() != 1 {
+	if p, err := v.VerifyPresentation(ctx, present(vc), di.PresentationOptions{Challenge: "c-5", Domain: "d", HolderBinding: di.AnyHolder}); err != nil || p.Holder != holder || len(p.Credentials) != 1 || fetches.Load() != 1 {
 		t.Errorf("a good presentation: %+v %v after %d fetches, want verified with one", p, err, fetches.Load())
 	}
 }

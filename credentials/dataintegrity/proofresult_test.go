@@ -75,7 +75,7 @@ func TestPresentationProofResults(t *testing.T) {
 	auth := di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-77", Domain: "https://verifier.example"}
 	vp = sign(t, vp, witness, di.SM2RDFC2025, auth)
 	vp = sign(t, vp, holder, di.EdDSARDFC2022, auth)
-	p, err := v.VerifyPresentation(ctx, marshal(t, vp), "c-77", "https://verifier.example")
+	p, err := v.VerifyPresentation(ctx, marshal(t, vp), di.PresentationOptions{Challenge: "c-77", Domain: "https://verifier.example", HolderBinding: di.AnyHolder})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestMixedProofs(t *testing.T) {
 	// holder's proof without challenge, co-signer's with it.
 	noChal := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Domain: "d"})
 	set := sign(t, noChal, other, di.SM2RDFC2025, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c", Domain: "d"})
-	if _, err := v.VerifyPresentation(ctx, marshal(t, set), "c", "d"); !errors.Is(err, di.ErrChallenge) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, set), di.PresentationOptions{Challenge: "c", Domain: "d", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrChallenge) {
 		t.Errorf("holder proof without challenge: %v", err)
 	}
 	// credential: issuer assertion + co-signer authentication.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
@@ -271,15 +272,15 @@ func TestPresentationProofSet(t *testing.T) {
 	}
 	one := sign(t, vp, holder, di.EdDSARDFC2022, auth("c-1"))
 	good := sign(t, one, other, di.SM2RDFC2025, auth("c-1"))
-	if _, err := v.VerifyPresentation(ctx, marshal(t, good), "c-1", "verifier.example"); err != nil {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, good), di.PresentationOptions{Challenge: "c-1", Domain: "verifier.example", HolderBinding: credentials.CheckSubjectIsHolder}); err != nil {
 		t.Fatalf("presentation proof set: %v", err)
 	}
 	replayed := sign(t, one, other, di.SM2RDFC2025, auth("c-0"))
-	if _, err := v.VerifyPresentation(ctx, marshal(t, replayed), "c-1", "verifier.example"); !errors.Is(err, di.ErrChallenge) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, replayed), di.PresentationOptions{Challenge: "c-1", Domain: "verifier.example", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrChallenge) {
 		t.Errorf("a proof of the set with another challenge: %v", err)
 	}
 	notHolder := sign(t, sign(t, vp, other, di.SM2RDFC2025, auth("c-1")), other, di.SM2RDFC2025, auth("c-1"))
-	if _, err := v.VerifyPresentation(ctx, marshal(t, notHolder), "c-1", "verifier.example"); !errors.Is(err, di.ErrVerificationMethod) {
+	if _, err := v.VerifyPresentation(ctx, marshal(t, notHolder), di.PresentationOptions{Challenge: "c-1", Domain: "verifier.example", HolderBinding: credentials.CheckSubjectIsHolder}); !errors.Is(err, di.ErrVerificationMethod) {
 		t.Errorf("a set without the holder's proof: %v", err)
 	}
 }

@@ -205,37 +205,71 @@ type Presentation struct {
 	// proofs, each verified, in their order.
 	Credentials []*Verified
 	// Other are the remaining verifiableCredential items (for example
-	// EnvelopedVerifiableCredential), for the caller to verify.
+	// EnvelopedVerifiableCredential), for the caller to verify
+	// (PresentationOptions.Check).
 	Other []any
+}
+
+// HolderBinding checks that a credential with a Data Integrity proof,
+// embedded in a presentation, is its holder's ("" when the presentation
+// names none), on the credential as sent (its proof not yet verified,
+// so that another's credential is refused before its issuer's key is
+// resolved). VC 2.0 and Data Integrity leave this to the verifier: a
+// presentation need not name a holder, nor a credential its subject
+// (VC 2.0 §4.13, and "Bearer Credentials" in its privacy
+// considerations), so the caller says what it requires.
+// credentials.CheckSubjectIsHolder is the node's: every subject id is
+// the holder. AnyHolder takes any credential from any presenter.
+type HolderBinding func(credential map[string]any, holder string) error
+
+// AnyHolder is the HolderBinding of a verifier that takes every embedded
+// credential as a bearer credential, whoever presents it: it checks
+// nothing.
+func AnyHolder(map[string]any, string) error { return nil }
+
+// PresentationOptions are what VerifyPresentation checks a presentation
+// against.
+type PresentationOptions struct {
+	// Challenge is the verifier's (required); Domain its domain, checked
+	// when not empty.
+	Challenge, Domain string
+	// HolderBinding is applied to every embedded credential with a proof
+	// before any is verified (required: a nil one refuses every
+	// presentation; AnyHolder checks nothing).
+	HolderBinding HolderBinding
+	// Check is applied before the holder's key is
+	// resolved: once the presentation's proofs pass their checks that
+	// need no key and its embedded credentials with proofs verify. It
+	// sees the presentation with Document (without its proofs), Holder,
+	// Credentials and Other set, Proofs not yet: it is where a caller
+	// verifies the other credentials (enveloped ones) and their binding
+	// to the holder, so that a presentation refused for them fetches
+	// nothing from the host a did:web or https holder names. Without a
+	// Check, a presentation with such credentials is refused
+	// (ErrNoProof): none would be verified.
+	Check func(*Presentation) error
 }
 
 // VerifyPresentation parses data and verifies a presentation with an
 // embedded proof: purpose authentication, the challenge the verifier gave
-// (required) and its domain (when domain is not empty), a verification
-// method of the holder (did:key or did:jwk when the presentation names no
-// holder), and each embedded credential with a Data Integrity proof,
-// verified before the holder's key is resolved (for a did:web or https
-// holder, a fetch) once the presentation's proofs pass their checks that
-// need no key.
-func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*Presentation, error) {
-	return v.VerifyPresentationWith(ctx, data, challenge, domain, nil)
-}
-
-// VerifyPresentationWith verifies a presentation as VerifyPresentation
-// does, and applies check, when not nil, before the holder's key is
-// resolved: once the presentation's proofs pass their checks that need no
-// key and its embedded credentials with proofs verify. check sees the
-// presentation with Document (without its proofs), Holder, Credentials
-// and Other set, Proofs not yet: it is where a caller verifies the other
-// credentials (enveloped ones) and their binding to the holder, so that
-// a presentation refused for them fetches nothing from the host a did:web
-// or https holder names.
-func (v *Verifier) VerifyPresentationWith(ctx context.Context, data []byte, challenge, domain string, check func(*Presentation) error) (*Presentation, error) {
+// (required) and its domain (when not empty), a verification method of
+// the holder (did:key or did:jwk when the presentation names no holder),
+// every embedded credential with a Data Integrity proof bound to the
+// holder as opts.HolderBinding requires, all of them before any is
+// verified, and then each verified; all this before the holder's key is
+// resolved (for a did:web or https holder, a fetch) once the
+// presentation's proofs pass their checks that need no key. The other
+// credentials (Presentation.Other) are opts.Check's to verify: without a
+// Check, a presentation with any is refused.
+func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, opts PresentationOptions) (*Presentation, error) {
+	if opts.HolderBinding == nil {
+		return nil, errors.New("dataintegrity: a presentation's verifier must say how its credentials are bound to the holder (PresentationOptions.HolderBinding; AnyHolder for none)")
+	}
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	if challenge == "" {
+	if opts.Challenge == "" {
 		return nil, fmt.Errorf("%w: the verifier must give a challenge", ErrChallenge)
 	}
 	var holder string
@@ -244,7 +278,7 @@ func (v *Verifier) VerifyPresentationWith(ctx context.Context, data []byte, chal
 			return nil, fmt.Errorf("%w: holder: %v", ErrProof, err)
 		}
 	}
-	// The embedded credentials are verified, and check applied, once the
+	// The embedded credentials are verified, and opts.Check applied, once the
 	// presentation's proofs pass their checks that need no key, before
 	// the holder's key is resolved (for a did:web or https holder, a fetch
 	// from the host it names).
@@ -256,8 +290,16 @@ func (v *Verifier) VerifyPresentationWith(ctx context.Context, data []byte, chal
 		}
 		list, _ := items.([]any)
 		for i, it := range list {
-			if _, ok := it.(map[string]any); !ok {
+			m, ok := it.(map[string]any)
+			if !ok {
 				return fmt.Errorf("%w: verifiableCredential[%d] is not an object", ErrProof, i)
+			}
+			if _, has := m["proof"]; !has && opts.Check == nil {
+				return fmt.Errorf("verifiableCredential[%d]: %w, and no PresentationOptions.Check verifies it otherwise", i, ErrNoProof)
+			} else if has {
+				if err := opts.HolderBinding(m, holder); err != nil {
+					return fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+				}
 			}
 		}
 		for i, it := range list {
@@ -273,12 +315,12 @@ func (v *Verifier) VerifyPresentationWith(ctx context.Context, data []byte, chal
 			out.Credentials = append(out.Credentials, c)
 		}
 		out.Document = unsecured
-		if check != nil {
-			return check(out)
+		if opts.Check != nil {
+			return opts.Check(out)
 		}
 		return nil
 	}
-	unsecured, proofs, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: challenge, domain: domain, beforeKeys: verifyCredentials})
+	unsecured, proofs, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: opts.Challenge, domain: opts.Domain, beforeKeys: verifyCredentials})
 	if err != nil {
 		return nil, err
 	}
