@@ -169,23 +169,22 @@ func (s *MemoryStore) now() time.Time {
 // held keeps its time; one it takes is stamped now. A disabled client
 // holds none.
 func (c *Client) takeResources(old *Client, now time.Time) {
-	var since map[string]time.Time
+	c.ResourcesSince = nil
+	if c.Disabled {
+		return
+	}
 	for _, r := range c.Resources {
-		if c.Disabled {
-			break
-		}
 		t := now
 		if old != nil && !old.Disabled && old.Serves(r) {
 			t = old.ResourcesSince[r]
 		}
 		if !t.IsZero() {
-			if since == nil {
-				since = map[string]time.Time{}
+			if c.ResourcesSince == nil {
+				c.ResourcesSince = map[string]time.Time{}
 			}
-			since[r] = t
+			c.ResourcesSince[r] = t
 		}
 	}
-	c.ResourcesSince = since
 }
 
 // resourceTaken refuses c, enabled, when another enabled client of
