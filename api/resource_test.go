@@ -9,9 +9,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 )
 
 // TestTokenForARelyingPartysAPIOverHTTP: POST /oauth2/token with
@@ -63,6 +65,48 @@ func TestTokenForARelyingPartysAPIOverHTTP(t *testing.T) {
 		if resp.StatusCode != 400 || m["error"] != "invalid_target" {
 			t.Errorf("resource %q: %d %v; want 400 invalid_target", r, resp.StatusCode, m)
 		}
+	}
+}
+
+// TestAPIPassedOnOverHTTP (SECURITY.md gap 27): when B drops its API and
+// C registers it, C introspects a token asked for it while B held it as
+// {"active":false} over HTTP (active, with its client and jti, before),
+// and one asked since as active.
+func TestAPIPassedOnOverHTTP(t *testing.T) {
+	clk := fakeclock.New(time.Now().Add(time.Second)) // after the keys the keystore makes
+	e := newOAuthEnv(t, OAuthConfig{}, func(c *auth.Config) { c.Now = clk.Now })
+	e.clients.Now = clk.Now
+	const api = "https://api.b.example/v1"
+	a := e.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, auth.ScopeQRRedeem)
+	c := e.register("svc-c", gm.AlgSM2, auth.ScopeQRRedeem)
+	serve := func(id string, resources ...string) {
+		t.Helper()
+		if _, err := e.clients.Update(context.Background(), id, func(c *auth.Client) error {
+			c.Resources = resources
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokenForAPI := func() string {
+		t.Helper()
+		resp, m := e.post(auth.TokenPath, assertionForm(e.assertion(a, nil), "resource", api).Encode())
+		if resp.StatusCode != 200 {
+			t.Fatalf("token for the API: %d %v", resp.StatusCode, m)
+		}
+		return m["access_token"].(string)
+	}
+	serve("svc-b", api)
+	before := tokenForAPI()
+	clk.Advance(2 * time.Second)
+	serve("svc-b")
+	serve("svc-c", api)
+	if m := e.introspectAs(t, c, before); m["active"] != false || len(m) != 1 {
+		t.Errorf("C on a token asked while B held the API: %v; want {\"active\":false}", m)
+	}
+	if m := e.introspectAs(t, c, tokenForAPI()); m["active"] != true || m["aud"] != api || m["client_id"] != "svc-a" {
+		t.Errorf("C on a token asked since it took the API: %v; want active", m)
 	}
 }
 

@@ -533,8 +533,10 @@ type Introspection struct {
 // its own tokens; another client's only as mayIntrospect says: a token
 // for this node when the caller is allowed the registry:admin scope, a
 // token for an API (Client.Resources) when the caller registered that
-// API, whichever client holds it, the answer's aud that API (RFC 7662
-// §2.2, RFC 9068 §5: the resource server checks that aud names it).
+// API, whichever client holds it, and the token was issued since the
+// caller took the API (Client.ServesSince), the answer's aud that API
+// (RFC 7662 §2.2, RFC 9068 §5: the resource server checks that aud
+// names it).
 // Everything else (invalid, expired, revoked, another client's, one for
 // another party's API, whatever the caller's scopes, or for this node)
 // is {"active": false}, so the answer does not tell why; the
@@ -571,7 +573,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 		}
 		aud = v.aud[0]
 	}
-	if v.clientID != caller.ID && !s.mayIntrospect(caller, aud) {
+	if v.clientID != caller.ID && !s.mayIntrospect(caller, aud, v.iat) {
 		return Introspection{}, nil
 	}
 	if v.region != "" {
@@ -602,17 +604,21 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 }
 
 // mayIntrospect reports whether caller may learn that another client's
-// token, whose audience is aud, is active (Introspect). A token for this
-// node: when caller is allowed registry:admin, the node's administration.
-// A token for a party's API: only when caller registered that API,
-// whatever its scopes; registry:admin administers the node, and does not
-// make its holder (a party may be allowed it too) the resource server of
-// every other party's API (RFC 7662 §4, RFC 9068 §5).
-func (s *Service) mayIntrospect(caller Client, aud string) bool {
+// token, whose audience is aud, issued at iat, is active (Introspect). A
+// token for this node: when caller is allowed registry:admin, the node's
+// administration. A token for a party's API: only when caller registered
+// that API, whatever its scopes, and held it when the token was asked
+// (Client.ServesSince): a token names the API, not the party, so one
+// asked while another party held the API (which dropped it or was
+// suspended) is not the caller's to see (SECURITY.md gap 27).
+// registry:admin administers the node, and does not make its holder (a
+// party may be allowed it too) the resource server of every other
+// party's API (RFC 7662 §4, RFC 9068 §5).
+func (s *Service) mayIntrospect(caller Client, aud string, iat time.Time) bool {
 	if aud == s.issuer {
 		return caller.HasScope(ScopeRegistryAdmin)
 	}
-	return caller.Serves(aud)
+	return caller.ServesSince(aud, iat)
 }
 
 // Revoke revokes an access token (RFC 7009): its jti is kept in the

@@ -569,8 +569,8 @@ func (in *RegionInput) unclaimed(c *call) error {
 // issuer's claim is never released (issuers are never removed). A
 // resource (claim/resource/<URI>, claimKeyID's spelling) is claimed by
 // an active relying party that registers it, the party's client ID as
-// Party, and released when its record drops it or the party is
-// suspended (claimResources).
+// Party, since the time it took it (Since), and released when its record
+// drops it or the party is suspended (claimResources).
 type Claim struct {
 	Region string `json:"region"`
 	// Record: the region's record names the host or identifier.
@@ -581,6 +581,11 @@ type Claim struct {
 	// Party is the client ID of the relying party whose resource (one
 	// of its APIs) the claim is, of kind claimResource.
 	Party string `json:"party,omitempty"`
+	// Since is when Party took the resource, of kind claimResource: the
+	// time of the transaction that claimed it while no party held it
+	// (RelyingParty.ResourcesSince). Zero on a claim a contract older
+	// than the time wrote.
+	Since time.Time `json:"since,omitzero"`
 	// Also holds the claims of other regions' records and issuers on a
 	// chain an even older contract wrote, which let two regions name one
 	// host or identifier (indexClaims): when Region releases the claim,
@@ -1665,13 +1670,21 @@ func checkResources(uris []string) error {
 // (a range read over every party, on every party's write, made them all
 // conflict on Fabric). No chain holds resources of a contract older than
 // their claims, so indexClaims stores none.
+//
+// It sets in.ResourcesSince from the claims: a resource the party held
+// keeps its claim's time (zero on a claim an older contract wrote: none
+// is set), one it takes takes the transaction's, so that introspection
+// shows the party no token asked for the API before it took it (another
+// party's, or its own of an earlier hold: SECURITY.md gap 27).
 func (c *call) claimResources(old, in *RelyingParty) error {
 	was, now := old.claimedResources(), in.claimedResources()
+	since := make(map[string]time.Time, len(now)) // by claim name
 	for _, name := range now {
 		cl, err := c.claimOf(claimResource, name)
 		if err != nil {
 			return err
 		} else if cl.Party == in.ClientID {
+			since[name] = cl.Since
 			continue
 		}
 		i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
@@ -1692,8 +1705,18 @@ func (c *call) claimResources(old, in *RelyingParty) error {
 		} else if o, ok := h.other(c.caller); ok {
 			return fmt.Errorf("%w: resource %d is on %s", ErrForbidden, i, o.host(host))
 		}
-		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
+		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID, Since: c.now}); err != nil {
 			return err
+		}
+		since[name] = c.now
+	}
+	in.ResourcesSince = nil
+	for i, r := range in.Resources {
+		if t := since[claimKeyID(r)]; !t.IsZero() {
+			if in.ResourcesSince == nil {
+				in.ResourcesSince = make([]time.Time, len(in.Resources))
+			}
+			in.ResourcesSince[i] = t
 		}
 	}
 	for _, name := range was {

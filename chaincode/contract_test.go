@@ -2206,6 +2206,73 @@ func TestSuspendedPartyFreesItsResources(t *testing.T) {
 	}
 }
 
+// TestResourceTakenSince (SECURITY.md gap 27): the claim of a resource,
+// and the record of the party that holds it, carry the time of the
+// transaction that took it while no party held it; the party keeps it
+// while it holds the resource (its record rewritten, the resource in
+// another spelling), another party that takes the resource takes it at
+// its own transaction's time, and a party that takes its resource back
+// (enabled again) takes it anew; a suspended party's record holds none,
+// and the input's times are not taken. A claim an older contract wrote,
+// without a time, gives none.
+func TestResourceTakenSince(t *testing.T) {
+	l := consortium(t)
+	const api = "https://api.a.example/v1"
+	var at time.Time // the time of write's transaction
+	write := func(msp, fn, id, status string, resources ...string) RelyingParty {
+		t.Helper()
+		in := RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: status, Resources: resources, ResourcesSince: []time.Time{t0}}
+		var out RelyingParty
+		if err := json.Unmarshal(l.must(t, msp, fn, js(t, in)), &out); err != nil {
+			t.Fatal(err)
+		}
+		at = l.st.Now
+		var stored RelyingParty
+		if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", id), &stored); err != nil || !slices.EqualFunc(stored.ResourcesSince, out.ResourcesSince, time.Time.Equal) {
+			t.Errorf("%s stored: %v %v; answered %v", id, stored.ResourcesSince, err, out.ResourcesSince)
+		}
+		return out
+	}
+	claimSince := func() time.Time {
+		t.Helper()
+		var cl Claim
+		if k, _ := CompositeKey(objClaim, claimResource, api); json.Unmarshal(l.st.KV[k], &cl) != nil || cl.Party == "" {
+			t.Fatalf("no claim of %s", api)
+		}
+		return cl.Since
+	}
+
+	a := write(msp31, "AddRelyingParty", "rp-a", EntryActive, api)
+	took := at
+	if len(a.ResourcesSince) != 1 || !a.ResourcesSince[0].Equal(took) || !claimSince().Equal(took) {
+		t.Errorf("rp-a took %s: since %v, claim %v; want %v", api, a.ResourcesSince, claimSince(), took)
+	}
+	if a := write(msp31, "PutRelyingParty", "rp-a", EntryActive, "https://a.example/v0", "https://API.a.example:443/v1"); len(a.ResourcesSince) != 2 ||
+		!a.ResourcesSince[0].Equal(at) || !a.ResourcesSince[1].Equal(took) {
+		t.Errorf("rp-a rewritten, its resource in another spelling after a new one: since %v; want [%v %v]", a.ResourcesSince, at, took)
+	}
+	if a := write(msp31, "PutRelyingParty", "rp-a", EntryActive); a.ResourcesSince != nil {
+		t.Errorf("rp-a without resources: since %v", a.ResourcesSince)
+	}
+	b := write(msp32, "AddRelyingParty", "rp-b", EntryActive, api)
+	if took = at; len(b.ResourcesSince) != 1 || !b.ResourcesSince[0].Equal(took) || !claimSince().Equal(took) {
+		t.Errorf("rp-b took the resource rp-a dropped: since %v, claim %v; want %v", b.ResourcesSince, claimSince(), took)
+	}
+	if b := write(msp32, "PutRelyingParty", "rp-b", EntrySuspended, api); b.ResourcesSince != nil {
+		t.Errorf("rp-b suspended: since %v", b.ResourcesSince)
+	}
+	if b := write(msp32, "PutRelyingParty", "rp-b", EntryActive, api); len(b.ResourcesSince) != 1 || !b.ResourcesSince[0].Equal(at) || !at.After(took) {
+		t.Errorf("rp-b enabled again: since %v; want %v", b.ResourcesSince, at)
+	}
+	// A claim an older contract wrote has no time.
+	k, _ := CompositeKey(objClaim, claimResource, api)
+	l.st.KV[k] = []byte(`{"region":"320000","party":"rp-b"}`)
+	if b := write(msp32, "PutRelyingParty", "rp-b", EntryActive, api); b.ResourcesSince != nil || !claimSince().IsZero() {
+		t.Errorf("rp-b holding a claim without time: since %v, claim %v; want none", b.ResourcesSince, claimSince())
+	}
+}
+
 // TestRelyingPartyWritesReadNoOtherParty: a relying party's write reads
 // the claims of its resources (point reads, as many as it names), never
 // another party's record nor a range of keys: it listed every party of
