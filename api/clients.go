@@ -235,6 +235,8 @@ func (a *clientAdmin) show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// RFC 5789 §3.1: the client is changed by a PATCH (update).
+	w.Header().Set("Accept-Patch", mergePatchType)
 	writeJSON(w, view(c))
 	return nil
 }

@@ -194,3 +194,41 @@ func TestPatchClientResources(t *testing.T) {
 		t.Errorf("refused patches changed the registry:\n%+v\n%+v", before, after)
 	}
 }
+
+// TestClientAcceptPatch: a registered client, which PATCH changes
+// (a JSON Merge Patch), advertises the patch format in Accept-Patch
+// (RFC 5789 §3.1) on GET and HEAD, and in the 405 (with Allow listing
+// PATCH) to OPTIONS or another method the resource does not take, which
+// the server answers before any authentication, as for every route. A
+// resource PATCH does not change sends none.
+func TestClientAcceptPatch(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	a := e.register("svc-a", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	admin := e.token(a, "")
+	for _, tc := range []struct {
+		method, path, token string
+		status              int
+		acceptPatch         string
+	}{
+		{"GET", "/v1/admin/clients/svc-a", admin, 200, "application/merge-patch+json"},
+		{"HEAD", "/v1/admin/clients/svc-a", admin, 200, "application/merge-patch+json"},
+		{"OPTIONS", "/v1/admin/clients/svc-a", "", 405, "application/merge-patch+json"},
+		{"OPTIONS", "/v1/admin/clients/svc-a", admin, 405, "application/merge-patch+json"},
+		{"PUT", "/v1/admin/clients/svc-a", admin, 405, "application/merge-patch+json"},
+		{"GET", "/v1/admin/clients", admin, 200, ""},
+		{"OPTIONS", "/v1/admin/clients", admin, 405, ""},
+		{"GET", "/v1/admin/clients/svc-nobody", admin, 404, ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, m := e.send(req)
+		if resp.StatusCode != tc.status || resp.Header.Get("Accept-Patch") != tc.acceptPatch {
+			t.Errorf("%s %s: %d Accept-Patch %q %v; want %d %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Accept-Patch"), m, tc.status, tc.acceptPatch)
+		}
+		if tc.status == 405 && (tc.acceptPatch != "") != strings.Contains(resp.Header.Get("Allow"), "PATCH") {
+			t.Errorf("%s %s: Allow %q", tc.method, tc.path, resp.Header.Get("Allow"))
+		}
+	}
+}

@@ -1210,29 +1210,16 @@ func putIssuer(c *call) (any, error) {
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	// An ID that is a region's DID or endpoint URL would pass for its
-	// node; one on a region's host (Region.Hosts) for an issuer that
-	// node hosts, which is for the region alone to write. Hosts no region
-	// names are first come between regions: an issuer record of another
-	// region on the ID's host keeps it (IDHost: its case, a trailing dot
-	// and the default port do not make another host). The claims tell
-	// (Claim), read for the ID and its host only.
-	host, _ := IDHost(in.ID)
-	if cl, err := c.claimOf(claimID, claimKeyID(in.ID)); err != nil {
-		return nil, err
-	} else if cl.Record {
-		return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, cl.id())
-	}
-	if cl, err := c.claimOf(claimHost, host); err != nil {
-		return nil, err
-	} else if cl.Region != "" && cl.Region != c.caller {
-		return nil, fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, in.ID, cl.host(host))
-	}
-	if err := c.typeHostsFree(in.Types); err != nil {
-		return nil, err
-	}
 	var old Issuer
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if old.Region != c.caller {
+		if err := c.issuerIDFree(in.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.typeHostsFree(in.Types); err != nil {
 		return nil, err
 	}
 	keys, err := c.issuerKeys(old.Keys, in.Keys)
@@ -1245,6 +1232,38 @@ func putIssuer(c *call) (any, error) {
 		return nil, err
 	}
 	return out, c.claimIssuer(c.caller, in.ID)
+}
+
+// issuerIDFree refuses, with ErrForbidden, the ID of an issuer the
+// caller adds (or another region's, which putOwned refuses after) where
+// the ID is not the caller's to take. An ID that is a region's DID or
+// endpoint URL would pass for its node: it is refused while any region's
+// record names it, even where the claim's holder is an issuer whose
+// region's record dropped it and another region's record shares it
+// (Claim.named, on a chain an even older contract wrote), as a relying
+// party's resource is. One on a region's host (Region.Hosts) would pass
+// for an issuer that node hosts, which is for the region alone to write.
+// Hosts no region names are first come between regions: an issuer record
+// of another region on the ID's host keeps it (IDHost: its case, a
+// trailing dot and the default port do not make another host). The
+// claims tell (Claim), read for the ID and its host only. An issuer the
+// caller already holds is not checked: its ID and host are claimed for it
+// already (shared with another region's on such an older chain), and
+// refusing its update would stop its region suspending it or rotating
+// its keys.
+func (c *call) issuerIDFree(id string) error {
+	if cl, err := c.claimOf(claimID, claimKeyID(id)); err != nil {
+		return err
+	} else if r, ok := cl.named(); ok {
+		return fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, id, r.id())
+	}
+	host, _ := IDHost(id)
+	if cl, err := c.claimOf(claimHost, host); err != nil {
+		return err
+	} else if cl.Region != "" && cl.Region != c.caller {
+		return fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, id, cl.host(host))
+	}
+	return nil
 }
 
 // typeHostsFree refuses, with ErrForbidden, a credential type that is a

@@ -2465,17 +2465,14 @@ func TestRegionAndPartyNameInEveryOrder(t *testing.T) {
 	}
 }
 
-// TestResourceNamedByASharedClaim: on a chain an even older contract
-// wrote, the claim of an identifier may be held by an issuer of one
-// region whose record dropped it while another region's record still
-// names it (Claim.Also): a relying party's resource may not be that
-// identifier either, the token endpoint taking it as the other region's,
-// nor another path on that host, which the other region shares.
-func TestResourceNamedByASharedClaim(t *testing.T) {
+// olderChainSharedID returns a ledger as an even older contract left
+// it, with 310000's issuer whose ID is the endpoint URL shared, also
+// named by the records of the regions named, and no claims stored (the
+// first write stores them, indexClaims).
+func olderChainSharedID(t *testing.T, shared string, named ...string) *ledger {
+	t.Helper()
 	l := consortium(t)
-	const shared = "https://shared.example/node"
-	// 310000's issuer has the ID its record and 320000's name.
-	for _, code := range []string{"310000", "320000"} {
+	for _, code := range named {
 		var r Region
 		k, _ := CompositeKey(objRegion, code)
 		if err := json.Unmarshal(l.st.KV[k], &r); err != nil {
@@ -2493,6 +2490,18 @@ func TestResourceNamedByASharedClaim(t *testing.T) {
 			delete(l.st.KV, k)
 		}
 	}
+	return l
+}
+
+// TestResourceNamedByASharedClaim: on a chain an even older contract
+// wrote, the claim of an identifier may be held by an issuer of one
+// region whose record dropped it while another region's record still
+// names it (Claim.Also): a relying party's resource may not be that
+// identifier either, the token endpoint taking it as the other region's,
+// nor another path on that host, which the other region shares.
+func TestResourceNamedByASharedClaim(t *testing.T) {
+	const shared = "https://shared.example/node"
+	l := olderChainSharedID(t, shared, "310000", "320000")
 	// 310000's record drops it: its issuer holds the claim, 320000's
 	// record shares it.
 	l.must(t, msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "node 310000",
@@ -2505,5 +2514,38 @@ func TestResourceNamedByASharedClaim(t *testing.T) {
 	_, err = l.call(msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, "https://shared.example/another-api"))
 	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "host shared.example of region 320000") {
 		t.Errorf("a resource on the host 320000's record shares: %v, want ErrForbidden", err)
+	}
+}
+
+// TestIssuerIDNamedByASharedClaim: on such a chain, an issuer may not
+// take an ID any region's record names, as a party's resource may not,
+// even where the claim's holder is the caller's issuer whose region's
+// record dropped it (another spelling of its ID is another issuer
+// record); the issuer whose ID it is stays its region's to update (to
+// suspend it, or rotate its keys), whichever region holds the claim.
+func TestIssuerIDNamedByASharedClaim(t *testing.T) {
+	const shared = "https://shared.example/node"
+	issuer := func(id, status string) string {
+		return js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"}, Status: status,
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}})
+	}
+	l := olderChainSharedID(t, shared, "310000", "320000")
+	// 310000's issuer holds the claim, 320000's record shares it.
+	l.must(t, msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "node 310000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}}))
+	_, err := l.call(msp31, "PutIssuer", issuer("https://SHARED.example/node/", EntryActive))
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region 320000") {
+		t.Errorf("a new issuer whose ID 320000's record names: %v, want ErrForbidden", err)
+	}
+	if k, _ := CompositeKey(objIssuer, "https://SHARED.example/node/"); l.st.KV[k] != nil {
+		t.Error("the refused issuer was written")
+	}
+	l.must(t, msp31, "PutIssuer", issuer(shared, EntrySuspended))
+
+	// 320000's record holds the claim, 310000's issuer shares it.
+	l = olderChainSharedID(t, shared, "320000")
+	l.must(t, msp31, "PutIssuer", issuer(shared, EntrySuspended))
+	if _, err := l.call(msp32, "PutIssuer", issuer(shared, EntryActive)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("320000 writing 310000's issuer: %v, want ErrForbidden", err)
 	}
 }
