@@ -247,7 +247,7 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 		return nil, err
 	}
 	redis.SetLogger(redisLog{log})
-	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value()})
+	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value(), Log: log})
 	if err != nil {
 		client.Close()
 		return nil, err
