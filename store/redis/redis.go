@@ -4,7 +4,8 @@
 // also reads the replay epoch (see [Store.MarkUsed]): on a Cluster the two
 // carry a hash tag naming one of 64 epoch buckets, so they share a slot.
 // Notifications (Watch, Notify) are Pub/Sub messages on one channel a
-// prefix, which each store subscribes to once.
+// prefix, to which each store keeps one subscription from its first
+// Watch, made in the background and checked with PINGs (wake.go).
 // Expiry and rate-limit time come from the Redis server's clock, so nodes
 // with skewed clocks still agree. It is the only package that links
 // go-redis: domain packages depend on the contract in package store.
