@@ -49,8 +49,8 @@ type Options struct {
 	// answer may take: a connection that does not answer in time is
 	// taken for dead (a half-open one, whose peer went without closing
 	// it, would otherwise look alive until TCP gives up, many minutes
-	// later), and the store subscribes again on a new one. Zero means
-	// 5 s.
+	// later), and the store subscribes again on a new one. Zero or less
+	// means 5 s.
 	WakeCheck time.Duration
 }
 

@@ -158,7 +158,7 @@ func (r *Store) follow() {
 		if held >= wakeSettled {
 			pause = wakeRetry
 		}
-		failed.Warn(r.wake.log, "redis: the wake subscription failed: this instance's long polls see a login answered at another instance at their next read (within 2 s), not at once",
+		failed.Warn(r.wake.log, "redis: the wake subscription failed: notifications from the other stores sharing the prefix are lost until it is made again (watchers see what they name at their next read)",
 			cause(err), slog.String("channel", r.wakeChannel()), slog.Duration("retry_in", pause))
 		t := time.NewTimer(pause)
 		select {
@@ -272,7 +272,7 @@ func (r *Store) Notify(ctx context.Context, key string) error {
 	if err := r.c.Publish(ctx, r.wakeChannel(), r.origin+" "+sk).Err(); err != nil {
 		if ctx.Err() == nil {
 			r.wake.publishMu.Lock()
-			r.wake.published.Warn(r.wake.log, "redis: a wake could not be published: the long polls of other instances see this login's answer at their next read (within 2 s), not at once",
+			r.wake.published.Warn(r.wake.log, "redis: a wake could not be published: the other stores sharing the prefix do not receive this notification (their watchers see what it names at their next read)",
 				cause(err), slog.String("channel", r.wakeChannel()))
 			r.wake.publishMu.Unlock()
 		}
