@@ -100,12 +100,7 @@ func (r *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	r.wake.mu.Lock()
-	if !r.wake.started {
-		r.wake.started = true
-		go r.follow()
-	}
-	r.wake.mu.Unlock()
+	r.startWake()
 	ch, stop := r.signals.Watch(sk)
 	return ch, stop, nil
 }
@@ -114,21 +109,18 @@ func (r *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 // Watch does, and waits until Redis confirmed it: from then on a Notify
 // from any store sharing the prefix reaches this store's watches, until
 // the subscription's connection is lost. When ctx ends first it returns
-// an ErrUnavailable error naming why the last attempt failed.
+// an ErrUnavailable error naming why the last attempt failed; when the
+// store is closed, ErrClosed.
 func (r *Store) Subscribe(ctx context.Context) error {
 	if r.closed.Load() {
 		return store.ErrClosed
 	}
-	r.wake.mu.Lock()
-	if !r.wake.started {
-		r.wake.started = true
-		go r.follow()
-	}
-	up := r.wake.up
-	r.wake.mu.Unlock()
+	up := r.startWake()
 	select {
 	case <-up:
 		return nil
+	case <-r.wake.stop:
+		return store.ErrClosed
 	case <-ctx.Done():
 	}
 	r.wake.mu.Lock()
@@ -137,6 +129,18 @@ func (r *Store) Subscribe(ctx context.Context) error {
 		return wrap("subscribe", r.wake.err)
 	}
 	return wrap("subscribe", ctx.Err())
+}
+
+// startWake starts follow unless it runs, and returns the channel
+// closed once the subscription is confirmed (wake.up).
+func (r *Store) startWake() <-chan struct{} {
+	r.wake.mu.Lock()
+	defer r.wake.mu.Unlock()
+	if !r.wake.started {
+		r.wake.started = true
+		go r.follow()
+	}
+	return r.wake.up
 }
 
 // follow keeps the store subscribed to its wake channel until Close:
