@@ -47,6 +47,8 @@ var errMissedPong = errors.New("the subscription's connection did not answer a P
 type wake struct {
 	log   *slog.Logger
 	check time.Duration // Options.WakeCheck
+	// settled is wakeSettled (a test shortens it).
+	settled time.Duration
 	// stop is closed by Close: follow ends.
 	stop chan struct{}
 
@@ -74,6 +76,7 @@ func (w *wake) init(opts Options) {
 	if w.check <= 0 {
 		w.check = defaultWakeCheck
 	}
+	w.settled = wakeSettled
 	w.stop = make(chan struct{})
 	w.up = make(chan struct{})
 }
@@ -159,7 +162,7 @@ func (r *Store) follow() {
 		r.wake.mu.Lock()
 		r.wake.err = err
 		r.wake.mu.Unlock()
-		if held >= wakeSettled {
+		if held >= r.wake.settled {
 			pause = wakeRetry
 		}
 		failed.Warn(r.wake.log, "redis: the wake subscription failed: notifications from the other stores sharing the prefix are lost until it is made again (watchers see what they name at their next read)",
@@ -243,7 +246,7 @@ func (r *Store) listen(failed *retrylog.Log) (time.Duration, error) {
 		if err != nil {
 			return held, err
 		}
-		if failed.Failing() && held >= wakeSettled {
+		if failed.Failing() && held >= r.wake.settled {
 			r.wake.log.Info("redis: the wake subscription works again", slog.String("channel", r.wakeChannel()))
 			failed.Reset()
 		}
