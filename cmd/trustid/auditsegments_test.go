@@ -185,3 +185,47 @@ func TestAuditVerifyPrunedAsRecorded(t *testing.T) {
 		t.Fatalf("a segment deleted early: %v %v, want %v naming the entries missing", got, err, ledger.ErrAuditAnchor)
 	}
 }
+
+// TestAuditLogSegmentsMissingServe: a node whose log begins later than
+// the ledger records it pruned to (a sealed segment deleted by hand
+// while it was stopped) logs AUDIT LOG SEGMENTS MISSING at its next
+// pruning and deletes nothing.
+func TestAuditLogSegmentsMissingServe(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
+	ledgerPath := filepath.Join(t.TempDir(), "ledger.db")
+	args := func(retention string) []string {
+		return []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", ledgerPath,
+			"--audit-segment-size", "1", "--audit-anchor-interval", "1s", "--audit-retention", retention}
+	}
+	waitLog := func(node *testnode.Node, msg string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(node.Logs.String(), msg); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s:\n%s", msg, node.Logs.String())
+			}
+		}
+	}
+	node := testnode.Start(t, serveMain, args("1s")...) // entries 1-2 pruned, recorded
+	waitLog(node, `"msg":"audit log: deleted a sealed segment past --audit-retention"`)
+	node.Stop()
+	node = testnode.Start(t, serveMain, args("1h")...) // seals audit.log.3-4, prunes nothing
+	node.Stop()
+	sealed, err := filepath.Glob(filepath.Join(dir, auditFile+".*-*"))
+	if err != nil || len(sealed) != 1 {
+		t.Fatalf("sealed segments: %v %v", sealed, err)
+	}
+	if err := os.Remove(sealed[0]); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run(t, ctx, "ledger", "audit-verify", "--data", dir, "--ledger-file", ledgerPath); !errors.Is(err, ledger.ErrAuditAnchor) {
+		t.Fatalf("audit-verify with %s deleted: %v\n%s", filepath.Base(sealed[0]), err, out)
+	}
+	node = testnode.Start(t, serveMain, args("1s")...)
+	waitLog(node, `"msg":"AUDIT LOG SEGMENTS MISSING`)
+	node.Stop()
+	if strings.Contains(node.Logs.String(), "deleted a sealed segment") {
+		t.Fatalf("pruned a log missing segments:\n%s", node.Logs.String())
+	}
+}
