@@ -95,11 +95,15 @@ type HeadInput struct {
 	Digest  string `json:"digest"`
 }
 
-// AuditInput is AnchorAudit's argument.
+// AuditInput is AnchorAudit's argument. Pruned, when set, records that
+// the node is about to delete the sealed segments of its log through
+// Pruned.Seq (AuditAnchor.Pruned); it is sent with the head already
+// anchored or a later one.
 type AuditInput struct {
-	Node string `json:"node"`
-	Seq  uint64 `json:"seq"`
-	Head string `json:"head"`
+	Node   string     `json:"node"`
+	Seq    uint64     `json:"seq"`
+	Head   string     `json:"head"`
+	Pruned AuditPrune `json:"pruned,omitzero"`
 }
 
 // Object types of the composite keys.
@@ -2018,26 +2022,60 @@ func anchorAudit(c *call) (any, error) {
 	if !reHex256.MatchString(in.Head) {
 		return nil, invalid("head must be 64 lowercase hex digits (SM3)")
 	}
+	if err := in.Pruned.check(in.Seq); err != nil {
+		return nil, err
+	}
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
 	}
 	var old AuditAnchor
 	err := c.load(&old, objAudit, c.caller, in.Node)
 	switch {
-	case err == nil && old.Seq == in.Seq && old.Head == in.Head:
-		return old, nil
-	case err == nil && old.Seq == in.Seq:
+	case err == nil && old.Seq == in.Seq && old.Head != in.Head:
 		return nil, fmt.Errorf("%w: audit log of %s/%s forks at %d", ErrHeadConflict, c.caller, in.Node, in.Seq)
 	case err == nil && old.Seq > in.Seq:
 		return nil, fmt.Errorf("%w: audit log of %s/%s is anchored at %d", ErrStale, c.caller, in.Node, old.Seq)
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
-	a := AuditAnchor{Region: c.caller, Node: in.Node, Seq: in.Seq, Head: in.Head, Time: c.now, Tx: c.st.TxID()}
+	p, was := in.Pruned, old.Pruned
+	switch {
+	case p.Seq == 0:
+		p = was // a head alone keeps the record of the pruning
+	case was.Seq > p.Seq:
+		return nil, fmt.Errorf("%w: audit log of %s/%s is recorded pruned through %d", ErrStale, c.caller, in.Node, was.Seq)
+	case was.Seq == p.Seq && was.Head != p.Head:
+		return nil, fmt.Errorf("%w: audit log of %s/%s was pruned through %d with another head", ErrHeadConflict, c.caller, in.Node, p.Seq)
+	case was.Seq == p.Seq:
+		p = was
+	}
+	if err == nil && old.Seq == in.Seq && p.Seq == was.Seq {
+		return old, nil
+	}
+	a := AuditAnchor{Region: c.caller, Node: in.Node, Seq: in.Seq, Head: in.Head, Time: c.now, Tx: c.st.TxID(), Pruned: p}
 	if err := c.save(a, objAudit, c.caller, in.Node); err != nil {
 		return nil, err
 	}
 	return a, c.emit(EventAudit, a)
+}
+
+// check validates a pruning record sent with the head at seq: none, or
+// one through an entry before seq with its hash and the times of the
+// first and last entries deleted.
+func (p AuditPrune) check(seq uint64) error {
+	switch {
+	case p == AuditPrune{}:
+		return nil
+	case p.Seq == 0 || p.Seq >= seq:
+		return invalid("pruned.seq %d: want an entry before the head's, %d", p.Seq, seq)
+	case !reHex256.MatchString(p.Head):
+		return invalid("pruned.head must be 64 lowercase hex digits (SM3)")
+	case p.From.IsZero() || p.To.IsZero():
+		// Not checked in order: they are the node's clock, which may
+		// have stepped back between the two entries.
+		return invalid("pruned.from and pruned.to: want the deleted entries' first and last times")
+	}
+	return nil
 }
 
 func getAuditAnchor(c *call) (any, error) {

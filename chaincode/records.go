@@ -447,6 +447,22 @@ type AuditAnchor struct {
 	Head   string    `json:"head"` // hex SM3 of the log entry at Seq
 	Time   time.Time `json:"time"`
 	Tx     string    `json:"tx"`
+	// Pruned is the node's last record that it deleted the oldest
+	// segments of its log, through Pruned.Seq (zero: none recorded). A log
+	// that begins past Pruned.Seq+1 lost segments the node never pruned.
+	Pruned AuditPrune `json:"pruned,omitzero"`
+}
+
+// AuditPrune records that a node deleted the sealed segments of its
+// audit log through entry Seq (for --audit-retention): Head is that
+// entry's hash, which the prev of the oldest entry left must be, and
+// From and To are the times of the first and last entries deleted with
+// it. Sequence numbers, a digest and times only: nothing personal.
+type AuditPrune struct {
+	Seq  uint64    `json:"seq"`
+	Head string    `json:"head"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // ListDigest returns the digest a StatusHead holds for an encoded status
