@@ -170,7 +170,7 @@ func TestPatchClientResources(t *testing.T) {
 		{"svc-b", admin, "application/merge-patch+json", `{"client_id":"svc-x"}`, 400, "invalid_client_metadata", "client_id cannot be changed"},
 		{"svc-b", admin, "application/merge-patch+json", `{"resources":["ftp://api.b.example"]}`, 400, "invalid_client_metadata", "resources[0]"},
 		{"svc-b", admin, "application/merge-patch+json", `{"resources":["` + apiV2 + `","` + apiC + `"]}`, 400, "invalid_client_metadata", "resources[1] is registered by another client"},
-		{"svc-b", admin, "application/merge-patch+json", `{}`, 400, "invalid_client_metadata", "changes nothing"},
+		{"svc-nobody", admin, "application/merge-patch+json", `{}`, 404, "not_found", ""},
 		{"svc-nobody", admin, "application/merge-patch+json", `{"resources":null}`, 404, "not_found", ""},
 		{"svc-b", e.token(b, ""), "application/merge-patch+json", `{"resources":null}`, 403, "insufficient_scope", ""},
 	} {
@@ -182,7 +182,13 @@ func TestPatchClientResources(t *testing.T) {
 			t.Errorf("415 without Accept-Patch: %v", resp.Header)
 		}
 	}
+	// {} is a valid merge patch that changes nothing (RFC 7396 §2): the
+	// record as it is.
+	_, shown := e.call("GET", "/v1/admin/clients/svc-b", admin, "")
+	if resp, m := patch("svc-b", admin, "application/merge-patch+json", ` {} `); resp.StatusCode != 200 || !reflect.DeepEqual(m, shown) {
+		t.Errorf("empty patch: %d %v; want 200 %v", resp.StatusCode, m, shown)
+	}
 	if after, _ := e.clients.List(context.Background()); !reflect.DeepEqual(after, before) {
-		t.Errorf("refused patches changed the registry:\n%+v\n%+v", before, after)
+		t.Errorf("refused and empty patches changed the registry:\n%+v\n%+v", before, after)
 	}
 }
