@@ -212,6 +212,32 @@ func TestTokensAcrossRegions(t *testing.T) {
 	}
 	waitFor(t, "client back", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err == nil })
 
+	// The registry's current record bounds a token: a client whose region
+	// takes qr:redeem, or client_credentials (the grant of every access
+	// token), from it has nothing of it left here.
+	for _, change := range []func(x *chaincode.RelyingParty){
+		func(x *chaincode.RelyingParty) { x.Scopes = []string{auth.ScopeEnroll} },
+		func(x *chaincode.RelyingParty) {
+			x.GrantTypes, x.RedirectURIs = []string{chaincode.GrantAuthorizationCode}, []string{"https://a.example/cb"}
+		},
+	} {
+		x, _ := s.viewB.RelyingParty("svc-a")
+		change(&x)
+		if _, err := s.c.a.PutRelyingParty(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "scope or grant taken", func() bool {
+			_, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem)
+			return errors.Is(err, auth.ErrInsufficientScope)
+		})
+		x, _ = s.viewB.RelyingParty("svc-a") // the current version
+		x.Scopes, x.GrantTypes, x.RedirectURIs = []string{auth.ScopeQRRedeem, auth.ScopeEnroll}, nil, nil
+		if _, err := s.c.a.PutRelyingParty(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "client back", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err == nil })
+	}
+
 	// A retires its key: A's tokens stop at B.
 	if _, _, err := s.c.a.L.Submit(ctx, "SetRegionKeyState", "a-node-1", chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
