@@ -46,8 +46,8 @@ func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes
 type validToken struct {
 	clientID string
 	// scopes is scope split (grantedScopes) by validate, for Authorize,
-	// which checks it on every use of a cached token; introspection reads
-	// scope alone.
+	// which narrows it to what the client is still allowed at each client
+	// check (clientState.scopes); introspection reads scope alone.
 	scopes   []string
 	scope    string
 	jti      string
