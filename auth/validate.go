@@ -27,8 +27,9 @@ import (
 // Principal is the client an access token authenticates.
 type Principal struct {
 	ClientID string
-	// Scopes granted to the token, in the order of Scopes. Shared: do not
-	// modify.
+	// Scopes granted to the token that its client is still allowed (the
+	// registry's current record bounds a token), in the order of Scopes.
+	// Shared: do not modify.
 	Scopes []string
 	// Region is the client's home region.
 	Region string
