@@ -514,4 +514,18 @@ func TestPeerIntrospectionAudienceIsTheRegionsAPIEndpoint(t *testing.T) {
 			t.Errorf("a token of A for %s, asked by B: active %v, %v; want active %v", aud, in.Active, err, want)
 		}
 	}
+	// A answers with the scopes svc-a's current record still allows (its
+	// ledger record has qr:redeem and identity:enroll), as its own
+	// introspection does.
+	now := time.Now()
+	j := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": issuerA, "sub": "svc-a", "client_id": "svc-a", "aud": []string{issuerA, issuerB},
+		"scope": auth.ScopeQRRedeem + " " + auth.ScopeRegistryAdmin, "jti": "j-narrowed", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	j.Header["typ"], j.Header["kid"] = auth.AccessTokenType, "a-node-1"
+	tok, err := j.SignedString(s.keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := a.IntrospectForPeer(ctx, regionB, tok); err != nil || !in.Active || in.Scope != auth.ScopeQRRedeem {
+		t.Errorf("a token with a scope svc-a is no longer allowed, asked by B: %+v %v; want active, scope %s", in, err, auth.ScopeQRRedeem)
+	}
 }
