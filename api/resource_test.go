@@ -128,6 +128,42 @@ func (e *oauthEnv) introspectAs(t *testing.T, who rpClient, token string) map[st
 // Accept-Patch; an unknown member, a member a patch cannot change, a bad
 // URI and an API another party holds are 400 invalid_client_metadata
 // saying why, and change nothing; without registry:admin it is 403.
+// TestDemotedAdminTokenRefused: a client whose registry:admin is taken
+// away by a PATCH cannot use its live admin token for it (nor PATCH the
+// scope back onto itself): the registry's current record bounds a token,
+// and its introspection says the narrowed scope.
+func TestDemotedAdminTokenRefused(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	ops := e.register("ops", gm.AlgSM2, auth.ScopeRegistryAdmin, auth.ScopeQRRedeem)
+	boss := e.register("boss", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	old := e.token(ops, "")
+	if resp, m := e.call("GET", "/v1/admin/clients", old, ""); resp.StatusCode != 200 {
+		t.Fatalf("admin route before the change: %d %v", resp.StatusCode, m)
+	}
+	patch := func(token, body string) (*http.Response, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest("PATCH", "/v1/admin/clients/ops", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		return e.send(req)
+	}
+	if resp, m := patch(e.token(boss, ""), `{"scopes":["qr:redeem"]}`); resp.StatusCode != 200 {
+		t.Fatalf("demote: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.call("GET", "/v1/admin/clients", old, ""); resp.StatusCode != 403 || m["error"] != "insufficient_scope" {
+		t.Errorf("demoted client's admin token: %d %v; want 403 insufficient_scope", resp.StatusCode, m)
+	}
+	if resp, m := patch(old, `{"scopes":["qr:redeem","registry:admin"]}`); resp.StatusCode != 403 {
+		t.Errorf("demoted client giving itself registry:admin back: %d %v; want 403", resp.StatusCode, m)
+	}
+	if c, err := e.clients.Get(context.Background(), "ops"); err != nil || fmt.Sprint(c.Scopes) != "[qr:redeem]" {
+		t.Errorf("the demoted client's scopes: %v %v", c.Scopes, err)
+	}
+	if m := e.introspectAs(t, ops, old); m["active"] != true || m["scope"] != "qr:redeem" {
+		t.Errorf("introspecting the demoted client's token: %v", m)
+	}
+}
+
 func TestPatchClientResources(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const apiV1, apiV2, apiC = "https://api.b.example/v1", "https://api.b.example/v2", "https://api.c.example"
@@ -178,7 +214,7 @@ func TestPatchClientResources(t *testing.T) {
 		{"svc-b", admin, "application/merge-patch+json", `{"client_id":"svc-x"}`, 400, "invalid_client_metadata", "client_id cannot be changed"},
 		{"svc-b", admin, "application/merge-patch+json", `{"resources":["ftp://api.b.example"]}`, 400, "invalid_client_metadata", "resources[0]"},
 		{"svc-b", admin, "application/merge-patch+json", `{"resources":["` + apiV2 + `","` + apiC + `"]}`, 400, "invalid_client_metadata", "resources[1] is registered by another client"},
-		{"svc-b", admin, "application/merge-patch+json", `{}`, 400, "invalid_client_metadata", "changes nothing"},
+		{"svc-nobody", admin, "application/merge-patch+json", `{}`, 404, "not_found", ""},
 		{"svc-nobody", admin, "application/merge-patch+json", `{"resources":null}`, 404, "not_found", ""},
 		{"svc-b", e.token(b, ""), "application/merge-patch+json", `{"resources":null}`, 403, "insufficient_scope", ""},
 	} {
@@ -190,8 +226,14 @@ func TestPatchClientResources(t *testing.T) {
 			t.Errorf("415 without Accept-Patch: %v", resp.Header)
 		}
 	}
+	// {} is a valid merge patch that changes nothing (RFC 7396 §2): the
+	// record as it is.
+	_, shown := e.call("GET", "/v1/admin/clients/svc-b", admin, "")
+	if resp, m := patch("svc-b", admin, "application/merge-patch+json", ` {} `); resp.StatusCode != 200 || !reflect.DeepEqual(m, shown) {
+		t.Errorf("empty patch: %d %v; want 200 %v", resp.StatusCode, m, shown)
+	}
 	if after, _ := e.clients.List(context.Background()); !reflect.DeepEqual(after, before) {
-		t.Errorf("refused patches changed the registry:\n%+v\n%+v", before, after)
+		t.Errorf("refused and empty patches changed the registry:\n%+v\n%+v", before, after)
 	}
 }
 
