@@ -1218,12 +1218,15 @@ func putIssuer(c *call) (any, error) {
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	added := in.Types // the types it takes
 	if old.Region != c.caller {
 		if err := c.issuerIDFree(in.ID); err != nil {
 			return nil, err
 		}
+	} else {
+		added = slices.DeleteFunc(slices.Clone(in.Types), func(t string) bool { return slices.Contains(old.Types, t) })
 	}
-	if err := c.typeHostsFree(in.Types); err != nil {
+	if err := c.typeHostsFree(added); err != nil {
 		return nil, err
 	}
 	keys, err := c.issuerKeys(old.Keys, in.Keys)
@@ -1264,13 +1267,15 @@ func (c *call) issuerIDFree(id string) error {
 	host, _ := IDHost(id)
 	if cl, err := c.claimOf(claimHost, host); err != nil {
 		return err
-	} else if cl.Region != "" && cl.Region != c.caller {
-		return fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, id, cl.host(host))
+	} else if o, ok := cl.other(c.caller); ok {
+		return fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, id, o.host(host))
 	}
 	return nil
 }
 
-// typeHostsFree refuses, with ErrForbidden, a credential type that is a
+// typeHostsFree refuses, with ErrForbidden, a credential type an issuer
+// takes (one its record did not have: an update that keeps its types,
+// suspending it or rotating its keys, is never refused for them) that is a
 // URL (an SD-JWT VC vct) or a did:web on a host another region claims:
 // a host of its record (Region.Hosts) or of one of its issuer records.
 // Such a type is that region's to define (its node serves the type's
@@ -1288,8 +1293,8 @@ func (c *call) typeHostsFree(types []string) error {
 		if err != nil {
 			return err
 		}
-		if cl.Region != "" && cl.Region != c.caller {
-			return fmt.Errorf("%w: credential type %q is on %s", ErrForbidden, t, cl.host(h))
+		if o, ok := cl.other(c.caller); ok {
+			return fmt.Errorf("%w: credential type %q is on %s", ErrForbidden, t, o.host(h))
 		}
 	}
 	return nil

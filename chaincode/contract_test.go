@@ -2541,11 +2541,41 @@ func TestIssuerIDNamedByASharedClaim(t *testing.T) {
 		t.Error("the refused issuer was written")
 	}
 	l.must(t, msp31, "PutIssuer", issuer(shared, EntrySuspended))
+	// Another issuer, or a credential type, on that host, which 320000's
+	// record shares.
+	if _, err := l.call(msp31, "PutIssuer", issuer("https://shared.example/another-issuer", EntryActive)); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "host shared.example of region 320000") {
+		t.Errorf("a new issuer on the host 320000's record shares: %v, want ErrForbidden", err)
+	}
+	typed := js(t, Issuer{ID: "did:web:issuer31.example", Types: []string{"ResidenceCredential", "https://shared.example/vct/X"}, Status: EntryActive,
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}})
+	if _, err := l.call(msp31, "PutIssuer", typed); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "host shared.example of region 320000") {
+		t.Errorf("a credential type on the host 320000's record shares: %v, want ErrForbidden", err)
+	}
 
 	// 320000's record holds the claim, 310000's issuer shares it.
 	l = olderChainSharedID(t, shared, "320000")
 	l.must(t, msp31, "PutIssuer", issuer(shared, EntrySuspended))
 	if _, err := l.call(msp32, "PutIssuer", issuer(shared, EntryActive)); !errors.Is(err, ErrForbidden) {
 		t.Errorf("320000 writing 310000's issuer: %v, want ErrForbidden", err)
+	}
+}
+
+// TestIssuerKeepsItsTypesOnAHostTakenSince: a region that claims a host
+// after another region's issuer was accredited for a credential type on
+// it does not stop that issuer's updates that keep its types (its
+// suspension, a key rotation): withdrawing trust is never refused; a type
+// it would newly take on the host is.
+func TestIssuerKeepsItsTypesOnAHostTakenSince(t *testing.T) {
+	l := consortium(t)
+	const vct = "https://types.example/vct/Y"
+	issuer := func(status string, types ...string) string {
+		return js(t, Issuer{ID: "did:web:issuer31.example", Types: types, Status: status, Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}})
+	}
+	l.must(t, msp31, "PutIssuer", issuer(EntryActive, "ResidenceCredential", vct))
+	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Name: "node 320000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "web", URL: "https://types.example"}}}))
+	l.must(t, msp31, "PutIssuer", issuer(EntrySuspended, "ResidenceCredential", vct))
+	if _, err := l.call(msp31, "PutIssuer", issuer(EntrySuspended, "ResidenceCredential", vct, "https://types.example/vct/Z")); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 320000") {
+		t.Errorf("a type newly taken on a host 320000 took since: %v, want ErrForbidden", err)
 	}
 }
