@@ -263,7 +263,8 @@ func firstAuditEntry(path string) (AuditEntry, error) {
 }
 
 // Prune deletes the oldest sealed segments whose last entry is older
-// than retention and which the ledger's anchor for the node has passed,
+// than retention (none when it is 0) and which the ledger's anchor for
+// the node has passed,
 // read from the ledger now (a ledger that cannot answer: nothing is
 // deleted), once this AuditLog has anchored (its log then holds the
 // ledger's anchor, see Anchor). The segment holding the anchored entry
@@ -276,12 +277,12 @@ func firstAuditEntry(path string) (AuditEntry, error) {
 // that entry's seq and hash and the deleted entries' time range), and
 // the files go only once that record is committed: a log that begins
 // later than the ledger says it was pruned to lost segments the node did
-// not delete (CheckPruned). Such a log is not pruned further
-// (ErrAuditAnchor). It returns the files deleted.
+// not delete (CheckPruned), checked at every call, whatever retention:
+// such a log is not pruned further (ErrAuditAnchor); nor is one with a
+// sealed segment that does not continue the one before
+// (ErrAuditCorrupt), whose gap a pruning would otherwise cover. It
+// returns the files deleted.
 func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration) ([]string, error) {
-	if retention <= 0 {
-		return nil, nil
-	}
 	a.anchorMu.Lock()
 	defer a.anchorMu.Unlock()
 	a.mu.Lock()
@@ -294,9 +295,21 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 	if err != nil {
 		return nil, err
 	}
+	// Every sealed segment continues the one before (a segment deleted
+	// between two would otherwise be pruned with them, and the record
+	// would cover the gap), and those past retention are the oldest run.
 	var old []auditSegment
-	var last AuditEntry
-	for _, s := range segs {
+	var last, prev AuditEntry
+	for i, s := range segs {
+		if i > 0 {
+			f, err := firstAuditEntry(s.path)
+			if err != nil {
+				return nil, err
+			}
+			if f.Seq != prev.Seq+1 || f.Prev != prev.Hash {
+				return nil, fmt.Errorf("%w: %s begins at entry %d, not after entry %d of the segment before (entries missing, or the log rewritten): nothing is pruned", ErrAuditCorrupt, s.path, f.Seq, prev.Seq)
+			}
+		}
 		e, err := lastAuditEntry(s.path)
 		if err != nil {
 			return nil, err
@@ -304,13 +317,10 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 		if e.Seq != s.last {
 			return nil, fmt.Errorf("%w: %s: last entry %d, not %d", ErrAuditCorrupt, s.path, e.Seq, s.last)
 		}
-		if !e.Time.Before(cutoff) {
-			break
+		if retention > 0 && len(old) == i && e.Time.Before(cutoff) {
+			old, last = append(old, s), e
 		}
-		old, last = append(old, s), e
-	}
-	if len(old) == 0 {
-		return nil, nil
+		prev = e
 	}
 	region, err := chaincode.RegionOfMSP(c.L.MSPID())
 	if err != nil {
@@ -319,6 +329,25 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 	an, err := c.AuditAnchor(ctx, region, a.node)
 	if err != nil {
 		return nil, err
+	}
+	// Where the log begins (its oldest sealed segment, else the file it
+	// appends to) against the ledger's record, at every pass: segments
+	// deleted early are found then, not once the oldest left is past
+	// retention.
+	begin := a.path
+	if len(segs) > 0 {
+		begin = segs[0].path
+	}
+	first, err := firstAuditEntry(begin)
+	switch {
+	case err != nil && len(segs) == 0:
+		// The file it appends to holds no whole entry yet.
+	case err != nil:
+		return nil, err
+	default:
+		if err := CheckPruned(AuditSummary{Node: a.node, First: first.Seq, from: first.Prev}, an); err != nil {
+			return nil, err
+		}
 	}
 	for len(old) > 0 && old[len(old)-1].last >= an.Seq {
 		old = old[:len(old)-1]
@@ -330,14 +359,6 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 	}
 	if len(old) == 0 {
 		return nil, nil
-	}
-	first, err := firstAuditEntry(old[0].path)
-	if err != nil {
-		return nil, err
-	}
-	begins := AuditSummary{Node: a.node, First: first.Seq, from: first.Prev}
-	if err := CheckPruned(begins, an); err != nil {
-		return nil, err
 	}
 	if last.Seq > an.Pruned.Seq {
 		p := chaincode.AuditPrune{Seq: last.Seq, Head: last.Hash, From: first.Time, To: last.Time}

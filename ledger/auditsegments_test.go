@@ -658,12 +658,47 @@ func TestAuditLogPruneRecordedOnTheLedger(t *testing.T) {
 	if !errors.Is(err, ledger.ErrAuditAnchor) || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("a segment deleted early: %v, want %v naming the entries missing", err, ledger.ErrAuditAnchor)
 	}
+	// The node finds it at its next pass, before any segment left is past
+	// retention, and with no retention at all.
+	for _, r := range []time.Duration{retention, 0} {
+		if gone, err := a.Prune(ctx, c, r); !errors.Is(err, ledger.ErrAuditAnchor) || len(gone) != 0 {
+			t.Fatalf("retention %v, nothing old: %v %v, want %v", r, gone, err, ledger.ErrAuditAnchor)
+		}
+	}
 	clock.skip(retention)
 	if gone, err := a.Prune(ctx, c, retention); !errors.Is(err, ledger.ErrAuditAnchor) || len(gone) != 0 {
 		t.Fatalf("pruning a log missing segments: %v %v", gone, err)
 	}
 	if an2, _ := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a"); an2.Pruned != an.Pruned {
 		t.Fatalf("the record moved past the missing segment: %+v", an2.Pruned)
+	}
+}
+
+// TestAuditLogPruneRefusesAGap: a sealed segment deleted between two is
+// not covered by a pruning (which would delete the segments on either
+// side and record them as pruned, leaving a log that verifies): the
+// pruning is refused as corrupt, nothing deleted or recorded.
+func TestAuditLogPruneRefusesAGap(t *testing.T) {
+	ctx := context.Background()
+	dir, a, c, clock, _ := segmentedLog(t)
+	const retention = time.Hour
+	for range 4 {
+		fillAndAnchor(t, dir, a, c)
+	}
+	sealed := files(t, dir)[1:]
+	if err := os.Remove(filepath.Join(dir, sealed[1])); err != nil {
+		t.Fatal(err)
+	}
+	clock.skip(retention)
+	gone, err := a.Prune(ctx, c, retention)
+	if !errors.Is(err, ledger.ErrAuditCorrupt) || len(gone) != 0 || !strings.Contains(err.Error(), "entries missing") {
+		t.Fatalf("pruning across a gap: %v %v, want %v", gone, err, ledger.ErrAuditCorrupt)
+	}
+	if left := files(t, dir)[1:]; len(left) != len(sealed)-1 {
+		t.Errorf("segments left %v, want all but the one deleted by hand", left)
+	}
+	if an, _ := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a"); an.Pruned.Seq != 0 {
+		t.Errorf("a pruning was recorded: %+v", an.Pruned)
 	}
 }
 

@@ -768,6 +768,9 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 		case errors.Is(err, ledger.ErrAuditAnchor):
 			n.log.Error("AUDIT LOG SEGMENTS MISSING: the log begins later than the ledger records it pruned to; nothing more is pruned; run `trustid ledger audit-verify`",
 				slog.String("node_id", a.Node()), slog.Any("error", err))
+		case errors.Is(err, ledger.ErrAuditCorrupt):
+			n.log.Error("AUDIT LOG SEGMENTS MISSING: a sealed segment does not continue the one before; nothing is pruned; run `trustid ledger audit-verify`",
+				slog.String("node_id", a.Node()), slog.Any("error", err))
 		case ctx.Err() == nil || actx.Err() == nil: // not cut short by the stop
 			pruneFailed.Warn(n.log, "audit log pruning failed; retrying at the next interval", err)
 		}
