@@ -263,7 +263,7 @@ type PresentationOptions struct {
 // Check, a presentation with any is refused.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, opts PresentationOptions) (*Presentation, error) {
 	if opts.HolderBinding == nil {
-		return nil, errors.New("dataintegrity: a presentation's verifier must say how its credentials are bound to the holder (PresentationOptions.HolderBinding; AnyHolder for none)")
+		return nil, ErrNoHolderBinding
 	}
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
@@ -348,6 +348,12 @@ type expect struct {
 // document: more than MaxCanonicalDocuments are refused before any.
 func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, []ProofResult, error) {
 	if err := jsonld.CheckContext(doc); err != nil {
+		return nil, nil, err
+	}
+	// Before anything reads the document's members (a presentation's
+	// HolderBinding, the Checker): the proof covers the RDF, so the JSON
+	// must say what the RDF says.
+	if err := jsonld.CheckCompacted(doc); err != nil {
 		return nil, nil, err
 	}
 	proofs, err := parseProofs(doc)

@@ -46,6 +46,10 @@ var (
 	// ErrInvalid: anything else that is not valid JSON-LD input for a
 	// credential or presentation.
 	ErrInvalid = errors.New("jsonld: invalid document")
+	// ErrNotCompacted: a document that is not in JSON-LD compacted
+	// document form with respect to its top-level @context (see
+	// CheckCompacted).
+	ErrNotCompacted = errors.New("jsonld: not in compacted document form")
 )
 
 // Default limits.
@@ -182,6 +186,155 @@ func CheckContext(doc map[string]any) error {
 		}
 	}
 	return ErrFirstContext
+}
+
+// CheckCompacted refuses a document that is not in JSON-LD compacted
+// document form with respect to its top-level @context, as VC 2.0 §6.1
+// requires of application/vc and application/vp ("JSON-LD compacted
+// document form MUST be used for all representations of the data model
+// using the application/vc or application/vp media type"), wherever
+// another spelling would say in RDF what a reader of the JSON does not
+// see: a Data Integrity proof covers the RDF the document expands to, so
+// `"credentialSubject":{"@id":"did:a"}` signs what
+// `"credentialSubject":{"id":"did:a"}` signs, while the member id that
+// the holder binding and the registry's checks read is missing. Refused
+// (ErrNotCompacted):
+//   - a member of keyword form anywhere but the top-level @context,
+//     except those of value objects (@value, @language, @direction, and
+//     @type beside @value: a literal's datatype, "@json" among them,
+//     which no reader takes for a node's type): the bundled contexts
+//     alias @id and @type (id, type), which compaction writes, and no
+//     other keyword a credential needs (@nest, @reverse, @included,
+//     @graph, @set, @list, @index would move or drop nodes unseen);
+//   - an @context below the top level (property- and type-scoped
+//     contexts written in the document itself);
+//   - in an object of the top-level @context, a term defined as a
+//     keyword ("x":"@id", "x":{"@id":"@type"}), a reverse property, a
+//     term with a scoped context or @nest, and an id or type map (whose
+//     keys are ids or types).
+//
+// Each object of a presentation's top-level verifiableCredential is a
+// document of its own (its @context is its top-level one); a top-level
+// proof is not checked (Data Integrity canonicalizes it apart). The bundled
+// contexts themselves are trusted as they are.
+func CheckCompacted(doc map[string]any) error {
+	if err := checkInlineTerms(doc["@context"]); err != nil {
+		return err
+	}
+	for k, v := range doc {
+		switch k {
+		case "@context", "proof":
+			continue // a Data Integrity proof is not the document its proof covers
+		case "verifiableCredential":
+			items, isList := v.([]any)
+			if !isList {
+				items = []any{v}
+			}
+			for _, it := range items {
+				if m, ok := it.(map[string]any); ok {
+					if err := CheckCompacted(m); err != nil {
+						return err
+					}
+				} else if err := compactedValue(it); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := compactedMember(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// valueKeywords are the keywords a compacted credential may hold below its
+// top-level @context: those of value objects, which no bundled context
+// aliases.
+var valueKeywords = map[string]bool{"@value": true, "@language": true, "@direction": true}
+
+// compactedMember checks one member, outside the top-level @context, of a
+// document CheckCompacted checks.
+func compactedMember(k string, v any) error {
+	if k == "@context" {
+		return fmt.Errorf("%w: an @context below the top level", ErrNotCompacted)
+	}
+	if strings.HasPrefix(k, "@") && !valueKeywords[k] {
+		return fmt.Errorf("%w: member %.40q (compaction writes the term the context defines, or none)", ErrNotCompacted, k)
+	}
+	return compactedValue(v)
+}
+
+func compactedValue(v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		_, valueObject := t["@value"]
+		for k, e := range t {
+			if k == "@type" && valueObject {
+				continue // a literal's datatype ("@json" among them), no node's type
+			}
+			if err := compactedMember(k, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if err := compactedValue(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// idOrTypeMap reports whether a container mapping makes the keys of a
+// term's value node ids or types.
+func idOrTypeMap(c any) bool {
+	list, isList := c.([]any)
+	if !isList {
+		list = []any{c}
+	}
+	return slices.Contains(list, any("@id")) || slices.Contains(list, any("@type"))
+}
+
+// checkInlineTerms refuses, in the context objects of a top-level
+// @context, the term definitions that let a document respell a keyword or
+// carry a context of its own (see CheckCompacted).
+func checkInlineTerms(c any) error {
+	list, isList := c.([]any)
+	if !isList {
+		list = []any{c}
+	}
+	for _, it := range list {
+		obj, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		for term, def := range obj {
+			if strings.HasPrefix(term, "@") {
+				continue // @vocab, @base, @language, @version, @protected, ...
+			}
+			switch d := def.(type) {
+			case string:
+				if strings.HasPrefix(d, "@") {
+					return fmt.Errorf("%w: the term %.40q aliases a keyword", ErrNotCompacted, term)
+				}
+			case map[string]any:
+				if id, _ := d["@id"].(string); strings.HasPrefix(id, "@") {
+					return fmt.Errorf("%w: the term %.40q aliases a keyword", ErrNotCompacted, term)
+				}
+				for _, k := range []string{"@reverse", "@context", "@nest"} {
+					if _, has := d[k]; has {
+						return fmt.Errorf("%w: the term %.40q has %s", ErrNotCompacted, term, k)
+					}
+				}
+				if idOrTypeMap(d["@container"]) {
+					return fmt.Errorf("%w: the term %.40q is an id or type map", ErrNotCompacted, term)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // CheckInlineContexts checks the contexts doc holds besides bundled URLs,
