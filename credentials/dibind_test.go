@@ -17,7 +17,8 @@ import (
 // urn:trustid:subject: subject id, an enrollment type), signed with Data
 // Integrity by an accredited client's real key and respelled after
 // signing so that the JSON the registry's check reads lacks it ("@id"
-// for id, the type stated by an @included node of the credential's id),
+// for id, a subject under the IRI of credentialSubject, the type stated
+// by an @included node of the credential's id),
 // while the RDF
 // the proof covers says it: the check (EnrollmentOnly, through
 // SubjectIDs and the types) saw nothing and the credential verified. It
@@ -70,6 +71,16 @@ func TestDIRespelledEnrollmentOnly(t *testing.T) {
 	delete(s, "id")
 	if err := verify(subject); !errors.Is(err, jsonld.ErrNotCompacted) {
 		t.Errorf("an enrollment subject id respelled @id: %v, want %v", err, jsonld.ErrNotCompacted)
+	}
+	// The enrollment subject beside another, named by the property's
+	// IRI rather than the term credentialSubject.
+	two := residence(holderDID)
+	two["credentialSubject"] = []any{map[string]any{"region": "310000"}, map[string]any{"id": "urn:trustid:subject:015715ae7e41"}}
+	hidden := sign(two)
+	hidden["credentialSubject"] = map[string]any{"region": "310000"}
+	hidden["https://www.w3.org/2018/credentials#credentialSubject"] = map[string]any{"id": "urn:trustid:subject:015715ae7e41"}
+	if err := verify(hidden); !errors.Is(err, jsonld.ErrNotCompacted) {
+		t.Errorf("an enrollment subject under the IRI of credentialSubject: %v, want %v", err, jsonld.ErrNotCompacted)
 	}
 	identity := residence(holderDID)
 	identity["id"] = "urn:uuid:0b7e4c2a-enrollment-type"

@@ -29,7 +29,7 @@ import (
 // returned in Other, unverified, its binding unchecked). Another's
 // credential whose subject id is respelled so that the JSON has none and
 // the RDF, which the proof covers, is unchanged (@id, an alias of @id,
-// @nest) is refused as not in compacted form (jsonld.ErrNotCompacted)
+// @nest, a subject under the IRI of credentialSubject) is refused as not in compacted form (jsonld.ErrNotCompacted)
 // before it is verified: it was taken as a bearer credential.
 func TestPresentationHolderBinding(t *testing.T) {
 	ctx := context.Background()
@@ -124,6 +124,18 @@ func TestPresentationHolderBinding(t *testing.T) {
 		if _, err := verifier().VerifyPresentation(ctx, c.data, options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
 			t.Errorf("another's credential, its subject id respelled with %s: %v after %d fetches, want %v and none", c.name, err, fetches.Load(), jsonld.ErrNotCompacted)
 		}
+	}
+	// Another's credential about the holder and someone else: the other
+	// subject moved under the IRI of credentialSubject.
+	both := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": []any{map[string]any{"id": holder.did}, map[string]any{"id": "did:example:someone-else"}}}, issuerDID, di.EdDSARDFC2022, di.Options{})
+	vp := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{both}},
+		holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1", Domain: "d", Created: now.Add(-time.Minute)})
+	both["credentialSubject"] = map[string]any{"id": holder.did}
+	both["https://www.w3.org/2018/credentials#credentialSubject"] = map[string]any{"id": "did:example:someone-else"}
+	fetches.Store(0)
+	if _, err := verifier().VerifyPresentation(ctx, marshal(t, vp), options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
+		t.Errorf("another's subject under the IRI of credentialSubject: %v after %d fetches, want %v and none", err, fetches.Load(), jsonld.ErrNotCompacted)
 	}
 	if _, err := verifier().VerifyPresentation(ctx, others, di.PresentationOptions{Challenge: "c-1", Domain: "d"}); !errors.Is(err, di.ErrNoHolderBinding) {
 		t.Errorf("no HolderBinding: %v, want %v", err, di.ErrNoHolderBinding)

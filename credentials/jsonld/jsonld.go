@@ -211,7 +211,10 @@ func CheckContext(doc map[string]any) error {
 //   - in an object of the top-level @context, a term defined as a
 //     keyword ("x":"@id", "x":{"@id":"@type"}), a reverse property, a
 //     term with a scoped context or @nest, and an id or type map (whose
-//     keys are ids or types).
+//     keys are ids or types);
+//   - when a member is named by an IRI or compact IRI, or the top-level
+//     @context has an inline context, a node whose expansion has other
+//     types or subjects than its JSON lists (statedAsWritten).
 //
 // Each object of a presentation's top-level verifiableCredential is a
 // document of its own (its @context is its top-level one); a top-level
@@ -245,7 +248,119 @@ func CheckCompacted(doc map[string]any) error {
 			return err
 		}
 	}
+	return statedAsWritten(doc)
+}
+
+// VC vocabulary IRIs statedAsWritten compares.
+const (
+	iriCredentialSubject = "https://www.w3.org/2018/credentials#credentialSubject"
+	iriRDFType           = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+)
+
+// statedAsWritten checks, for a document whose members could name VC
+// properties otherwise than by their terms (a member named by an IRI or
+// compact IRI, or a term of an inline context), that its expansion says
+// of its node what its JSON says: the same number of types, no type
+// stated as an rdf:type property, and the same subject ids
+// (credentialSubject's, none for a subject without id). A member
+// "https://www.w3.org/2018/credentials#credentialSubject" beside
+// credentialSubject, or an inline term for the same IRI, would otherwise
+// add a subject the JSON's credentialSubject does not list. Other
+// documents need no expansion: their keys are terms of the bundled
+// contexts, which name these properties only by their terms.
+func statedAsWritten(doc map[string]any) error {
+	if !mayRename(doc) {
+		return nil
+	}
+	expanded, err := Expand(doc)
+	if err != nil {
+		return err
+	}
+	if len(expanded) != 1 {
+		return fmt.Errorf("%w: the document expands to %d nodes", ErrNotCompacted, len(expanded))
+	}
+	node, _ := expanded[0].(map[string]any)
+	if _, ok := node[iriRDFType]; ok {
+		return fmt.Errorf("%w: a type stated as the property rdf:type", ErrNotCompacted)
+	}
+	types, _ := node["@type"].([]any)
+	if distinct(types) != distinct(asList(doc["type"])) {
+		return fmt.Errorf("%w: the types expand otherwise than written", ErrNotCompacted)
+	}
+	var written, stated []string
+	for _, s := range asList(doc["credentialSubject"]) {
+		id, _ := s.(string)
+		if m, ok := s.(map[string]any); ok {
+			id, _ = m["id"].(string)
+		}
+		written = append(written, id)
+	}
+	for _, s := range asList(node[iriCredentialSubject]) {
+		m, _ := s.(map[string]any)
+		id, _ := m["@id"].(string)
+		stated = append(stated, id)
+	}
+	slices.Sort(written)
+	slices.Sort(stated)
+	if !slices.Equal(written, stated) {
+		return fmt.Errorf("%w: the subjects expand otherwise than written", ErrNotCompacted)
+	}
 	return nil
+}
+
+// mayRename reports whether doc has a context object at its top or a
+// member named by an IRI or compact IRI (with ':') below it.
+func mayRename(doc map[string]any) bool {
+	for _, c := range asList(doc["@context"]) {
+		if _, ok := c.(map[string]any); ok {
+			return true
+		}
+	}
+	var colon func(v any) bool
+	colon = func(v any) bool {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if strings.Contains(k, ":") || colon(e) {
+					return true
+				}
+			}
+		case []any:
+			return slices.ContainsFunc(t, colon)
+		}
+		return false
+	}
+	for k, v := range doc {
+		if k != "@context" && k != "proof" && k != "verifiableCredential" && (strings.Contains(k, ":") || colon(v)) {
+			return true
+		}
+	}
+	return false
+}
+
+// asList is v as a list: itself if it is one, else a list of v (none for
+// nil).
+func asList(v any) []any {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return t
+	}
+	return []any{v}
+}
+
+// distinct counts the distinct values of list.
+func distinct(list []any) int {
+	seen := map[any]bool{}
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			seen[s] = true
+		} else {
+			seen[fmt.Sprint(x)] = true
+		}
+	}
+	return len(seen)
 }
 
 // valueKeywords are the keywords a compacted credential may hold below its
