@@ -1249,8 +1249,13 @@ var ErrIssuerDependent = errors.New("jsonld: term defined by no context (issuer-
 // ErrIssuerDependent naming the first such term, any property or type
 // that only the VC 2.0 context's @vocab maps: VC 2.0 lets a verifier
 // accept those, and asks issuers not to use them in production, so an
-// issuer calls this before signing.
+// issuer calls this before signing. It first applies CheckCompacted, which
+// a Data Integrity verifier applies too: an issuer refuses what would not
+// verify before it allocates anything for it.
 func CheckDefinedTerms(doc map[string]any) error {
+	if err := CheckCompacted(doc); err != nil {
+		return err
+	}
 	expanded, err := Expand(doc)
 	if err != nil {
 		return err
