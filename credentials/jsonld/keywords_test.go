@@ -76,3 +76,60 @@ func TestDroppedValueObjectsRefused(t *testing.T) {
 		t.Errorf("a null JSON literal: %v\n%s", err, out)
 	}
 }
+
+// TestCheckCompacted: CheckCompacted takes a credential as compaction
+// writes it (value objects' @value, @language, @direction and datatype
+// @type included, an inline context of plain terms, a presentation's
+// credentials with their own @context) and refuses the spellings that
+// say in RDF what the JSON members do not: keyword members, a nested
+// @context, inline terms aliasing keywords or reversing, scoping, nesting,
+// id and type maps, and a subject or type under its IRI.
+func TestCheckCompacted(t *testing.T) {
+	v2 := "https://www.w3.org/ns/credentials/v2"
+	ex := "https://www.w3.org/ns/credentials/examples/v2"
+	doc := func(subject any, extra map[string]any) map[string]any {
+		d := map[string]any{"@context": []any{v2, ex}, "type": []any{"VerifiableCredential"}, "issuer": "did:example:issuer", "credentialSubject": subject}
+		for k, x := range extra {
+			d[k] = x
+		}
+		return d
+	}
+	withContext := func(inline map[string]any, subject any) map[string]any {
+		d := doc(subject, nil)
+		d["@context"] = []any{v2, ex, inline}
+		return d
+	}
+	for name, d := range map[string]map[string]any{
+		"plain":          doc(map[string]any{"id": "did:example:a", "name": "x"}, nil),
+		"value objects":  doc(map[string]any{"id": "did:example:a", "name": map[string]any{"@value": "x", "@language": "en", "@direction": "ltr"}, "data": map[string]any{"@value": []any{1.0}, "@type": "@json"}}, nil),
+		"inline term":    withContext(map[string]any{"nick": "https://schema.org/alternateName"}, map[string]any{"id": "did:example:a", "nick": "x"}),
+		"IRI member":     doc(map[string]any{"id": "did:example:a", "https://schema.org/j": "x"}, nil),
+		"presentation":   {"@context": []any{v2}, "type": []any{"VerifiablePresentation"}, "verifiableCredential": []any{doc(map[string]any{"id": "did:example:a"}, nil)}},
+		"proof @context": doc(map[string]any{"id": "did:example:a"}, map[string]any{"proof": map[string]any{"@context": []any{v2}, "type": "DataIntegrityProof"}}),
+	} {
+		if err := jsonld.CheckCompacted(d); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, d := range map[string]map[string]any{
+		"@id":                     doc(map[string]any{"@id": "did:example:a"}, nil),
+		"@type on a node":         doc(map[string]any{"id": "did:example:a", "@type": "Person"}, nil),
+		"@nest":                   doc(map[string]any{"@nest": map[string]any{"id": "did:example:a"}}, nil),
+		"@included":               doc(map[string]any{"id": "did:example:a"}, map[string]any{"@included": []any{map[string]any{"id": "did:example:b"}}}),
+		"@set":                    doc(map[string]any{"@set": []any{}}, nil),
+		"nested @context":         doc(map[string]any{"@context": map[string]any{"subj": "@id"}, "subj": "did:example:a"}, nil),
+		"alias of @id":            withContext(map[string]any{"subj": "@id"}, map[string]any{"subj": "did:example:a"}),
+		"alias of @type":          withContext(map[string]any{"kind": map[string]any{"@id": "@type"}}, map[string]any{"id": "did:example:a"}),
+		"reverse property":        withContext(map[string]any{"of": map[string]any{"@reverse": "https://www.w3.org/2018/credentials#credentialSubject"}}, map[string]any{"id": "did:example:a"}),
+		"scoped context":          withContext(map[string]any{"s": map[string]any{"@id": "https://schema.org/s", "@context": map[string]any{}}}, map[string]any{"id": "did:example:a"}),
+		"id map":                  withContext(map[string]any{"m": map[string]any{"@id": "https://schema.org/m", "@container": "@id"}}, map[string]any{"id": "did:example:a"}),
+		"a subject under its IRI": doc(map[string]any{"name": "x"}, map[string]any{"https://www.w3.org/2018/credentials#credentialSubject": map[string]any{"id": "did:example:a"}}),
+		"a type under rdf:type":   doc(map[string]any{"id": "did:example:a"}, map[string]any{"http://www.w3.org/1999/02/22-rdf-syntax-ns#type": map[string]any{"id": "https://schema.org/Person"}}),
+		"in a presented credential": {"@context": []any{v2}, "type": []any{"VerifiablePresentation"},
+			"verifiableCredential": []any{doc(map[string]any{"@id": "did:example:a"}, nil)}},
+	} {
+		if err := jsonld.CheckCompacted(d); !errors.Is(err, jsonld.ErrNotCompacted) {
+			t.Errorf("%s: %v, want %v", name, err, jsonld.ErrNotCompacted)
+		}
+	}
+}
