@@ -208,8 +208,13 @@ func CheckContext(doc map[string]any) error {
 //     @graph, @set, @list, @index would move or drop nodes unseen);
 //   - an @context below the top level (property- and type-scoped
 //     contexts written in the document itself);
+//   - a member named by an IRI of the VC or security vocabulary, or
+//     rdf:type, which the bundled contexts name by terms
+//     ("https://www.w3.org/2018/credentials#credentialStatus" would be
+//     unseen by the status check);
 //   - in an object of the top-level @context, a term defined as a
-//     keyword ("x":"@id", "x":{"@id":"@type"}), a reverse property, a
+//     keyword ("x":"@id", "x":{"@id":"@type"}) or as an IRI (or prefix)
+//     of those vocabularies, a reverse property, a
 //     term with a scoped context or @nest, and an id or type map (whose
 //     keys are ids or types);
 //   - when a member is named by an IRI or compact IRI, or the top-level
@@ -377,7 +382,29 @@ func compactedMember(k string, v any) error {
 	if strings.HasPrefix(k, "@") && !valueKeywords[k] {
 		return fmt.Errorf("%w: member %.40q (compaction writes the term the context defines, or none)", ErrNotCompacted, k)
 	}
+	if definedVocabulary(k) {
+		return fmt.Errorf("%w: member %.80q (compaction writes the term the context defines)", ErrNotCompacted, k)
+	}
 	return compactedValue(v)
+}
+
+// definedVocabularies are the vocabularies whose properties and types the
+// bundled contexts name by terms, which a compacted document uses: the
+// VC and security vocabularies and rdf:type (@type's).
+var definedVocabularies = []string{"https://www.w3.org/2018/credentials#", "https://w3id.org/security#", iriRDFType}
+
+// definedVocabulary reports whether iri (a member's name, or an inline
+// term's IRI) is in definedVocabularies: a second name for what the
+// bundled contexts define (credentialStatus or validUntil named by
+// their IRIs would be unseen by the JSON's readers, the status and
+// validity checks).
+func definedVocabulary(iri string) bool {
+	for _, v := range definedVocabularies {
+		if strings.HasPrefix(iri, v) {
+			return true
+		}
+	}
+	return false
 }
 
 func compactedValue(v any) error {
@@ -429,14 +456,24 @@ func checkInlineTerms(c any) error {
 			if strings.HasPrefix(term, "@") {
 				continue // @vocab, @base, @language, @version, @protected, ...
 			}
+			if definedVocabulary(term) {
+				return fmt.Errorf("%w: the term %.80q", ErrNotCompacted, term)
+			}
 			switch d := def.(type) {
 			case string:
 				if strings.HasPrefix(d, "@") {
 					return fmt.Errorf("%w: the term %.40q aliases a keyword", ErrNotCompacted, term)
 				}
+				if definedVocabulary(d) {
+					return fmt.Errorf("%w: the term %.40q names a defined vocabulary", ErrNotCompacted, term)
+				}
 			case map[string]any:
-				if id, _ := d["@id"].(string); strings.HasPrefix(id, "@") {
+				id, _ := d["@id"].(string)
+				if strings.HasPrefix(id, "@") {
 					return fmt.Errorf("%w: the term %.40q aliases a keyword", ErrNotCompacted, term)
+				}
+				if definedVocabulary(id) {
+					return fmt.Errorf("%w: the term %.40q names a defined vocabulary", ErrNotCompacted, term)
 				}
 				for _, k := range []string{"@reverse", "@context", "@nest"} {
 					if _, has := d[k]; has {
