@@ -2,6 +2,7 @@ package jsonld_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,4 +136,75 @@ func TestCheckCompacted(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, jsonld.ErrNotCompacted)
 		}
 	}
+}
+
+// FuzzCheckCompacted: CheckCompacted never panics, and a credential it
+// takes says in its expansion what its JSON says of its subject ids (the same
+// ones) and of its types (none as an rdf:type property). The seeds are
+// TestCheckCompacted's spellings.
+func FuzzCheckCompacted(f *testing.F) {
+	for _, s := range []string{
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a","name":"x"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":[{},{"id":"A:0"}]}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"@id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"@context":{"s":"@id"},"s":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"s":{"@id":"@id"}}],"type":["VerifiableCredential"],"credentialSubject":{"s":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"@nest":{"id":"did:example:a"}}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"https://www.w3.org/2018/credentials#credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"c":"https://www.w3.org/2018/credentials#"}],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"c:credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"p":"https://schema.org/"}],"type":["VerifiableCredential"],"credentialSubject":{"id":"p:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"id":"urn:a","@included":[{"id":"urn:a","type":"X"}],"credentialSubject":{"id":"did:example:a"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := jsonld.Parse(data, jsonld.Limits{MaxBytes: 8 << 10})
+		if err != nil || jsonld.CheckCompacted(doc) != nil {
+			return
+		}
+		expanded, err := jsonld.Expand(doc)
+		if err != nil || len(expanded) != 1 {
+			return
+		}
+		node, _ := expanded[0].(map[string]any)
+		if types, _ := node["@type"].([]any); !slices.Contains(types, any("https://www.w3.org/2018/credentials#VerifiableCredential")) {
+			return // credentialSubject is the VC property in a credential only (VerifiableCredential's scoped context)
+		}
+		var written, stated []string
+		for _, s := range list(doc["credentialSubject"]) {
+			id, _ := s.(string)
+			if m, ok := s.(map[string]any); ok {
+				id, _ = m["id"].(string)
+			}
+			written = append(written, id)
+		}
+		for _, s := range list(node["https://www.w3.org/2018/credentials#credentialSubject"]) {
+			m, _ := s.(map[string]any)
+			id, _ := m["@id"].(string)
+			stated = append(stated, id)
+		}
+		// Subject ids, not subjects: an empty subject ({}) is in the JSON
+		// and not in the expansion, which drops it, harmlessly.
+		ids := func(l []string) []string {
+			l = slices.DeleteFunc(l, func(s string) bool { return s == "" })
+			slices.Sort(l)
+			return slices.Compact(l)
+		}
+		if !slices.Equal(ids(written), ids(stated)) {
+			t.Fatalf("taken, with subject ids %q in its JSON and %q in its expansion", written, stated)
+		}
+		if _, ok := node["http://www.w3.org/1999/02/22-rdf-syntax-ns#type"]; ok {
+			t.Fatal("taken, with a type stated as rdf:type")
+		}
+	})
+}
+
+func list(v any) []any {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return t
+	}
+	return []any{v}
 }
