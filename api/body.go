@@ -56,7 +56,9 @@ func jsonMediaType(r *http.Request) error {
 	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
 }
 
-// mergePatchType is the media type of a JSON Merge Patch (RFC 7396 §4).
+// mergePatchType is the media type of a JSON Merge Patch (RFC 7396 §4),
+// the one patch format every PATCH route takes: the resources PATCH
+// changes send it as Accept-Patch (RFC 5789 §3.1).
 const mergePatchType = "application/merge-patch+json"
 
 // mergePatchMediaType accepts a body sent as a JSON Merge Patch: 415

@@ -373,8 +373,10 @@ func TestDIPresentationChecksBeforeHolderFetch(t *testing.T) {
 // holder_mismatch before it is verified: the binding needs no key, and
 // was checked only once the credential verified, its issuer's key
 // resolved (for an https or did:web issuer, a fetch from the host it
-// names). A credential of the holder's is verified as before, its
-// issuer's document fetched.
+// names). So is an enveloped credential bound to a key (cnf), even the
+// holder's: a Data Integrity presentation's verification yields no
+// holder's key to confirm it with, so it can never pass. A credential of
+// the holder's is verified as before, its issuer's document fetched.
 func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 	h := newCIDHost(t)
 	e := newCIDEnv(t, h.client)
@@ -391,10 +393,17 @@ func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	present := func(subject string, enveloped bool) string {
+	holderJWK, err := gm.NewJWK(holderKey.Public(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := func(subject string, enveloped bool, cnf ...gm.JWK) string {
 		issuer := issuers[enveloped]
 		c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
 			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": subject}}
+		for _, k := range cnf {
+			c["cnf"] = map[string]any{"jwk": k}
+		}
 		var m map[string]any
 		if enveloped {
 			tok, err := vc.SignJWT(c, vc.TypVCJWT, issuer+"#key-1", issuerKey)
@@ -425,6 +434,12 @@ func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 		code, body := e.post(t, "/presentations/verify", "", present("did:example:someone-else", enveloped))
 		if code != 400 || firstCode(body) != "holder_mismatch" || h.fetches.Load() != 0 {
 			t.Errorf("another's credential %s: %d %v after %d fetches of its issuer's document, want 400 holder_mismatch and none", form, code, body, h.fetches.Load())
+		}
+		if enveloped {
+			code, body = e.post(t, "/presentations/verify", "", present(holder, enveloped, holderJWK))
+			if code != 400 || firstCode(body) != "holder_mismatch" || h.fetches.Load() != 0 {
+				t.Errorf("a credential bound to the holder's key %s: %d %v after %d fetches of its issuer's document, want 400 holder_mismatch and none", form, code, body, h.fetches.Load())
+			}
 		}
 		h.fetches.Store(0)
 		code, body = e.post(t, "/presentations/verify", "", present(holder, enveloped))

@@ -235,6 +235,8 @@ func (a *clientAdmin) show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// RFC 5789 §3.1: the client is changed by a PATCH (update).
+	w.Header().Set("Accept-Patch", mergePatchType)
 	writeJSON(w, view(c))
 	return nil
 }
@@ -261,10 +263,17 @@ func (a *clientAdmin) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.cfg.Store.Update(r.Context(), id, func(c *auth.Client) error {
-		p.Apply(c)
-		return nil
-	})
+	var c auth.Client
+	if p.Empty() {
+		// {} is a valid merge patch that changes nothing (RFC 7396 §2):
+		// the answer is the record as it is, with nothing written.
+		c, err = a.cfg.Store.Get(r.Context(), id)
+	} else {
+		c, err = a.cfg.Store.Update(r.Context(), id, func(c *auth.Client) error {
+			p.Apply(c)
+			return nil
+		})
+	}
 	if err != nil {
 		return err
 	}

@@ -947,17 +947,19 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 		return nil, err
 	}
 	// A credential without a proof must be enveloped and, read as sent,
-	// about the holder (its subject id): all are checked, needing no key,
-	// before any is verified, so that another's credential fetches nothing
-	// for its issuer's key; those with proofs are held to
-	// vc.CheckSubjectIsHolder by the Data Integrity verifier likewise.
+	// about the holder (its subject id) and bound to no key (a cnf, which
+	// this presentation yields no holder's key to confirm): all are
+	// checked, needing no key, before any is verified, so that a
+	// credential that cannot pass fetches nothing for its issuer's key;
+	// those with proofs are held to vc.CheckSubjectIsHolder by the Data
+	// Integrity verifier likewise.
 	for i, c := range pres.Credentials {
 		if _, hasProof := c["proof"]; hasProof {
 			continue
 		}
 		err := vc.CheckEnvelope(c)
 		if err == nil {
-			err = h.cfg.Verifier.CheckPresentedSubject(c, pres.Holder)
+			err = h.cfg.Verifier.CheckPresentedWithoutKey(c, pres.Holder)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
@@ -977,8 +979,9 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 			if err != nil {
 				return fmt.Errorf("verifiableCredential (enveloped) %d: %w", i, err)
 			}
-			// A key-bound SD-JWT VC (cnf) cannot be bound here: the Data
-			// Integrity verifier does not return the holder's key, so it fails.
+			// Again on the verified claims; a key-bound credential (cnf)
+			// was refused as sent, the Data Integrity verifier returning
+			// no holder's key.
 			if err := vc.CheckHolderBinding(res, p.Holder, nil); err != nil {
 				return err
 			}

@@ -51,7 +51,12 @@ type Error struct {
 	// route (429 rate_limited): sent, so that the calling region's node
 	// can tell its operator which of this node's limits it reached.
 	Limit string
-	Err   error // the cause, logged, never sent
+	// RetryAfter is a 429's wait in whole seconds, as its Retry-After
+	// header says (checkRate). It is sent in the body (retry_after) with
+	// Limit only: there the answer's signature covers it, which does not
+	// cover the header.
+	RetryAfter int64
+	Err        error // the cause, logged, never sent
 }
 
 func (e *Error) Error() string {
@@ -69,6 +74,7 @@ type errorBody struct {
 	Description string `json:"error_description,omitempty"`
 	Field       string `json:"field,omitempty"`
 	Limit       string `json:"limit,omitempty"`
+	RetryAfter  int64  `json:"retry_after,omitempty"`
 }
 
 // mapping turns a domain sentinel into a response.
@@ -135,7 +141,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
 	}
-	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message, Field: e.Field, Limit: e.Limit})
+	body := errorBody{Error: e.Code, Description: e.Message, Field: e.Field, Limit: e.Limit}
+	if e.Limit != "" {
+		body.RetryAfter = e.RetryAfter
+	}
+	writeJSONStatus(w, e.Status, body)
 }
 
 // logError logs a refused request's code, status and cause; 5xx at

@@ -44,6 +44,18 @@ type QRConfig struct {
 	// and offline codes are not counted. nil means
 	// DefaultQRForwardLimit.
 	ForwardLimit *RateLimit
+	// ForwardRegion and ForwardFloor share out what another region's
+	// node grants this region (its QRLimits.PeerRegion) among this
+	// region's clients: each client's first codes of a region, up to
+	// ForwardFloor, are its own; beyond, every client's codes of that
+	// region count against one ForwardRegion for the region, so that
+	// clients at their ForwardLimit use up ForwardRegion, not the other
+	// region's grant, and every other client still has its floor. Over
+	// ForwardRegion, 429 and nothing is forwarded. Both are counted after
+	// ForwardLimit, with Limiter. nil means DefaultQRForwardRegion,
+	// DefaultQRForwardFloor.
+	ForwardRegion *RateLimit
+	ForwardFloor  *RateLimit
 }
 
 // QRLimits are the limits of the QR routes open to callers without a
@@ -104,6 +116,20 @@ var DefaultQRLimits = QRLimits{
 // region (SECURITY.md, known gap 26).
 var DefaultQRForwardLimit = RateLimit{Limit: 600, Window: time.Minute}
 
+// DefaultQRForwardRegion and DefaultQRForwardFloor: each client's first
+// 60 codes a minute of another region are its own; beyond, all clients
+// share 2,400 a minute of that region's codes. What the node sends one
+// region is then at most 2,400 a minute plus 60 for each client sending
+// at once: within another region's grant to this one
+// (DefaultQRLimits.PeerRegion, 3,000) for ten clients at once, so five
+// clients at their DefaultQRForwardLimit (3,000 together) use up the
+// shared 2,400 at this node, and every other client is still served its
+// 60 a minute (SECURITY.md, known gap 26).
+var (
+	DefaultQRForwardRegion = RateLimit{Limit: 2400, Window: time.Minute}
+	DefaultQRForwardFloor  = RateLimit{Limit: 60, Window: time.Minute}
+)
+
 // maxQRBody bounds QR request bodies: a holder request carries a binding
 // of about 170 bytes, base64-encoded.
 const maxQRBody = 8 << 10
@@ -121,9 +147,11 @@ func (s *Server) MountQR(cfg QRConfig) error {
 	if (cfg.Peers == nil) != (cfg.PeerAnswers == nil) {
 		return errors.New("api: QRConfig.Peers and PeerAnswers go together")
 	}
-	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
+	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", redeem.PeerLimitAddress
 	limits.PeerParty.Name, limits.PeerRegion.Name = redeem.PeerLimitParty, redeem.PeerLimitRegion
 	forwardLimit := clientLimitOr(cfg.ForwardLimit, DefaultQRForwardLimit, "qr-forward-client")
+	forwardRegion := clientLimitOr(cfg.ForwardRegion, DefaultQRForwardRegion, "qr-forward-region")
+	forwardFloor := clientLimitOr(cfg.ForwardFloor, DefaultQRForwardFloor, "qr-forward-floor")
 	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error { return h(w, r, cfg) }))
 	}
@@ -132,7 +160,13 @@ func (s *Server) MountQR(cfg QRConfig) error {
 	}
 	if cfg.Service != nil {
 		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
-			forwarding := func() error { return s.checkRate(w, r, cfg.Limiter, forwardLimit, AuthenticatedClient(r)) }
+			forwarding := func(region string) error {
+				client := AuthenticatedClient(r)
+				if err := s.checkRate(w, r, cfg.Limiter, forwardLimit, client); err != nil {
+					return err
+				}
+				return s.checkShare(w, r, cfg.Limiter, forwardFloor, region+" "+client, forwardRegion, region)
+			}
 			return qrRedeem(w, r, s.log, cfg, forwarding)
 		})))
 	}
@@ -196,10 +230,10 @@ type qrRedeemRequest struct {
 }
 
 // qrRedeem serves POST /v1/qr/verify; forwarding counts a redemption
-// the node forwards to another region (QRConfig.ForwardLimit). A
-// refusal by that region's limits is logged with the party it was for
-// and the limit that region names.
-func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRConfig, forwarding func() error) error {
+// the node forwards to region (QRConfig.ForwardLimit, ForwardFloor,
+// ForwardRegion). A refusal by that region's limits is logged with the
+// party it was for and the limit that region names.
+func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRConfig, forwarding func(region string) error) error {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "no authenticated caller"}
@@ -224,9 +258,10 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, log *slog.Logger, cfg QRCo
 	default:
 		// Another region's code is forwarded to its node, which grants
 		// this region's parties a share of its redemptions: each client
-		// counts its own (QRConfig.ForwardLimit).
-		if cfg.Service.Forwards(req.Code) {
-			if err := forwarding(); err != nil {
+		// counts its own (QRConfig.ForwardLimit), and shares the grant
+		// with the others beyond its floor (ForwardRegion).
+		if region, ok := cfg.Service.Forwards(req.Code); ok {
+			if err := forwarding(region); err != nil {
 				return err
 			}
 		}
@@ -293,7 +328,9 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 // namedLimit is checkRate's error err with, when it is a refusal (429),
 // the name of the limit rl that refused it, which the answer to the
 // calling node names (Error.Limit; redeem.PeerLimitParty,
-// redeem.PeerLimitRegion): a limiter that failed is no limit's refusal.
+// redeem.PeerLimitRegion) with its wait (Error.RetryAfter, the
+// Retry-After header's seconds), both under the answer's signature: a
+// limiter that failed is no limit's refusal.
 func namedLimit(err error, rl RateLimit) error {
 	if e, ok := err.(*Error); ok && e.Status == http.StatusTooManyRequests {
 		e.Limit = rl.Name

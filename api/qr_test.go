@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,6 +169,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers peer
 		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region), Status: reg.status,
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+			"shop-" + region:  {ClientID: "shop-" + region, Sector: "shop.example", AllowedClaims: []string{"age_over_18"}},
 		},
 		Peers: &redeem.HTTPPeers{Directory: peers, Credentials: nodeAuth, Answers: nodeAuth}, PeerParties: qrRegistryRPs,
 	})
@@ -180,6 +183,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers peer
 	s, logs := newTestServer(t, nil)
 	s.SetAuthorizer(qrTokens{
 		"tok-hotel-" + region: {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeQRRedeem}, Region: region},
+		"tok-shop-" + region:  {ClientID: "shop-" + region, Scopes: []string{auth.ScopeQRRedeem}, Region: region},
 		"tok-noscope":         {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeEnroll}},
 	})
 	cfg := QRConfig{
@@ -665,12 +669,63 @@ func TestQRVerifyLimitedPerClient(t *testing.T) {
 	}
 }
 
+// TestQRForwardShare: B's clients share what B forwards to a region
+// beyond each one's floor (QRConfig.ForwardRegion, ForwardFloor): a
+// party at its limit uses up the shared part and is refused at B, 429
+// with Retry-After and nothing forwarded (its code is redeemed at A
+// after), while another party is still served its floor, and beyond it
+// shares the used-up budget; the budget is per region. Before (SECURITY.md, known gap 26), B forwarded
+// every code within each party's own limit, so parties at their limits
+// used up A's grant to B and A refused B's other parties.
+func TestQRForwardShare(t *testing.T) {
+	limiter, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { limiter.Close() })
+	p := newPeerQR(t, nil)
+	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA(), func(c *QRConfig) {
+		c.Limiter = limiter
+		c.ForwardFloor, c.ForwardRegion = &RateLimit{Limit: 1, Window: time.Hour}, &RateLimit{Limit: 2, Window: time.Hour}
+	})
+	verify := func(token, code string) (*http.Response, map[string]any) {
+		return qrPost(t, b.srv.URL+"/v1/qr/verify", token, map[string]string{"code": code})
+	}
+	// The hotel's floor, then the two shared.
+	for i := range 3 {
+		madeUp := (qrcode.OnlineCode{Region: 310000, Ref: [16]byte{byte(i + 1)}}).String()
+		if resp, m := verify("tok-hotel-440000", madeUp); resp.StatusCode != 409 || m["error"] != "qr_code_used" {
+			t.Fatalf("the hotel's code %d, forwarded: %d %v", i+1, resp.StatusCode, m)
+		}
+	}
+	code := p.issue(t, 1)
+	if resp, m := verify("tok-hotel-440000", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the hotel beyond its floor and the shared budget: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+	if resp, m := verify("tok-shop-440000", p.issue(t, 2)); resp.StatusCode != 200 || m["pairwise_id"] == "" {
+		t.Fatalf("the shop within its floor: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := verify("tok-shop-440000", p.issue(t, 3)); resp.StatusCode != 429 || m["error"] != CodeRateLimited {
+		t.Fatalf("the shop beyond its floor, the shared budget used up: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
+		t.Fatalf("the hotel's refused code, not forwarded, redeemed at A after: %d %v", resp.StatusCode, m)
+	}
+	// Another region's budget is its own: the hotel is within its floor
+	// there (no such region: B cannot route it).
+	other := (qrcode.OnlineCode{Region: 320000, Ref: [16]byte{9}}).String()
+	if resp, m := verify("tok-hotel-440000", other); resp.StatusCode != 422 || m["error"] != "qr_no_route" {
+		t.Fatalf("another region's code: %d %v", resp.StatusCode, m)
+	}
+}
+
 // TestQRPeerRedeemLimitedPerRegionAndParty: the peer route counts an
 // authenticated node's calls per calling region and the party the
 // request names (QRLimits.PeerParty), then per region
 // (QRLimits.PeerRegion), before anything is redeemed: one party of
-// region 440000 over its limit is refused 429 (signed, with Retry-After)
-// while another party of the region is still served; its refused calls
+// region 440000 over its limit is refused 429 (signed, with Retry-After
+// and the same wait in its body, retry_after, which the signature
+// covers) while another party of the region is still served; its refused calls
 // and calls that fail authentication do not count against the region;
 // a call refused for the region spends nothing. Before (SECURITY.md,
 // known gap 26), every call counted against one limit per address,
@@ -714,14 +769,16 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 		}
 	}
 	resp, m := redeemFor("hotel-440000", "hotel.example", p.issue(t, 1))
-	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || m["limit"] != redeem.PeerLimitParty || resp.Header.Get("Retry-After") == "" || resp.Header.Get(redeem.PeerAnswerHeader) == "" {
+	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || m["limit"] != redeem.PeerLimitParty || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("Retry-After") != fmt.Sprint(m["retry_after"]) || resp.Header.Get(redeem.PeerAnswerHeader) == "" {
 		t.Fatalf("the party over its limit: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
 	}
 	if resp, m := redeemFor("shop-440000", "shop.example", p.issue(t, 2)); resp.StatusCode != 200 || m["pairwise_id"] == "" {
 		t.Fatalf("another party of the region: %d %v", resp.StatusCode, m)
 	}
 	code := p.issue(t, 3)
-	if resp, m := redeemFor("shop-440000", "shop.example", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited || m["limit"] != redeem.PeerLimitRegion {
+	if resp, m := redeemFor("shop-440000", "shop.example", code); resp.StatusCode != 429 || m["error"] != CodeRateLimited || m["limit"] != redeem.PeerLimitRegion ||
+		resp.Header.Get("Retry-After") != fmt.Sprint(m["retry_after"]) {
 		t.Fatalf("over the region's limit: %d %v", resp.StatusCode, m)
 	}
 	if resp, m := qrPost(t, p.a.srv.URL+"/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": code}); resp.StatusCode != 200 {
@@ -739,13 +796,21 @@ func TestQRPeerRedeemLimitedPerRegionAndParty(t *testing.T) {
 // neither party nor wait in its own fields, only the region in the
 // error's text. It names the limit of A's that refused it, the party's
 // or the region's, which A's signed answer names (session 33: it did
-// not say which).
+// not say which). The wait is the one A signs in its answer's body: a
+// relay between B and A that changes the Retry-After header does not
+// change it (session 33: B took the header, which the signature does not
+// cover). A's limit per address, which refuses B's call before A
+// checks B's assertion, so unsigned, reaches the party the same way with
+// the header's wait, the one it has, and B's log names it
+// (redeem.PeerLimitAddress; session 33: 503 without Retry-After).
 func TestQRPeerLimitReachesTheParty(t *testing.T) {
 	for limit, limits := range map[string]QRLimits{
 		// A grants each party of B one redemption per 10 s,
 		redeem.PeerLimitParty: {PeerParty: RateLimit{Limit: 1, Window: 10 * time.Second}},
-		// or B's region as a whole.
+		// or B's region as a whole,
 		redeem.PeerLimitRegion: {PeerRegion: RateLimit{Limit: 1, Window: 10 * time.Second}},
+		// or B's node's address.
+		redeem.PeerLimitAddress: {PeerRedeem: RateLimit{Limit: 1, Window: 10 * time.Second}},
 	} {
 		t.Run(limit, func(t *testing.T) {
 			testQRPeerLimitReachesTheParty(t, limits, limit)
@@ -764,7 +829,20 @@ func testQRPeerLimitReachesTheParty(t *testing.T, limits QRLimits, limit string)
 	p := newPeerQR(t, nil, func(c *QRConfig) {
 		c.Limiter, c.Limits = limiter, &limits
 	})
-	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": p.a.srv.URL}, p.keysOfA())
+	// B reaches A through a relay that asks every refused call to wait
+	// 45 s, whatever A said.
+	const relayed = 45
+	target, _ := url.Parse(p.a.srv.URL)
+	relay := httputil.NewSingleHostReverseProxy(target)
+	relay.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusTooManyRequests {
+			resp.Header.Set("Retry-After", strconv.Itoa(relayed))
+		}
+		return nil
+	}
+	relaySrv := httptest.NewServer(relay)
+	t.Cleanup(relaySrv.Close)
+	b := newQRRegion(t, "440000", 440000, 0x72, peerURLs{"310000": relaySrv.URL}, p.keysOfA())
 	verifyAtB := func(code string) (*http.Response, map[string]any) {
 		return qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": code})
 	}
@@ -774,7 +852,10 @@ func testQRPeerLimitReachesTheParty(t *testing.T, limits QRLimits, limit string)
 	code := p.issue(t, 2)
 	resp, m := verifyAtB(code)
 	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || err != nil || secs < 1 || secs > 10 {
+	// A signs a wait within its 10 s window; its unsigned answer has
+	// only the relay's.
+	signed := limit != redeem.PeerLimitAddress
+	if resp.StatusCode != 429 || m["error"] != CodeRateLimited || err != nil || signed && (secs < 1 || secs > 10) || !signed && secs != relayed {
 		t.Fatalf("over A's limit: %d %v, Retry-After %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
 	}
 	var logged map[string]any
@@ -809,6 +890,14 @@ func TestQRDefaultLimitsNest(t *testing.T) {
 		if !chain[i-1].Enabled() || perMinute(chain[i-1]) >= perMinute(chain[i]) || chain[i-1].Limit >= chain[i].Limit {
 			t.Errorf("limit %d (%v) not below limit %d (%v)", i-1, chain[i-1], i, chain[i])
 		}
+	}
+	// What a node sends one region, its shared budget and ten clients'
+	// floors, fits in that region's grant to it; a floor is below a
+	// client's limit.
+	floor, shared := DefaultQRForwardFloor, DefaultQRForwardRegion
+	if perMinute(shared)+10*perMinute(floor) > perMinute(l.PeerRegion) || shared.Limit+10*floor.Limit > l.PeerRegion.Limit ||
+		perMinute(floor) >= perMinute(DefaultQRForwardLimit) {
+		t.Errorf("shared %v and ten floors %v not within a region's grant %v", shared, floor, l.PeerRegion)
 	}
 }
 

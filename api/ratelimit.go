@@ -176,5 +176,24 @@ func (s *Server) checkRate(w http.ResponseWriter, r *http.Request, l Limiter, rl
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-		Message: fmt.Sprintf("too many requests (limit %s); retry after %d s", rl, secs)}
+		Message: fmt.Sprintf("too many requests (limit %s); retry after %d s", rl, secs), RetryAfter: secs}
+}
+
+// checkShare counts one request of a key's share of a limit shared by
+// many keys: against floor under own first, which passes it while that
+// key is within its floor; beyond, against shared under sharedKey, as
+// checkRate (429 with Retry-After over it). A floor refusal is no
+// answer: the request falls to the shared limit. A disabled floor
+// sends every request to the shared limit.
+func (s *Server) checkShare(w http.ResponseWriter, r *http.Request, l Limiter, floor RateLimit, own string, shared RateLimit, sharedKey string) error {
+	if l != nil && floor.Enabled() && own != "" {
+		d, err := l.Allow(r.Context(), "ratelimit:"+floor.Name+":"+own, floor.Limit, floor.Window)
+		if err != nil {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "rate limiter unavailable", Err: err}
+		}
+		if d.Allowed {
+			return nil
+		}
+	}
+	return s.checkRate(w, r, l, shared, sharedKey)
 }

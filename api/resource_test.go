@@ -9,9 +9,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 )
 
 // TestTokenForARelyingPartysAPIOverHTTP: POST /oauth2/token with
@@ -66,6 +68,48 @@ func TestTokenForARelyingPartysAPIOverHTTP(t *testing.T) {
 	}
 }
 
+// TestAPIPassedOnOverHTTP (SECURITY.md gap 27): when B drops its API and
+// C registers it, C introspects a token asked for it while B held it as
+// {"active":false} over HTTP (active, with its client and jti, before),
+// and one asked since as active.
+func TestAPIPassedOnOverHTTP(t *testing.T) {
+	clk := fakeclock.New(time.Now().Add(time.Second)) // after the keys the keystore makes
+	e := newOAuthEnv(t, OAuthConfig{}, func(c *auth.Config) { c.Now = clk.Now })
+	e.clients.Now = clk.Now
+	const api = "https://api.b.example/v1"
+	a := e.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, auth.ScopeQRRedeem)
+	c := e.register("svc-c", gm.AlgSM2, auth.ScopeQRRedeem)
+	serve := func(id string, resources ...string) {
+		t.Helper()
+		if _, err := e.clients.Update(context.Background(), id, func(c *auth.Client) error {
+			c.Resources = resources
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokenForAPI := func() string {
+		t.Helper()
+		resp, m := e.post(auth.TokenPath, assertionForm(e.assertion(a, nil), "resource", api).Encode())
+		if resp.StatusCode != 200 {
+			t.Fatalf("token for the API: %d %v", resp.StatusCode, m)
+		}
+		return m["access_token"].(string)
+	}
+	serve("svc-b", api)
+	before := tokenForAPI()
+	clk.Advance(2 * time.Second)
+	serve("svc-b")
+	serve("svc-c", api)
+	if m := e.introspectAs(t, c, before); m["active"] != false || len(m) != 1 {
+		t.Errorf("C on a token asked while B held the API: %v; want {\"active\":false}", m)
+	}
+	if m := e.introspectAs(t, c, tokenForAPI()); m["active"] != true || m["aud"] != api || m["client_id"] != "svc-a" {
+		t.Errorf("C on a token asked since it took the API: %v; want active", m)
+	}
+}
+
 // introspectAs introspects token as who, authenticated by an assertion.
 func (e *oauthEnv) introspectAs(t *testing.T, who rpClient, token string) map[string]any {
 	t.Helper()
@@ -84,6 +128,42 @@ func (e *oauthEnv) introspectAs(t *testing.T, who rpClient, token string) map[st
 // Accept-Patch; an unknown member, a member a patch cannot change, a bad
 // URI and an API another party holds are 400 invalid_client_metadata
 // saying why, and change nothing; without registry:admin it is 403.
+// TestDemotedAdminTokenRefused: a client whose registry:admin is taken
+// away by a PATCH cannot use its live admin token for it (nor PATCH the
+// scope back onto itself): the registry's current record bounds a token,
+// and its introspection says the narrowed scope.
+func TestDemotedAdminTokenRefused(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	ops := e.register("ops", gm.AlgSM2, auth.ScopeRegistryAdmin, auth.ScopeQRRedeem)
+	boss := e.register("boss", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	old := e.token(ops, "")
+	if resp, m := e.call("GET", "/v1/admin/clients", old, ""); resp.StatusCode != 200 {
+		t.Fatalf("admin route before the change: %d %v", resp.StatusCode, m)
+	}
+	patch := func(token, body string) (*http.Response, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest("PATCH", "/v1/admin/clients/ops", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		return e.send(req)
+	}
+	if resp, m := patch(e.token(boss, ""), `{"scopes":["qr:redeem"]}`); resp.StatusCode != 200 {
+		t.Fatalf("demote: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.call("GET", "/v1/admin/clients", old, ""); resp.StatusCode != 403 || m["error"] != "insufficient_scope" {
+		t.Errorf("demoted client's admin token: %d %v; want 403 insufficient_scope", resp.StatusCode, m)
+	}
+	if resp, m := patch(old, `{"scopes":["qr:redeem","registry:admin"]}`); resp.StatusCode != 403 {
+		t.Errorf("demoted client giving itself registry:admin back: %d %v; want 403", resp.StatusCode, m)
+	}
+	if c, err := e.clients.Get(context.Background(), "ops"); err != nil || fmt.Sprint(c.Scopes) != "[qr:redeem]" {
+		t.Errorf("the demoted client's scopes: %v %v", c.Scopes, err)
+	}
+	if m := e.introspectAs(t, ops, old); m["active"] != true || m["scope"] != "qr:redeem" {
+		t.Errorf("introspecting the demoted client's token: %v", m)
+	}
+}
+
 func TestPatchClientResources(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const apiV1, apiV2, apiC = "https://api.b.example/v1", "https://api.b.example/v2", "https://api.c.example"
@@ -134,7 +214,7 @@ func TestPatchClientResources(t *testing.T) {
 		{"svc-b", admin, "application/merge-patch+json", `{"client_id":"svc-x"}`, 400, "invalid_client_metadata", "client_id cannot be changed"},
 		{"svc-b", admin, "application/merge-patch+json", `{"resources":["ftp://api.b.example"]}`, 400, "invalid_client_metadata", "resources[0]"},
 		{"svc-b", admin, "application/merge-patch+json", `{"resources":["` + apiV2 + `","` + apiC + `"]}`, 400, "invalid_client_metadata", "resources[1] is registered by another client"},
-		{"svc-b", admin, "application/merge-patch+json", `{}`, 400, "invalid_client_metadata", "changes nothing"},
+		{"svc-nobody", admin, "application/merge-patch+json", `{}`, 404, "not_found", ""},
 		{"svc-nobody", admin, "application/merge-patch+json", `{"resources":null}`, 404, "not_found", ""},
 		{"svc-b", e.token(b, ""), "application/merge-patch+json", `{"resources":null}`, 403, "insufficient_scope", ""},
 	} {
@@ -146,7 +226,51 @@ func TestPatchClientResources(t *testing.T) {
 			t.Errorf("415 without Accept-Patch: %v", resp.Header)
 		}
 	}
+	// {} is a valid merge patch that changes nothing (RFC 7396 §2): the
+	// record as it is.
+	_, shown := e.call("GET", "/v1/admin/clients/svc-b", admin, "")
+	if resp, m := patch("svc-b", admin, "application/merge-patch+json", ` {} `); resp.StatusCode != 200 || !reflect.DeepEqual(m, shown) {
+		t.Errorf("empty patch: %d %v; want 200 %v", resp.StatusCode, m, shown)
+	}
 	if after, _ := e.clients.List(context.Background()); !reflect.DeepEqual(after, before) {
-		t.Errorf("refused patches changed the registry:\n%+v\n%+v", before, after)
+		t.Errorf("refused and empty patches changed the registry:\n%+v\n%+v", before, after)
+	}
+}
+
+// TestClientAcceptPatch: a registered client, which PATCH changes
+// (a JSON Merge Patch), advertises the patch format in Accept-Patch
+// (RFC 5789 §3.1) on GET and HEAD, and in the 405 (with Allow listing
+// PATCH) to OPTIONS or another method the resource does not take, which
+// the server answers before any authentication, as for every route. A
+// resource PATCH does not change sends none.
+func TestClientAcceptPatch(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	a := e.register("svc-a", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	admin := e.token(a, "")
+	for _, tc := range []struct {
+		method, path, token string
+		status              int
+		acceptPatch         string
+	}{
+		{"GET", "/v1/admin/clients/svc-a", admin, 200, "application/merge-patch+json"},
+		{"HEAD", "/v1/admin/clients/svc-a", admin, 200, "application/merge-patch+json"},
+		{"OPTIONS", "/v1/admin/clients/svc-a", "", 405, "application/merge-patch+json"},
+		{"OPTIONS", "/v1/admin/clients/svc-a", admin, 405, "application/merge-patch+json"},
+		{"PUT", "/v1/admin/clients/svc-a", admin, 405, "application/merge-patch+json"},
+		{"GET", "/v1/admin/clients", admin, 200, ""},
+		{"OPTIONS", "/v1/admin/clients", admin, 405, ""},
+		{"GET", "/v1/admin/clients/svc-nobody", admin, 404, ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, m := e.send(req)
+		if resp.StatusCode != tc.status || resp.Header.Get("Accept-Patch") != tc.acceptPatch {
+			t.Errorf("%s %s: %d Accept-Patch %q %v; want %d %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Accept-Patch"), m, tc.status, tc.acceptPatch)
+		}
+		if tc.status == 405 && (tc.acceptPatch != "") != strings.Contains(resp.Header.Get("Allow"), "PATCH") {
+			t.Errorf("%s %s: Allow %q", tc.method, tc.path, resp.Header.Get("Allow"))
+		}
 	}
 }

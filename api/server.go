@@ -157,7 +157,9 @@ func mayRedirect(p string) bool {
 }
 
 // notRouted answers requests no route matched, as JSON: 405 with Allow when
-// the path exists for other methods, else 404.
+// the path exists for other methods (and Accept-Patch when they include
+// PATCH), else 404. The server has no OPTIONS routes: OPTIONS is such a
+// 405, whose Allow lists the methods.
 func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
 	if s.ui && strings.HasPrefix(r.URL.Path, UIPrefix) {
 		uiHeaders(w)
@@ -174,6 +176,11 @@ func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
 			allow = strings.Join(slices.DeleteFunc(methods, func(m string) bool { return m == http.MethodHead }), ", ")
 		}
 		w.Header().Set("Allow", allow)
+		if slices.Contains(strings.Split(allow, ", "), http.MethodPatch) {
+			// RFC 5789 §3.1: a resource PATCH changes names its formats,
+			// in the answer to OPTIONS (this 405) as to any method.
+			w.Header().Set("Accept-Patch", mergePatchType)
+		}
 		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: "method not allowed"})
 		return
 	}

@@ -86,7 +86,7 @@ func BenchmarkTokenCachePutFull(b *testing.B) {
 func BenchmarkIntrospectNewTokens(b *testing.B) {
 	e := newEnv(b)
 	c := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
-	caller := Client{ID: c.ID}
+	caller := c.Client // the registry's record, as AuthenticateClient gives it
 	tokens := make([]string, b.N)
 	for i := range tokens {
 		tokens[i] = e.token(c, "")

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -122,6 +123,16 @@ type Client struct {
 	// the token names that API alone as its audience, so the API takes
 	// it and no other party's API, nor the node, does (RFC 9068 §4).
 	Resources []string `json:"resources,omitempty"`
+	// ResourcesSince holds, for each of Resources, when the client took
+	// it: when the store registered it for the client, enabled, while no
+	// enabled client held it (on the ledger, the time of the transaction
+	// that claimed it), kept while the client holds it. Introspection
+	// shows the client another client's token for the API only when the
+	// token was issued since (Service.Introspect), so the tokens asked
+	// for an API another party held are not its. A resource without a
+	// time (a record an older contract wrote) sets no bound. Set by the
+	// store; not part of a registration or of the clients file.
+	ResourcesSince map[string]time.Time `json:"-"`
 	// IDTokenAlg is the JWS algorithm of the client's ID tokens
 	// (IDTokenAlgorithms); empty means SM2.
 	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
@@ -158,12 +169,21 @@ func (c Client) clone() Client {
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.Resources = slices.Clone(c.Resources)
+	c.ResourcesSince = maps.Clone(c.ResourcesSince)
 	return c
 }
 
 // Serves reports whether resource is one of the APIs the client
 // registered (Resources).
 func (c *Client) Serves(resource string) bool { return slices.Contains(c.Resources, resource) }
+
+// ServesSince reports whether the client serves resource (Serves) and
+// held it when a token issued at iat was asked for it: iat, in whole
+// seconds as a token carries it, is at or after the second the client
+// took the API (ResourcesSince; no bound without a time).
+func (c *Client) ServesSince(resource string, iat time.Time) bool {
+	return c.Serves(resource) && iat.Unix() >= c.ResourcesSince[resource].Unix()
+}
 
 // Validate checks every field. Errors match ErrInvalidClientMetadata.
 func (c *Client) Validate() error {

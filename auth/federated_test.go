@@ -199,7 +199,7 @@ func TestRegionKeyFromRegistry(t *testing.T) {
 	rec := &regionRecord{region: "310000", keys: map[string]regionRecordKey{}}
 	e := newEnv(t, func(c *Config) { c.Federation, c.Instances = rec, rec })
 	ctx := context.Background()
-	e.register("svc-a", gm.AlgSM2)
+	a := e.register("svc-a", gm.AlgSM2)
 	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	otherKid, _ := KeyID(other.Public())
 	tok := e.nodeToken(other, otherKid, nil)
@@ -213,7 +213,7 @@ func TestRegionKeyFromRegistry(t *testing.T) {
 			t.Fatalf("use %d, key active on the region's record: %v", i+1, err)
 		}
 	}
-	if in, err := e.svc.Introspect(ctx, Client{ID: "svc-a"}, tok); err != nil || !in.Active {
+	if in, err := e.svc.Introspect(ctx, a.Client, tok); err != nil || !in.Active {
 		t.Errorf("introspection: %+v %v", in, err)
 	}
 	rec.set(otherKid, other.Public(), gm.AlgSM2, "retiring")

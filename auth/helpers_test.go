@@ -54,6 +54,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 			s.ClientsChanged()
 		}
 	})
+	fs.Now = c.Now
 	mem, err := store.NewMemory(store.MemoryOptions{Now: c.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,9 @@ var fixedMembers = map[string]string{
 // strings (a string for client_name and the algorithms), or null to
 // clear it. Duplicate members, trailing data and documents over 64 KiB
 // are refused, as are a member a patch cannot change (client_id, jwks,
-// ...), one no client has, and an empty patch. Errors match
+// ...) and one no client has. {} is a valid patch that changes nothing
+// (RFC 7396 §2; RFC 5789 §2.2 keeps 400 for a malformed one): its
+// ClientPatch is Empty. Errors match
 // ErrInvalidClientMetadata. The values are checked when the patch is
 // applied (Client.Validate, as ClientStore.Update does).
 func ParseClientPatch(data []byte) (ClientPatch, error) {
@@ -71,9 +73,6 @@ func ParseClientPatch(data []byte) (ClientPatch, error) {
 	m, err := strictjson.Object(data, maxClientPatch)
 	if err != nil {
 		return ClientPatch{}, failWith(ErrInvalidClientMetadata, err, "the patch is not a JSON object: %s", SafeDescription(err.Error()))
-	}
-	if len(m) == 0 {
-		return ClientPatch{}, fail(ErrInvalidClientMetadata, "the patch changes nothing: name one of %v", PatchMembers)
 	}
 	var p ClientPatch
 	for _, k := range slices.Sorted(maps.Keys(m)) {

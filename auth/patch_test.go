@@ -44,7 +44,6 @@ func TestClientPatch(t *testing.T) {
 		t.Errorf("patched: %+v", got)
 	}
 	for _, tc := range []struct{ doc, want string }{
-		{`{}`, "changes nothing"},
 		{`{"client_id":"rp-b"}`, "client_id cannot be changed"},
 		{`{"sector_identifier":"b.example"}`, "pairwise"},
 		{`{"jwks":{"keys":[]}}`, "jwks cannot be changed"},
@@ -62,6 +61,10 @@ func TestClientPatch(t *testing.T) {
 		if !errors.Is(err, auth.ErrInvalidClientMetadata) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v; want %q", tc.doc, err, tc.want)
 		}
+	}
+	// {} is a valid merge patch that changes nothing (RFC 7396 §2).
+	if p, err := auth.ParseClientPatch([]byte(` { } `)); err != nil || !p.Empty() {
+		t.Errorf("{}: %+v %v; want an empty patch", p, err)
 	}
 	// Values are checked by Update, as a new client's: nothing changes.
 	for _, doc := range []string{`{"client_name":null}`, `{"scopes":[]}`, `{"resources":["http://api.example"]}`, `{"resources":["https://api.example?x=1"]}`,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
@@ -26,7 +27,11 @@ import (
 // result passes Client.Validate. Create and Update refuse an enabled
 // client that registers a resource (Client.Resources) another enabled
 // client registered, with ErrInvalidClientMetadata: a client that drops
-// a resource, or is disabled, frees it. Returned clients are copies the caller may
+// a resource, or is disabled, frees it. They stamp the client's
+// Client.ResourcesSince themselves, whatever the client given holds: an
+// enabled client that registers a resource it did not hold, enabled,
+// takes it at the store's time, and keeps that time while it holds it; a
+// disabled client holds none. Returned clients are copies the caller may
 // change. Other failures wrap ErrUnavailable. Implementations are safe for
 // concurrent use.
 type ClientStore interface {
@@ -49,6 +54,11 @@ const maxClientsFile = 16 << 20
 // registry (tests, tools); a node's registry is on the ledger
 // (ledger/registry.Clients).
 type MemoryStore struct {
+	// Now is the store's clock, which stamps when a client took a
+	// resource (Client.ResourcesSince); nil means time.Now. Set it
+	// before the store's first use.
+	Now func() time.Time
+
 	onChange func()
 
 	mu      sync.Mutex
@@ -107,6 +117,7 @@ func (s *MemoryStore) Create(ctx context.Context, c Client) error {
 		s.mu.Unlock()
 		return err
 	}
+	c.takeResources(nil, s.now())
 	s.clients[c.ID] = c.clone()
 	s.mu.Unlock()
 	s.changed()
@@ -139,10 +150,41 @@ func (s *MemoryStore) Update(ctx context.Context, id string, fn func(*Client) er
 		s.mu.Unlock()
 		return Client{}, err
 	}
+	c.takeResources(&old, s.now())
 	s.clients[id] = c.clone()
 	s.mu.Unlock()
 	s.changed()
 	return c, nil
+}
+
+func (s *MemoryStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// takeResources sets c.ResourcesSince (ClientStore): a resource of c,
+// enabled, that old (the stored client; nil for a new one), enabled,
+// held keeps its time; one it takes is stamped now. A disabled client
+// holds none.
+func (c *Client) takeResources(old *Client, now time.Time) {
+	c.ResourcesSince = nil
+	if c.Disabled {
+		return
+	}
+	for _, r := range c.Resources {
+		t := now
+		if old != nil && !old.Disabled && old.Serves(r) {
+			t = old.ResourcesSince[r]
+		}
+		if !t.IsZero() {
+			if c.ResourcesSince == nil {
+				c.ResourcesSince = map[string]time.Time{}
+			}
+			c.ResourcesSince[r] = t
+		}
+	}
 }
 
 // resourceTaken refuses c, enabled, when another enabled client of

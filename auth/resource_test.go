@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -159,6 +160,105 @@ func TestAdminIntrospectsOnlyTheNodesTokens(t *testing.T) {
 		if err != nil || in.Active != tc.active {
 			t.Errorf("%s: %+v, %v; want active %v", tc.name, in, err, tc.active)
 		}
+	}
+}
+
+// TestAPIPassedOnShowsNoEarlierToken (SECURITY.md gap 27): a token
+// names the API, not the party that held it, so when B drops its API
+// and C registers it, C saw the tokens asked for it while B held it
+// active at introspection, with their client, scope and jti, until they
+// expired. C sees only the tokens issued since it took the API (iat in
+// whole seconds at or after its second: one asked in that second is
+// C's), their clients see their own as before, and the API's new tokens
+// work at once. A party that takes its API back (enabled again after a
+// suspension) takes it anew, and so sees none of the earlier tokens.
+func TestAPIPassedOnShowsNoEarlierToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	b := e.serve("svc-b", apiB)
+	e.register("svc-c", gm.AlgSM2, ScopeQRRedeem)
+	introspect := func(caller Client, token string) Introspection {
+		t.Helper()
+		in, err := e.svc.Introspect(ctx, caller, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	before, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !introspect(b, before.AccessToken).Active {
+		t.Fatal("B on a token for its API: inactive")
+	}
+	e.clock.Advance(30 * time.Second)
+	e.serve("svc-b")
+	c := e.serve("svc-c", apiB)
+	if in := introspect(c, before.AccessToken); in.Active || in != (Introspection{}) {
+		t.Errorf("C on a token asked while B held its API: %+v; want {active: false}", in)
+	}
+	if !introspect(a.Client, before.AccessToken).Active {
+		t.Errorf("A on its own token: inactive")
+	}
+	e.clock.Advance(999 * time.Millisecond) // the second C took the API in
+	after, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := introspect(c, after.AccessToken); !in.Active || in.Aud != apiB || in.ClientID != "svc-a" {
+		t.Errorf("C on a token asked since it took the API: %+v; want active", in)
+	}
+	// C's record rewritten keeps the time it took the API.
+	e.clock.Advance(time.Minute)
+	if _, err := e.clients.Update(ctx, "svc-c", func(c *Client) error { c.Name = "C renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = e.clients.Get(ctx, "svc-c")
+	if !introspect(c, after.AccessToken).Active {
+		t.Errorf("C renamed, on a token asked since it took the API: inactive")
+	}
+	// Disabled and enabled again, C takes its API anew.
+	for _, disabled := range []bool{true, false} {
+		e.clock.Advance(time.Second)
+		if c, err = e.clients.Update(ctx, "svc-c", func(c *Client) error { c.Disabled = disabled; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if introspect(c, after.AccessToken).Active {
+		t.Errorf("C enabled again, on a token asked before: active")
+	}
+	again, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !introspect(c, again.AccessToken).Active {
+		t.Errorf("C enabled again, on a token asked since: inactive")
+	}
+}
+
+// TestIntrospectionOfAnAPIWithoutTime: a client whose registry record
+// carries no time for its API (written by a contract older than it)
+// sees every token for the API, as before.
+func TestIntrospectionOfAnAPIWithoutTime(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	b := e.serve("svc-b", apiB)
+	tok, err := e.tokenFor(a, apiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	b.ResourcesSince[apiB] = e.clock.Now()
+	if in, err := e.svc.Introspect(context.Background(), b, tok.AccessToken); err != nil || in.Active {
+		t.Errorf("B having taken its API since: %+v, %v; want inactive", in, err)
+	}
+	b.ResourcesSince = nil
+	if in, err := e.svc.Introspect(context.Background(), b, tok.AccessToken); err != nil || !in.Active {
+		t.Errorf("B without a time for its API: %+v, %v; want active", in, err)
 	}
 }
 

@@ -27,8 +27,9 @@ import (
 // Principal is the client an access token authenticates.
 type Principal struct {
 	ClientID string
-	// Scopes granted to the token, in the order of Scopes. Shared: do not
-	// modify.
+	// Scopes granted to the token that its client is still allowed (the
+	// registry's current record bounds a token), in the order of Scopes.
+	// Shared: do not modify.
 	Scopes []string
 	// Region is the client's home region.
 	Region string
@@ -46,8 +47,8 @@ func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes
 type validToken struct {
 	clientID string
 	// scopes is scope split (grantedScopes) by validate, for Authorize,
-	// which checks it on every use of a cached token; introspection reads
-	// scope alone.
+	// which narrows it to what the client is still allowed at each client
+	// check (clientState.scopes); introspection reads scope alone.
 	scopes   []string
 	scope    string
 	jti      string
@@ -80,15 +81,18 @@ type validToken struct {
 // alg SM2 or ES256 (AccessTokenAlgorithms, the key's own), typ at+jwt, iss and aud this
 // node's issuer, exp not reached (on the node's clock: the leeway is for
 // other parties') and iat within the leeway, a client that is still
-// registered and enabled, a jti not revoked, and scope among the granted
-// ones. Errors match ErrInvalidToken (401), ErrInsufficientScope (403) or
+// registered, enabled and allowed client_credentials, a jti not revoked,
+// and scope among the granted ones that the client is still allowed: the
+// registry's current record bounds a token, so a scope taken from a
+// client (ClientPatch) is gone from its live tokens, and
+// Principal.Scopes is narrowed to what is left. Errors match ErrInvalidToken (401), ErrInsufficientScope (403) or
 // ErrUnavailable (503).
 //
 // Validated tokens are cached by their SHA-256 until they expire, so a
 // repeated token costs a hash and a map lookup. Revocation through this
 // Service evicts the entry at once; a registry change reported by
-// ClientsChanged (a client disabled or removed) makes every entry check
-// its client again. Changes made elsewhere — a token revoked by another
+// ClientsChanged (a client disabled, removed or its scopes or grant
+// types changed) makes every entry check its client again. Changes made elsewhere — a token revoked by another
 // node sharing the ephemeral store, a registry edited by another process —
 // reach a cached entry within Config.RevocationRecheck (a second by
 // default), as RFC 7009 §2 allows for propagation. A token seen for the
@@ -138,8 +142,10 @@ func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal
 			return Principal{}, failWith(ErrUnavailable, err, "client registry unavailable")
 		case c.Disabled:
 			return Principal{}, fail(ErrInvalidToken, "the token's client is disabled")
+		case !slices.Contains(c.GrantTypes, GrantClientCredentials):
+			return Principal{}, fail(ErrInvalidToken, "the token's client is no longer registered for client_credentials")
 		}
-		cs = &clientState{region: c.Region, gen: gen, until: n + int64(s.recheck)}
+		cs = &clientState{region: c.Region, scopes: stillAllowed(v.scopes, c.Scopes), gen: gen, until: n + int64(s.recheck)}
 		if s.recheck > 0 {
 			v.client.Store(cs)
 		}
@@ -152,17 +158,59 @@ func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal
 			v.recheck.Store(n + int64(s.recheck))
 		}
 	}
-	if !slices.Contains(v.scopes, scope) {
+	if !slices.Contains(cs.scopes, scope) {
 		return Principal{}, &Error{Kind: ErrInsufficientScope, Description: "the token lacks scope " + scope}
 	}
-	return Principal{ClientID: v.clientID, Scopes: v.scopes, Region: cs.region, TokenID: v.jti, Expires: v.exp}, nil
+	return Principal{ClientID: v.clientID, Scopes: cs.scopes, Region: cs.region, TokenID: v.jti, Expires: v.exp}, nil
 }
 
 // clientState is what a cached token remembers of its client's last check.
 type clientState struct {
 	region string
+	// scopes are the token's granted scopes that the client is still
+	// allowed (stillAllowed): the registry's current record bounds a
+	// token, so a scope taken from the client is gone from its live
+	// tokens at the next check.
+	scopes []string
 	gen    uint64 // Service.clientsGen at the check
 	until  int64  // unix nanoseconds; after it, check again
+}
+
+// stillAllowed returns the scopes among granted (a token's) that allowed
+// (its client's current Client.Scopes) still holds, in granted's order:
+// granted itself, shared, when it holds them all (Principal.Scopes is
+// shared), else a new slice, empty when none is left.
+func stillAllowed(granted, allowed []string) []string {
+	if !slices.ContainsFunc(granted, func(sc string) bool { return !slices.Contains(allowed, sc) }) {
+		return granted
+	}
+	out := make([]string, 0, len(granted))
+	for _, sc := range granted {
+		if slices.Contains(allowed, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// currentScope returns the scope (space-separated) that c, the current
+// registry record of this node's token v's client, still lets v carry,
+// as Authorize bounds it: the token's scopes the client is still allowed,
+// while the client may still use client_credentials, the grant that
+// issued it. ok is false when nothing is left.
+func currentScope(v *validToken, c *Client) (scope string, ok bool) {
+	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		return "", false
+	}
+	all := true
+	for sc := range strings.SplitSeq(v.scope, " ") { // the usual case: no copy
+		all = all && slices.Contains(c.Scopes, sc)
+	}
+	if all {
+		return v.scope, true
+	}
+	scopes := stillAllowed(grantedScopes(v.scope), c.Scopes)
+	return strings.Join(scopes, " "), len(scopes) > 0
 }
 
 // ClientsChanged tells the Service that the registry changed, so cached
@@ -533,13 +581,18 @@ type Introspection struct {
 // its own tokens; another client's only as mayIntrospect says: a token
 // for this node when the caller is allowed the registry:admin scope, a
 // token for an API (Client.Resources) when the caller registered that
-// API, whichever client holds it, the answer's aud that API (RFC 7662
-// §2.2, RFC 9068 §5: the resource server checks that aud names it).
+// API, whichever client holds it, and the token was issued since the
+// caller took the API (Client.ServesSince), the answer's aud that API
+// (RFC 7662 §2.2, RFC 9068 §5: the resource server checks that aud
+// names it).
 // Everything else (invalid, expired, revoked, another client's, one for
 // another party's API, whatever the caller's scopes, or for this node)
 // is {"active": false}, so the answer does not tell why; the
 // node's own token is expired from its exp on, with no leeway
-// (validToken.until). Only a failing dependency is an error
+// (validToken.until). An active answer's scope is the token's narrowed
+// to what its client's current record still allows, as Authorize
+// bounds it (currentScope); a token left with none, or whose client may
+// no longer use client_credentials, is inactive. Only a failing dependency is an error
 // (ErrUnavailable).
 //
 // Another region's token (one that names this node as an audience and
@@ -571,7 +624,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 		}
 		aud = v.aud[0]
 	}
-	if v.clientID != caller.ID && !s.mayIntrospect(caller, aud) {
+	if v.clientID != caller.ID && !s.mayIntrospect(caller, aud, v.iat) {
 		return Introspection{}, nil
 	}
 	if v.region != "" {
@@ -589,6 +642,10 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 	if err != nil {
 		return Introspection{}, failWith(ErrUnavailable, err, "client registry unavailable")
 	}
+	scope, ok := currentScope(v, &c)
+	if !ok {
+		return Introspection{}, nil
+	}
 	if err := s.checkRevoked(ctx, v.revoked); err != nil {
 		if errors.Is(err, ErrInvalidToken) {
 			return Introspection{}, nil
@@ -596,23 +653,27 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 		return Introspection{}, err
 	}
 	return Introspection{
-		Active: true, Scope: v.scope, ClientID: v.clientID, TokenType: "Bearer",
+		Active: true, Scope: scope, ClientID: v.clientID, TokenType: "Bearer",
 		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Aud: aud, Iss: s.issuer, Jti: v.jti,
 	}, nil
 }
 
 // mayIntrospect reports whether caller may learn that another client's
-// token, whose audience is aud, is active (Introspect). A token for this
-// node: when caller is allowed registry:admin, the node's administration.
-// A token for a party's API: only when caller registered that API,
-// whatever its scopes; registry:admin administers the node, and does not
-// make its holder (a party may be allowed it too) the resource server of
-// every other party's API (RFC 7662 §4, RFC 9068 §5).
-func (s *Service) mayIntrospect(caller Client, aud string) bool {
+// token, whose audience is aud, issued at iat, is active (Introspect). A
+// token for this node: when caller is allowed registry:admin, the node's
+// administration. A token for a party's API: only when caller registered
+// that API, whatever its scopes, and held it when the token was asked
+// (Client.ServesSince): a token names the API, not the party, so one
+// asked while another party held the API (which dropped it or was
+// suspended) is not the caller's to see (SECURITY.md gap 27).
+// registry:admin administers the node, and does not make its holder (a
+// party may be allowed it too) the resource server of every other
+// party's API (RFC 7662 §4, RFC 9068 §5).
+func (s *Service) mayIntrospect(caller Client, aud string, iat time.Time) bool {
 	if aud == s.issuer {
 		return caller.HasScope(ScopeRegistryAdmin)
 	}
-	return caller.Serves(aud)
+	return caller.ServesSince(aud, iat)
 }
 
 // Revoke revokes an access token (RFC 7009): its jti is kept in the
@@ -717,7 +778,8 @@ var (
 // which the peer route answers {"active": false}: RFC 7662 §2.2);
 // it is active when it verifies, names region's node (its issuer URL,
 // Federation.RegionIssuer, exactly) among its audiences, its client is
-// registered and enabled and it is not revoked. A token of this node not
+// registered and enabled and still allows some of its scopes
+// (currentScope, which narrows the answer's scope) and it is not revoked. A token of this node not
 // meant for region is {"active": false}, as another client's is at
 // Introspect, and so is an invalid or expired one. Only a failing
 // dependency is ErrUnavailable.
@@ -751,6 +813,10 @@ func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (
 	if err != nil {
 		return Introspection{}, failWith(ErrUnavailable, err, "client registry unavailable")
 	}
+	scope, ok := currentScope(v, &c)
+	if !ok {
+		return Introspection{}, nil
+	}
 	if err := s.checkRevoked(ctx, v.revoked); err != nil {
 		if errors.Is(err, ErrInvalidToken) {
 			return Introspection{}, nil
@@ -758,7 +824,7 @@ func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (
 		return Introspection{}, err
 	}
 	return Introspection{
-		Active: true, Scope: v.scope, ClientID: v.clientID, TokenType: "Bearer",
+		Active: true, Scope: scope, ClientID: v.clientID, TokenType: "Bearer",
 		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Iss: s.issuer, Jti: v.jti,
 	}, nil
 }

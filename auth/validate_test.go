@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -643,6 +644,74 @@ func TestOwnTokenEndsAtExp(t *testing.T) {
 			if c.active != (err == nil) || (err != nil && (!errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "expired"))) {
 				t.Errorf("cache %d, exp%+v: Authorize %v, want accepted %v", cache, c.at, err, c.active)
 			}
+		}
+	}
+}
+
+// TestRegistryBoundsLiveTokens: the registry's current record bounds a
+// token. A client demoted from registry:admin cannot use its live admin
+// token for it (it could PATCH the scope back onto itself), its
+// introspection says the narrowed scope, and a client no longer allowed
+// client_credentials, or left with none of its token's scopes, has
+// nothing left.
+func TestRegistryBoundsLiveTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ops := e.register("ops", gm.AlgSM2, ScopeQRRedeem, ScopeRegistryAdmin)
+	admin := e.register("admin", gm.AlgSM2, ScopeRegistryAdmin)
+	tok := e.token(ops, "")
+	if p, err := e.svc.Authorize(ctx, tok, ScopeRegistryAdmin); err != nil || len(p.Scopes) != 2 {
+		t.Fatalf("before the change: %+v %v", p, err)
+	}
+	update := func(edit func(cl *Client)) Client {
+		t.Helper()
+		c, err := e.clients.Update(ctx, ops.ID, func(cl *Client) error { edit(cl); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	demoted := update(func(cl *Client) { cl.Scopes = []string{ScopeQRRedeem} })
+	if _, err := e.svc.Authorize(ctx, tok, ScopeRegistryAdmin); !errors.Is(err, ErrInsufficientScope) {
+		t.Errorf("demoted client's cached admin token: %v", err)
+	}
+	p, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem)
+	if err != nil || !slices.Equal(p.Scopes, []string{ScopeQRRedeem}) {
+		t.Errorf("demoted client's token for a scope it keeps: %+v %v", p, err)
+	}
+	for _, caller := range []Client{demoted, admin.Client} {
+		if in, err := e.svc.Introspect(ctx, caller, tok); err != nil || !in.Active || in.Scope != ScopeQRRedeem {
+			t.Errorf("%s introspecting the demoted client's token: %+v %v", caller.ID, in, err)
+		}
+	}
+	// A fresh validation (no cache entry) is bounded too.
+	other := e.service(e.store)
+	if _, err := other.Authorize(ctx, tok, ScopeRegistryAdmin); !errors.Is(err, ErrInsufficientScope) {
+		t.Errorf("another instance: %v", err)
+	}
+
+	none := update(func(cl *Client) { cl.Scopes = []string{ScopeStatusWrite} })
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); !errors.Is(err, ErrInsufficientScope) {
+		t.Errorf("token left with no scope: %v", err)
+	}
+	if in, err := e.svc.Introspect(ctx, none, tok); err != nil || in.Active {
+		t.Errorf("introspecting a token left with no scope: %+v %v", in, err)
+	}
+
+	update(func(cl *Client) { cl.Scopes = []string{ScopeQRRedeem, ScopeRegistryAdmin} })
+	if _, err := e.svc.Authorize(ctx, tok, ScopeRegistryAdmin); err != nil {
+		t.Errorf("scope given back: %v", err)
+	}
+	noGrant := update(func(cl *Client) {
+		cl.GrantTypes = []string{GrantAuthorizationCode}
+		cl.RedirectURIs = []string{"https://ops.example/cb"}
+	})
+	if _, err := e.svc.Authorize(ctx, tok, ScopeQRRedeem); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("client no longer allowed client_credentials: %v", err)
+	}
+	for _, caller := range []Client{noGrant, admin.Client} {
+		if in, err := e.svc.Introspect(ctx, caller, tok); err != nil || in.Active {
+			t.Errorf("%s introspecting a token of a client no longer allowed client_credentials: %+v %v", caller.ID, in, err)
 		}
 	}
 }

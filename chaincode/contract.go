@@ -95,11 +95,15 @@ type HeadInput struct {
 	Digest  string `json:"digest"`
 }
 
-// AuditInput is AnchorAudit's argument.
+// AuditInput is AnchorAudit's argument. Pruned, when set, records that
+// the node is about to delete the sealed segments of its log through
+// Pruned.Seq (AuditAnchor.Pruned); it is sent with the head already
+// anchored or a later one.
 type AuditInput struct {
-	Node string `json:"node"`
-	Seq  uint64 `json:"seq"`
-	Head string `json:"head"`
+	Node   string     `json:"node"`
+	Seq    uint64     `json:"seq"`
+	Head   string     `json:"head"`
+	Pruned AuditPrune `json:"pruned,omitzero"`
 }
 
 // Object types of the composite keys.
@@ -569,8 +573,8 @@ func (in *RegionInput) unclaimed(c *call) error {
 // issuer's claim is never released (issuers are never removed). A
 // resource (claim/resource/<URI>, claimKeyID's spelling) is claimed by
 // an active relying party that registers it, the party's client ID as
-// Party, and released when its record drops it or the party is
-// suspended (claimResources).
+// Party, since the time it took it (Since), and released when its record
+// drops it or the party is suspended (claimResources).
 type Claim struct {
 	Region string `json:"region"`
 	// Record: the region's record names the host or identifier.
@@ -581,6 +585,11 @@ type Claim struct {
 	// Party is the client ID of the relying party whose resource (one
 	// of its APIs) the claim is, of kind claimResource.
 	Party string `json:"party,omitempty"`
+	// Since is when Party took the resource, of kind claimResource: the
+	// time of the transaction that claimed it while no party held it
+	// (RelyingParty.ResourcesSince). Zero on a claim a contract older
+	// than the time wrote.
+	Since time.Time `json:"since,omitzero"`
 	// Also holds the claims of other regions' records and issuers on a
 	// chain an even older contract wrote, which let two regions name one
 	// host or identifier (indexClaims): when Region releases the claim,
@@ -1205,29 +1214,16 @@ func putIssuer(c *call) (any, error) {
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	// An ID that is a region's DID or endpoint URL would pass for its
-	// node; one on a region's host (Region.Hosts) for an issuer that
-	// node hosts, which is for the region alone to write. Hosts no region
-	// names are first come between regions: an issuer record of another
-	// region on the ID's host keeps it (IDHost: its case, a trailing dot
-	// and the default port do not make another host). The claims tell
-	// (Claim), read for the ID and its host only.
-	host, _ := IDHost(in.ID)
-	if cl, err := c.claimOf(claimID, claimKeyID(in.ID)); err != nil {
-		return nil, err
-	} else if cl.Record {
-		return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, cl.id())
-	}
-	if cl, err := c.claimOf(claimHost, host); err != nil {
-		return nil, err
-	} else if cl.Region != "" && cl.Region != c.caller {
-		return nil, fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, in.ID, cl.host(host))
-	}
-	if err := c.typeHostsFree(in.Types); err != nil {
-		return nil, err
-	}
 	var old Issuer
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if old.Region != c.caller {
+		if err := c.issuerIDFree(in.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.typeHostsFree(in.Types); err != nil {
 		return nil, err
 	}
 	keys, err := c.issuerKeys(old.Keys, in.Keys)
@@ -1240,6 +1236,38 @@ func putIssuer(c *call) (any, error) {
 		return nil, err
 	}
 	return out, c.claimIssuer(c.caller, in.ID)
+}
+
+// issuerIDFree refuses, with ErrForbidden, the ID of an issuer the
+// caller adds (or another region's, which putOwned refuses after) where
+// the ID is not the caller's to take. An ID that is a region's DID or
+// endpoint URL would pass for its node: it is refused while any region's
+// record names it, even where the claim's holder is an issuer whose
+// region's record dropped it and another region's record shares it
+// (Claim.named, on a chain an even older contract wrote), as a relying
+// party's resource is. One on a region's host (Region.Hosts) would pass
+// for an issuer that node hosts, which is for the region alone to write.
+// Hosts no region names are first come between regions: an issuer record
+// of another region on the ID's host keeps it (IDHost: its case, a
+// trailing dot and the default port do not make another host). The
+// claims tell (Claim), read for the ID and its host only. An issuer the
+// caller already holds is not checked: its ID and host are claimed for it
+// already (shared with another region's on such an older chain), and
+// refusing its update would stop its region suspending it or rotating
+// its keys.
+func (c *call) issuerIDFree(id string) error {
+	if cl, err := c.claimOf(claimID, claimKeyID(id)); err != nil {
+		return err
+	} else if r, ok := cl.named(); ok {
+		return fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, id, r.id())
+	}
+	host, _ := IDHost(id)
+	if cl, err := c.claimOf(claimHost, host); err != nil {
+		return err
+	} else if cl.Region != "" && cl.Region != c.caller {
+		return fmt.Errorf("%w: region %s may not write issuer %q: it is on %s", ErrForbidden, c.caller, id, cl.host(host))
+	}
+	return nil
 }
 
 // typeHostsFree refuses, with ErrForbidden, a credential type that is a
@@ -1665,13 +1693,21 @@ func checkResources(uris []string) error {
 // (a range read over every party, on every party's write, made them all
 // conflict on Fabric). No chain holds resources of a contract older than
 // their claims, so indexClaims stores none.
+//
+// It sets in.ResourcesSince from the claims: a resource the party held
+// keeps its claim's time (zero on a claim an older contract wrote: none
+// is set), one it takes takes the transaction's, so that introspection
+// shows the party no token asked for the API before it took it (another
+// party's, or its own of an earlier hold: SECURITY.md gap 27).
 func (c *call) claimResources(old, in *RelyingParty) error {
 	was, now := old.claimedResources(), in.claimedResources()
+	since := make(map[string]time.Time, len(now)) // by claim name
 	for _, name := range now {
 		cl, err := c.claimOf(claimResource, name)
 		if err != nil {
 			return err
 		} else if cl.Party == in.ClientID {
+			since[name] = cl.Since
 			continue
 		}
 		i := slices.IndexFunc(in.Resources, func(r string) bool { return claimKeyID(r) == name })
@@ -1692,8 +1728,18 @@ func (c *call) claimResources(old, in *RelyingParty) error {
 		} else if o, ok := h.other(c.caller); ok {
 			return fmt.Errorf("%w: resource %d is on %s", ErrForbidden, i, o.host(host))
 		}
-		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID}); err != nil {
+		if err := c.setClaim(claimResource, name, Claim{Region: c.caller, Party: in.ClientID, Since: c.now}); err != nil {
 			return err
+		}
+		since[name] = c.now
+	}
+	in.ResourcesSince = nil
+	for i, r := range in.Resources {
+		if t := since[claimKeyID(r)]; !t.IsZero() {
+			if in.ResourcesSince == nil {
+				in.ResourcesSince = make([]time.Time, len(in.Resources))
+			}
+			in.ResourcesSince[i] = t
 		}
 	}
 	for _, name := range was {
@@ -1976,26 +2022,60 @@ func anchorAudit(c *call) (any, error) {
 	if !reHex256.MatchString(in.Head) {
 		return nil, invalid("head must be 64 lowercase hex digits (SM3)")
 	}
+	if err := in.Pruned.check(in.Seq); err != nil {
+		return nil, err
+	}
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
 	}
 	var old AuditAnchor
 	err := c.load(&old, objAudit, c.caller, in.Node)
 	switch {
-	case err == nil && old.Seq == in.Seq && old.Head == in.Head:
-		return old, nil
-	case err == nil && old.Seq == in.Seq:
+	case err == nil && old.Seq == in.Seq && old.Head != in.Head:
 		return nil, fmt.Errorf("%w: audit log of %s/%s forks at %d", ErrHeadConflict, c.caller, in.Node, in.Seq)
 	case err == nil && old.Seq > in.Seq:
 		return nil, fmt.Errorf("%w: audit log of %s/%s is anchored at %d", ErrStale, c.caller, in.Node, old.Seq)
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
-	a := AuditAnchor{Region: c.caller, Node: in.Node, Seq: in.Seq, Head: in.Head, Time: c.now, Tx: c.st.TxID()}
+	p, was := in.Pruned, old.Pruned
+	switch {
+	case p.Seq == 0:
+		p = was // a head alone keeps the record of the pruning
+	case was.Seq > p.Seq:
+		return nil, fmt.Errorf("%w: audit log of %s/%s is recorded pruned through %d", ErrStale, c.caller, in.Node, was.Seq)
+	case was.Seq == p.Seq && was.Head != p.Head:
+		return nil, fmt.Errorf("%w: audit log of %s/%s was pruned through %d with another head", ErrHeadConflict, c.caller, in.Node, p.Seq)
+	case was.Seq == p.Seq:
+		p = was
+	}
+	if err == nil && old.Seq == in.Seq && p.Seq == was.Seq {
+		return old, nil
+	}
+	a := AuditAnchor{Region: c.caller, Node: in.Node, Seq: in.Seq, Head: in.Head, Time: c.now, Tx: c.st.TxID(), Pruned: p}
 	if err := c.save(a, objAudit, c.caller, in.Node); err != nil {
 		return nil, err
 	}
 	return a, c.emit(EventAudit, a)
+}
+
+// check validates a pruning record sent with the head at seq: none, or
+// one through an entry before seq with its hash and the times of the
+// first and last entries deleted.
+func (p AuditPrune) check(seq uint64) error {
+	switch {
+	case p == AuditPrune{}:
+		return nil
+	case p.Seq == 0 || p.Seq >= seq:
+		return invalid("pruned.seq %d: want an entry before the head's, %d", p.Seq, seq)
+	case !reHex256.MatchString(p.Head):
+		return invalid("pruned.head must be 64 lowercase hex digits (SM3)")
+	case p.From.IsZero() || p.To.IsZero():
+		// Not checked in order: they are the node's clock, which may
+		// have stepped back between the two entries.
+		return invalid("pruned.from and pruned.to: want the deleted entries' first and last times")
+	}
+	return nil
 }
 
 func getAuditAnchor(c *call) (any, error) {

@@ -2206,6 +2206,73 @@ func TestSuspendedPartyFreesItsResources(t *testing.T) {
 	}
 }
 
+// TestResourceTakenSince (SECURITY.md gap 27): the claim of a resource,
+// and the record of the party that holds it, carry the time of the
+// transaction that took it while no party held it; the party keeps it
+// while it holds the resource (its record rewritten, the resource in
+// another spelling), another party that takes the resource takes it at
+// its own transaction's time, and a party that takes its resource back
+// (enabled again) takes it anew; a suspended party's record holds none,
+// and the input's times are not taken. A claim an older contract wrote,
+// without a time, gives none.
+func TestResourceTakenSince(t *testing.T) {
+	l := consortium(t)
+	const api = "https://api.a.example/v1"
+	var at time.Time // the time of write's transaction
+	write := func(msp, fn, id, status string, resources ...string) RelyingParty {
+		t.Helper()
+		in := RelyingParty{ClientID: id, JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, id+"-1")}}, Scopes: []string{"qr:redeem"},
+			Status: status, Resources: resources, ResourcesSince: []time.Time{t0}}
+		var out RelyingParty
+		if err := json.Unmarshal(l.must(t, msp, fn, js(t, in)), &out); err != nil {
+			t.Fatal(err)
+		}
+		at = l.st.Now
+		var stored RelyingParty
+		if err := json.Unmarshal(l.must(t, "", "GetRelyingParty", id), &stored); err != nil || !slices.EqualFunc(stored.ResourcesSince, out.ResourcesSince, time.Time.Equal) {
+			t.Errorf("%s stored: %v %v; answered %v", id, stored.ResourcesSince, err, out.ResourcesSince)
+		}
+		return out
+	}
+	claimSince := func() time.Time {
+		t.Helper()
+		var cl Claim
+		if k, _ := CompositeKey(objClaim, claimResource, api); json.Unmarshal(l.st.KV[k], &cl) != nil || cl.Party == "" {
+			t.Fatalf("no claim of %s", api)
+		}
+		return cl.Since
+	}
+
+	a := write(msp31, "AddRelyingParty", "rp-a", EntryActive, api)
+	took := at
+	if len(a.ResourcesSince) != 1 || !a.ResourcesSince[0].Equal(took) || !claimSince().Equal(took) {
+		t.Errorf("rp-a took %s: since %v, claim %v; want %v", api, a.ResourcesSince, claimSince(), took)
+	}
+	if a := write(msp31, "PutRelyingParty", "rp-a", EntryActive, "https://a.example/v0", "https://API.a.example:443/v1"); len(a.ResourcesSince) != 2 ||
+		!a.ResourcesSince[0].Equal(at) || !a.ResourcesSince[1].Equal(took) {
+		t.Errorf("rp-a rewritten, its resource in another spelling after a new one: since %v; want [%v %v]", a.ResourcesSince, at, took)
+	}
+	if a := write(msp31, "PutRelyingParty", "rp-a", EntryActive); a.ResourcesSince != nil {
+		t.Errorf("rp-a without resources: since %v", a.ResourcesSince)
+	}
+	b := write(msp32, "AddRelyingParty", "rp-b", EntryActive, api)
+	if took = at; len(b.ResourcesSince) != 1 || !b.ResourcesSince[0].Equal(took) || !claimSince().Equal(took) {
+		t.Errorf("rp-b took the resource rp-a dropped: since %v, claim %v; want %v", b.ResourcesSince, claimSince(), took)
+	}
+	if b := write(msp32, "PutRelyingParty", "rp-b", EntrySuspended, api); b.ResourcesSince != nil {
+		t.Errorf("rp-b suspended: since %v", b.ResourcesSince)
+	}
+	if b := write(msp32, "PutRelyingParty", "rp-b", EntryActive, api); len(b.ResourcesSince) != 1 || !b.ResourcesSince[0].Equal(at) || !at.After(took) {
+		t.Errorf("rp-b enabled again: since %v; want %v", b.ResourcesSince, at)
+	}
+	// A claim an older contract wrote has no time.
+	k, _ := CompositeKey(objClaim, claimResource, api)
+	l.st.KV[k] = []byte(`{"region":"320000","party":"rp-b"}`)
+	if b := write(msp32, "PutRelyingParty", "rp-b", EntryActive, api); b.ResourcesSince != nil || !claimSince().IsZero() {
+		t.Errorf("rp-b holding a claim without time: since %v, claim %v; want none", b.ResourcesSince, claimSince())
+	}
+}
+
 // TestRelyingPartyWritesReadNoOtherParty: a relying party's write reads
 // the claims of its resources (point reads, as many as it names), never
 // another party's record nor a range of keys: it listed every party of
@@ -2398,17 +2465,14 @@ func TestRegionAndPartyNameInEveryOrder(t *testing.T) {
 	}
 }
 
-// TestResourceNamedByASharedClaim: on a chain an even older contract
-// wrote, the claim of an identifier may be held by an issuer of one
-// region whose record dropped it while another region's record still
-// names it (Claim.Also): a relying party's resource may not be that
-// identifier either, the token endpoint taking it as the other region's,
-// nor another path on that host, which the other region shares.
-func TestResourceNamedByASharedClaim(t *testing.T) {
+// olderChainSharedID returns a ledger as an even older contract left
+// it, with 310000's issuer whose ID is the endpoint URL shared, also
+// named by the records of the regions named, and no claims stored (the
+// first write stores them, indexClaims).
+func olderChainSharedID(t *testing.T, shared string, named ...string) *ledger {
+	t.Helper()
 	l := consortium(t)
-	const shared = "https://shared.example/node"
-	// 310000's issuer has the ID its record and 320000's name.
-	for _, code := range []string{"310000", "320000"} {
+	for _, code := range named {
 		var r Region
 		k, _ := CompositeKey(objRegion, code)
 		if err := json.Unmarshal(l.st.KV[k], &r); err != nil {
@@ -2426,6 +2490,18 @@ func TestResourceNamedByASharedClaim(t *testing.T) {
 			delete(l.st.KV, k)
 		}
 	}
+	return l
+}
+
+// TestResourceNamedByASharedClaim: on a chain an even older contract
+// wrote, the claim of an identifier may be held by an issuer of one
+// region whose record dropped it while another region's record still
+// names it (Claim.Also): a relying party's resource may not be that
+// identifier either, the token endpoint taking it as the other region's,
+// nor another path on that host, which the other region shares.
+func TestResourceNamedByASharedClaim(t *testing.T) {
+	const shared = "https://shared.example/node"
+	l := olderChainSharedID(t, shared, "310000", "320000")
 	// 310000's record drops it: its issuer holds the claim, 320000's
 	// record shares it.
 	l.must(t, msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "node 310000",
@@ -2438,5 +2514,38 @@ func TestResourceNamedByASharedClaim(t *testing.T) {
 	_, err = l.call(msp31, "AddRelyingParty", partyInput(t, "rp-a", EntryActive, "https://shared.example/another-api"))
 	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "host shared.example of region 320000") {
 		t.Errorf("a resource on the host 320000's record shares: %v, want ErrForbidden", err)
+	}
+}
+
+// TestIssuerIDNamedByASharedClaim: on such a chain, an issuer may not
+// take an ID any region's record names, as a party's resource may not,
+// even where the claim's holder is the caller's issuer whose region's
+// record dropped it (another spelling of its ID is another issuer
+// record); the issuer whose ID it is stays its region's to update (to
+// suspend it, or rotate its keys), whichever region holds the claim.
+func TestIssuerIDNamedByASharedClaim(t *testing.T) {
+	const shared = "https://shared.example/node"
+	issuer := func(id, status string) string {
+		return js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"}, Status: status,
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}})
+	}
+	l := olderChainSharedID(t, shared, "310000", "320000")
+	// 310000's issuer holds the claim, 320000's record shares it.
+	l.must(t, msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "node 310000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}}))
+	_, err := l.call(msp31, "PutIssuer", issuer("https://SHARED.example/node/", EntryActive))
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "endpoint of region 320000") {
+		t.Errorf("a new issuer whose ID 320000's record names: %v, want ErrForbidden", err)
+	}
+	if k, _ := CompositeKey(objIssuer, "https://SHARED.example/node/"); l.st.KV[k] != nil {
+		t.Error("the refused issuer was written")
+	}
+	l.must(t, msp31, "PutIssuer", issuer(shared, EntrySuspended))
+
+	// 320000's record holds the claim, 310000's issuer shares it.
+	l = olderChainSharedID(t, shared, "320000")
+	l.must(t, msp31, "PutIssuer", issuer(shared, EntrySuspended))
+	if _, err := l.call(msp32, "PutIssuer", issuer(shared, EntryActive)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("320000 writing 310000's issuer: %v, want ErrForbidden", err)
 	}
 }

@@ -311,6 +311,16 @@ type RelyingParty struct {
 	// party of any region, none a region's DID or endpoint URL, none on a
 	// host another region claims (claimResources).
 	Resources []string `json:"resources,omitempty"`
+	// ResourcesSince holds, for each of Resources (the same index), when
+	// the party took it: the time of the transaction that claimed it
+	// while no party held it (Claim.Since), kept while the party holds
+	// it. Introspection shows the party only the tokens for the API asked
+	// since (auth.Client.ResourcesSince). The zero time is a resource
+	// taken under a contract older than the time; empty when the party
+	// holds no resource with a time (a suspended party holds none). Set
+	// by the contract; ignored on input. A list, not a map by URI, to
+	// keep the largest record within 115 KB (TestRecordSizes).
+	ResourcesSince []time.Time `json:"resources_since,omitempty"`
 	// IDTokenAlg is the JWS algorithm of the party's ID tokens (SM2 or
 	// ES256); empty means SM2.
 	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
@@ -437,6 +447,22 @@ type AuditAnchor struct {
 	Head   string    `json:"head"` // hex SM3 of the log entry at Seq
 	Time   time.Time `json:"time"`
 	Tx     string    `json:"tx"`
+	// Pruned is the node's last record that it deleted the oldest
+	// segments of its log, through Pruned.Seq (zero: none recorded). A log
+	// that begins past Pruned.Seq+1 lost segments the node never pruned.
+	Pruned AuditPrune `json:"pruned,omitzero"`
+}
+
+// AuditPrune records that a node deleted the sealed segments of its
+// audit log through entry Seq (for --audit-retention): Head is that
+// entry's hash, which the prev of the oldest entry left must be, and
+// From and To are the times of the first and last entries deleted with
+// it. Sequence numbers, a digest and times only: nothing personal.
+type AuditPrune struct {
+	Seq  uint64    `json:"seq"`
+	Head string    `json:"head"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // ListDigest returns the digest a StatusHead holds for an encoded status

@@ -21,7 +21,10 @@ import (
 // verified: the subject is read from the credential as sent, needing no
 // key; it was checked only once the credential verified, its issuer's key
 // resolved (here a did:web issuer: a fetch from the host it names). The
-// holder's own credentials verify as before, one fetch each.
+// holder's own credentials verify as before, one fetch each. One bound to
+// the holder's key (cnf) passes that check where the presentation gives
+// the holder's key (a vp+jwt), not where it gives none (a Data Integrity
+// presentation: CheckPresentedWithoutKey).
 func TestPresentedCredentialBindingBeforeIssuerFetch(t *testing.T) {
 	ctx := context.Background()
 	issuerKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
@@ -45,23 +48,36 @@ func TestPresentedCredentialBindingBeforeIssuerFetch(t *testing.T) {
 		}
 		return sdjwt.Serialize(tok, ds)
 	}
-	w3c := func(subject string) map[string]any {
+	// cnf, when given (at most one), is the key the credential is bound to.
+	w3c := func(subject string, cnf ...gm.JWK) map[string]any {
 		c := sampleCredential()
 		c["issuer"] = issuerDID
 		c["validFrom"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 		c["credentialSubject"].(map[string]any)["id"] = subject
+		for _, k := range cnf {
+			c["cnf"] = map[string]any{"jwk": k}
+		}
 		return c
 	}
-	credentials := map[string]func(subject string) map[string]any{
-		"vc+jwt": func(s string) map[string]any { return Envelope(sign(w3c(s), TypVCJWT, nil), MediaTypeVCJWT) },
-		"vc+sd-jwt": func(s string) map[string]any {
-			frame := &sdjwt.Frame{Nested: map[string]*sdjwt.Frame{"credentialSubject": {SD: []string{"id"}}}}
-			return Envelope(sign(w3c(s), TypVCSDJWT, frame), MediaTypeVCSDJWT)
+	credentials := map[string]func(subject string, cnf ...gm.JWK) map[string]any{
+		"vc+jwt": func(s string, cnf ...gm.JWK) map[string]any {
+			return Envelope(sign(w3c(s, cnf...), TypVCJWT, nil), MediaTypeVCJWT)
 		},
-		"dc+sd-jwt": func(s string) map[string]any {
+		"vc+sd-jwt": func(s string, cnf ...gm.JWK) map[string]any {
+			frame := &sdjwt.Frame{Nested: map[string]*sdjwt.Frame{"credentialSubject": {SD: []string{"id"}}}}
+			return Envelope(sign(w3c(s, cnf...), TypVCSDJWT, frame), MediaTypeVCSDJWT)
+		},
+		"dc+sd-jwt": func(s string, cnf ...gm.JWK) map[string]any {
 			claims := map[string]any{"iss": issuerDID, "vct": "https://credentials.example/residence", "iat": time.Now().Unix(), "sub": s, "region": "310000"}
+			for _, k := range cnf {
+				claims["cnf"] = map[string]any{"jwk": k}
+			}
 			return Envelope(sign(claims, TypSDJWTVC, &sdjwt.Frame{SD: []string{"sub", "region"}}), MediaTypeSDJWT)
 		},
+	}
+	holderJWK, err := gm.NewJWK(holderSigner.Public(), "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Each verification has a verifier of its own: the Resolver caches
 	// the documents it fetched.
@@ -104,6 +120,19 @@ func TestPresentedCredentialBindingBeforeIssuerFetch(t *testing.T) {
 			if res, err := verify(mine[i]); err != nil || len(res.Credentials) != 1 || fetches.Load() != 1 {
 				t.Errorf("%s in a %s, the holder's: %v after %d fetches, want verified after one", name, form, err, fetches.Load())
 			}
+		}
+		// Bound to the holder's key: a vp+jwt confirms it once verified; a
+		// presentation that yields no holder's key (Data Integrity) never
+		// can, so it is refused as sent.
+		bound, v := credential(holder, holderJWK), verifier()
+		if err := v.CheckPresentedSubject(bound, holder); err != nil {
+			t.Errorf("%s bound to the holder's key, where the presentation gives it: %v", name, err)
+		}
+		if err := v.CheckPresentedWithoutKey(bound, holder); !errors.Is(err, ErrHolderMismatch) {
+			t.Errorf("%s bound to the holder's key, where the presentation gives none: %v, want %v", name, err, ErrHolderMismatch)
+		}
+		if err := v.CheckPresentedWithoutKey(credential(holder), holder); err != nil {
+			t.Errorf("%s of the holder's, bound to no key, where the presentation gives none: %v", name, err)
 		}
 	}
 }

@@ -88,7 +88,9 @@ func CheckHolderSubject(r *Verified, holder string) error {
 
 // CheckHolderBinding checks that a verified credential belongs to the
 // holder of the presentation that carried it, signed with holderPub (see
-// VerifyPresentation).
+// VerifyPresentation). A nil holderPub is a presentation whose
+// verification yields no holder's key (a Data Integrity presentation): a
+// credential bound to a key (cnf) is then refused, nothing confirming it.
 func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) error {
 	if r == nil {
 		return fmt.Errorf("%w: no credential", ErrInvalidPresentation)
@@ -97,6 +99,9 @@ func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) 
 		return err
 	}
 	if cnf, ok := r.Credential["cnf"]; ok {
+		if holderPub == nil {
+			return fmt.Errorf("%w: the credential is bound to a key (cnf), which the presentation does not confirm", ErrHolderMismatch)
+		}
 		return sameKey(cnf, holderPub)
 	}
 	return nil

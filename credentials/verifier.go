@@ -714,6 +714,20 @@ func (v *Verifier) CheckPresentedSubject(input any, holder string) error {
 	return boundToHolder(r, holder)
 }
 
+// CheckPresentedWithoutKey is CheckPresentedSubject for a presentation
+// whose verification yields no holder's key (a Data Integrity
+// presentation): a credential bound to a key (cnf) is refused as well
+// (ErrHolderMismatch), as CheckHolderBinding with no key refuses it once
+// verified, since nothing can confirm it; refused as sent, its issuer's
+// key is not resolved for it.
+func (v *Verifier) CheckPresentedWithoutKey(input any, holder string) error {
+	r, err := v.readToken(input)
+	if err != nil {
+		return nil
+	}
+	return CheckHolderBinding(r, holder, nil)
+}
+
 // readToken reads a credential as VerifyToken would verify it, without
 // verifying anything: its Format and claims (an SD-JWT's with its
 // disclosures processed).

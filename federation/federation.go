@@ -200,10 +200,17 @@ func (t Tokens) RegionIssuer(region string) string {
 // RegistryGeneration implements auth.Federation.
 func (t Tokens) RegistryGeneration() uint64 { return t.Registry.Generation() }
 
-// RegionClient implements auth.Federation.
+// RegionClient implements auth.Federation. A party no longer allowed
+// client_credentials (an empty list means it is) has no scopes: every
+// access token its region issued it is of that grant, and the registry's
+// current record bounds a token, as at the issuing node.
 func (t Tokens) RegionClient(clientID string) (string, []string, bool, bool) {
 	x, ok := t.Registry.RelyingParty(clientID)
-	return x.HomeRegion, x.Scopes, x.Status == chaincode.EntryActive, ok
+	scopes := x.Scopes
+	if len(x.GrantTypes) > 0 && !slices.Contains(x.GrantTypes, chaincode.GrantClientCredentials) {
+		scopes = nil
+	}
+	return x.HomeRegion, scopes, x.Status == chaincode.EntryActive, ok
 }
 
 // Directory is redeem.PeerDirectory over the registry: an active

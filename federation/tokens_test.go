@@ -212,6 +212,32 @@ func TestTokensAcrossRegions(t *testing.T) {
 	}
 	waitFor(t, "client back", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err == nil })
 
+	// The registry's current record bounds a token: a client whose region
+	// takes qr:redeem, or client_credentials (the grant of every access
+	// token), from it has nothing of it left here.
+	for _, change := range []func(x *chaincode.RelyingParty){
+		func(x *chaincode.RelyingParty) { x.Scopes = []string{auth.ScopeEnroll} },
+		func(x *chaincode.RelyingParty) {
+			x.GrantTypes, x.RedirectURIs = []string{chaincode.GrantAuthorizationCode}, []string{"https://a.example/cb"}
+		},
+	} {
+		x, _ := s.viewB.RelyingParty("svc-a")
+		change(&x)
+		if _, err := s.c.a.PutRelyingParty(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "scope or grant taken", func() bool {
+			_, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem)
+			return errors.Is(err, auth.ErrInsufficientScope)
+		})
+		x, _ = s.viewB.RelyingParty("svc-a") // the current version
+		x.Scopes, x.GrantTypes, x.RedirectURIs = []string{auth.ScopeQRRedeem, auth.ScopeEnroll}, nil, nil
+		if _, err := s.c.a.PutRelyingParty(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "client back", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err == nil })
+	}
+
 	// A retires its key: A's tokens stop at B.
 	if _, _, err := s.c.a.L.Submit(ctx, "SetRegionKeyState", "a-node-1", chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
@@ -487,5 +513,19 @@ func TestPeerIntrospectionAudienceIsTheRegionsAPIEndpoint(t *testing.T) {
 		if want := aud == issuerB; err != nil || in.Active != want {
 			t.Errorf("a token of A for %s, asked by B: active %v, %v; want active %v", aud, in.Active, err, want)
 		}
+	}
+	// A answers with the scopes svc-a's current record still allows (its
+	// ledger record has qr:redeem and identity:enroll), as its own
+	// introspection does.
+	now := time.Now()
+	j := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": issuerA, "sub": "svc-a", "client_id": "svc-a", "aud": []string{issuerA, issuerB},
+		"scope": auth.ScopeQRRedeem + " " + auth.ScopeRegistryAdmin, "jti": "j-narrowed", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	j.Header["typ"], j.Header["kid"] = auth.AccessTokenType, "a-node-1"
+	tok, err := j.SignedString(s.keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := a.IntrospectForPeer(ctx, regionB, tok); err != nil || !in.Active || in.Scope != auth.ScopeQRRedeem {
+		t.Errorf("a token with a scope svc-a is no longer allowed, asked by B: %+v %v; want active, scope %s", in, err, auth.ScopeQRRedeem)
 	}
 }

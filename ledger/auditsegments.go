@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -242,15 +243,41 @@ func lastAuditEntry(path string) (AuditEntry, error) {
 	return e, nil
 }
 
+// firstAuditEntry parses the first line of the sealed segment at path
+// without verifying the rest (the chain is verified by VerifyAuditLog).
+func firstAuditEntry(path string) (AuditEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return AuditEntry{}, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, maxAuditLine+2).ReadSlice('\n')
+	if err != nil {
+		return AuditEntry{}, fmt.Errorf("%w: %s: no complete first line of at most %d bytes", ErrAuditCorrupt, path, maxAuditLine)
+	}
+	e, err := parseAuditLine(line[:len(line)-1])
+	if err != nil {
+		return e, fmt.Errorf("%w: %s: first line: %v", ErrAuditCorrupt, path, err)
+	}
+	return e, nil
+}
+
 // Prune deletes the oldest sealed segments whose last entry is older
 // than retention and which the ledger's anchor for the node has passed,
 // read from the ledger now (a ledger that cannot answer: nothing is
 // deleted), once this AuditLog has anchored (its log then holds the
-// ledger's anchor, see Anchor). The segment
-// holding the anchored entry is kept, so a restored or copied log is
-// still compared with it. It returns the files deleted. Segments are
-// deleted oldest first only: one too recent, or not anchored past, stops
-// the pruning.
+// ledger's anchor, see Anchor). The segment holding the anchored entry
+// is kept, so a restored or copied log is still compared with it.
+// Segments are deleted oldest first only: one too recent, or not
+// anchored past, stops the pruning.
+//
+// Before a file is deleted the ledger records, with the anchored head,
+// that the log is pruned through its last entry (Client.RecordAuditPrune:
+// that entry's seq and hash and the deleted entries' time range), and
+// the files go only once that record is committed: a log that begins
+// later than the ledger says it was pruned to lost segments the node did
+// not delete (CheckPruned). Such a log is not pruned further
+// (ErrAuditAnchor). It returns the files deleted.
 func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration) ([]string, error) {
 	if retention <= 0 {
 		return nil, nil
@@ -268,6 +295,7 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 		return nil, err
 	}
 	var old []auditSegment
+	var last AuditEntry
 	for _, s := range segs {
 		e, err := lastAuditEntry(s.path)
 		if err != nil {
@@ -279,7 +307,7 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 		if !e.Time.Before(cutoff) {
 			break
 		}
-		old = append(old, s)
+		old, last = append(old, s), e
 	}
 	if len(old) == 0 {
 		return nil, nil
@@ -292,20 +320,64 @@ func (a *AuditLog) Prune(ctx context.Context, c Client, retention time.Duration)
 	if err != nil {
 		return nil, err
 	}
+	for len(old) > 0 && old[len(old)-1].last >= an.Seq {
+		old = old[:len(old)-1]
+		if len(old) > 0 {
+			if last, err = lastAuditEntry(old[len(old)-1].path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(old) == 0 {
+		return nil, nil
+	}
+	first, err := firstAuditEntry(old[0].path)
+	if err != nil {
+		return nil, err
+	}
+	begins := AuditSummary{Node: a.node, First: first.Seq, from: first.Prev}
+	if err := CheckPruned(begins, an); err != nil {
+		return nil, err
+	}
+	if last.Seq > an.Pruned.Seq {
+		p := chaincode.AuditPrune{Seq: last.Seq, Head: last.Hash, From: first.Time, To: last.Time}
+		if _, err := c.RecordAuditPrune(ctx, a.node, an.Seq, an.Head, p); err != nil {
+			return nil, err
+		}
+	}
 	var gone []string
 	for _, s := range old {
-		if s.last >= an.Seq {
-			break
-		}
 		if err := os.Remove(s.path); err != nil {
 			return gone, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
 		}
 		gone = append(gone, s.path)
 	}
-	if len(gone) > 0 {
-		if err := syncDir(filepath.Dir(a.path)); err != nil {
-			return gone, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
-		}
+	if err := syncDir(filepath.Dir(a.path)); err != nil {
+		return gone, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
 	}
 	return gone, nil
+}
+
+// CheckPruned compares where a verified log begins with the ledger's
+// record of its pruning (chaincode.AuditAnchor.Pruned): a log that
+// begins past the entry after the one it was recorded pruned through
+// lost segments that were not pruned (deleted early, or by hand), and
+// one that begins right after it must continue the recorded hash. A log
+// that begins earlier holds segments the record covers but whose
+// deletion did not happen (or a copy put back): it is not missing
+// anything. Without a record (an older chain or node, or nothing pruned
+// yet) a log that begins past its first entry cannot be told from a
+// pruned one: nil.
+func CheckPruned(sum AuditSummary, an chaincode.AuditAnchor) error {
+	p := an.Pruned
+	switch {
+	case p.Seq == 0:
+		return nil
+	case sum.First > p.Seq+1:
+		return fmt.Errorf("%w: the ledger records the log pruned through entry %d (entries of %s to %s), but it begins at entry %d: the segments holding entries %d to %d are missing (deleted, not pruned)",
+			ErrAuditAnchor, p.Seq, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), sum.First, p.Seq+1, sum.First-1)
+	case sum.First == p.Seq+1 && sum.from != p.Head:
+		return fmt.Errorf("%w: the ledger records the log pruned through entry %d, but the log's first entry does not follow it (its prev is not the recorded hash: log rewritten)", ErrAuditAnchor, p.Seq)
+	}
+	return nil
 }

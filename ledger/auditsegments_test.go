@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
@@ -590,4 +592,107 @@ func TestAuditLogRestoredRotatedCopyNotAnchored(t *testing.T) {
 	if now, _ := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a"); now != anchored {
 		t.Errorf("anchor moved to the restored copy: %+v, was %+v", now, anchored)
 	}
+}
+
+// TestAuditLogPruneRecordedOnTheLedger: before pruning deletes sealed
+// segments the ledger records the log pruned through the last entry
+// deleted (its seq and hash, the deleted entries' time range); the log
+// left then checks against that record (CheckPruned). A segment deleted
+// by hand after it makes the log begin later than recorded: CheckPruned
+// names the entries missing, and the node prunes no more.
+func TestAuditLogPruneRecordedOnTheLedger(t *testing.T) {
+	ctx := context.Background()
+	dir, a, c, clock, _ := segmentedLog(t)
+	path := filepath.Join(dir, "audit.log")
+	const retention = time.Hour
+	for range 4 {
+		fillAndAnchor(t, dir, a, c)
+	}
+	segs := files(t, dir)[1:] // four sealed; the anchor is the fourth's last entry
+	var ends []uint64
+	for _, s := range segs {
+		var first, last uint64
+		if _, err := fmt.Sscanf(strings.TrimPrefix(s, "audit.log."), "%d-%d", &first, &last); err != nil {
+			t.Fatal(s, err)
+		}
+		ends = append(ends, last)
+	}
+	whole, err := ledger.VerifyAuditLog(path, ends[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.skip(retention)
+	gone, err := a.Prune(ctx, c, retention)
+	if err != nil || len(gone) != 3 {
+		t.Fatalf("pruned %v %v, want the three segments before the anchor's", gone, err)
+	}
+	an, err := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := an.Pruned
+	if p.Seq != ends[2] || p.Head != whole.HeadAt || p.From.IsZero() || !p.From.Before(p.To) || !p.To.Before(clock.Now().Add(-retention)) {
+		t.Fatalf("pruning recorded: %+v, want through %d (%s)", p, ends[2], whole.HeadAt)
+	}
+	sum, err := ledger.VerifyAuditLog(path, an.Seq)
+	if err != nil || sum.First != ends[2]+1 {
+		t.Fatalf("left: %+v %v", sum, err)
+	}
+	if err := ledger.CheckPruned(sum, an); err != nil {
+		t.Fatalf("a log pruned as recorded: %v", err)
+	}
+
+	// Two more segments; the older is deleted by hand, not pruned. The
+	// log verifies as a chain, but begins later than the ledger says.
+	fillAndAnchor(t, dir, a, c)
+	fillAndAnchor(t, dir, a, c)
+	left := files(t, dir)[1:]
+	if err := os.Remove(filepath.Join(dir, left[0])); err != nil {
+		t.Fatal(err)
+	}
+	an, _ = c.AuditAnchor(ctx, ledgertest.RegionA, "node-a")
+	if sum, err = ledger.VerifyAuditLog(path, an.Seq); err != nil {
+		t.Fatal(err)
+	}
+	err = ledger.CheckPruned(sum, an)
+	if !errors.Is(err, ledger.ErrAuditAnchor) || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("a segment deleted early: %v, want %v naming the entries missing", err, ledger.ErrAuditAnchor)
+	}
+	clock.skip(retention)
+	if gone, err := a.Prune(ctx, c, retention); !errors.Is(err, ledger.ErrAuditAnchor) || len(gone) != 0 {
+		t.Fatalf("pruning a log missing segments: %v %v", gone, err)
+	}
+	if an2, _ := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a"); an2.Pruned != an.Pruned {
+		t.Fatalf("the record moved past the missing segment: %+v", an2.Pruned)
+	}
+}
+
+// TestAuditLogPruneNotRecordedNotDeleted: a ledger that refuses the
+// record of a pruning (a contract that predates it, or any failure to
+// commit) leaves every segment in place.
+func TestAuditLogPruneNotRecordedNotDeleted(t *testing.T) {
+	ctx := context.Background()
+	dir, a, c, clock, _ := segmentedLog(t)
+	fillAndAnchor(t, dir, a, c)
+	fillAndAnchor(t, dir, a, c)
+	before := files(t, dir)
+	clock.skip(time.Hour)
+	refusing := ledger.Client{L: refusePrune{c.L}}
+	if gone, err := a.Prune(ctx, refusing, time.Minute); err == nil || len(gone) != 0 {
+		t.Fatalf("pruned without the record: %v %v", gone, err)
+	}
+	if got := files(t, dir); !slices.Equal(got, before) {
+		t.Fatalf("left %v, want %v", got, before)
+	}
+}
+
+// refusePrune is a ledger whose AnchorAudit refuses a pruning record as a
+// contract from before it does (an unknown member).
+type refusePrune struct{ ledger.Ledger }
+
+func (l refusePrune) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	if fn == "AnchorAudit" && strings.Contains(strings.Join(args, ""), `"pruned"`) {
+		return nil, 0, fmt.Errorf("%w: unknown member pruned", chaincode.ErrInvalid)
+	}
+	return l.Ledger.Submit(ctx, fn, args...)
 }

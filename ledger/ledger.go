@@ -369,6 +369,17 @@ func (c Client) AnchorAudit(ctx context.Context, node string, seq uint64, head s
 	return call[chaincode.AuditAnchor](ctx, c, true, "AnchorAudit", a)
 }
 
+// RecordAuditPrune records on the ledger, with the node's anchored head
+// (seq, head), that its log is pruned through p.Seq (AnchorAudit with
+// chaincode.AuditInput.Pruned). It returns once the record is committed.
+func (c Client) RecordAuditPrune(ctx context.Context, node string, seq uint64, head string, p chaincode.AuditPrune) (chaincode.AuditAnchor, error) {
+	a, err := js(chaincode.AuditInput{Node: node, Seq: seq, Head: head, Pruned: p})
+	if err != nil {
+		return chaincode.AuditAnchor{}, err
+	}
+	return call[chaincode.AuditAnchor](ctx, c, true, "AnchorAudit", a)
+}
+
 // AuditAnchors lists the anchored audit heads of a region's nodes.
 func (c Client) AuditAnchors(ctx context.Context, region string) ([]chaincode.AuditAnchor, error) {
 	return listAll[chaincode.AuditAnchor](ctx, c, "ListAuditAnchors", region)

@@ -126,6 +126,11 @@ func instanceStore(t *testing.T, addr string) *redisstore.Store {
 	if _, err := r.InitEpoch(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// Subscribed before the test's first poll, which does not wait
+	// for it (Watch).
+	if err := r.Subscribe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 

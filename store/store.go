@@ -162,11 +162,13 @@ type Store interface {
 	// processes (Redis), by any of them, and the function that stops
 	// watching (call it once). A notification carries nothing: it tells
 	// a watcher to read what key names now rather than later. It may be
-	// lost (a shared backend restarting, a connection dropped and made
-	// again), so a watcher also reads on its own schedule, and only ever
-	// learns from what it reads; and another process's Notify sent
-	// before Watch may arrive after it and wake it, which costs a read. Many watches of one key, and of many
-	// keys, cost one subscription to the backend per store.
+	// lost (a shared backend restarting or hanging, a connection dropped
+	// and made again, a subscription not made yet: Watch never waits for
+	// the backend), so a watcher also reads on its own schedule, and only
+	// ever learns from what it reads; and another process's Notify sent
+	// before Watch may arrive after it and wake it, which costs a read.
+	// Many watches of one key, and of many keys, cost one subscription to
+	// the backend per store.
 	Watch(ctx context.Context, key string) (<-chan struct{}, func(), error)
 	// Notify wakes the watches of key (Watch): those of this process
 	// before it returns, those of other processes sharing the backend

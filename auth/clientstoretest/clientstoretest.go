@@ -137,6 +137,57 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			t.Errorf("enabling a client whose resource another took: %v", err)
 		}
 	})
+	// ResourcesSince: the store stamps when a client took each of its
+	// resources (the introspection of tokens asked before then: gap 27),
+	// whatever the client given holds; the client keeps its time while
+	// it holds the resource; a client that takes one another dropped
+	// takes it later; a disabled client holds none.
+	t.Run("ResourcesSince", func(t *testing.T) {
+		s, id := start(t)
+		ctx := context.Background()
+		api := "https://" + strings.TrimSuffix(id("api"), "-api") + ".example/api"
+		other := strings.TrimSuffix(api, "/api") + "/other"
+		update := func(id string, fn func(c *auth.Client)) auth.Client {
+			t.Helper()
+			if _, err := s.Update(ctx, id, func(c *auth.Client) error { fn(c); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		a, b := Client(t, id("svc-a")), Client(t, id("svc-b"))
+		a.Resources = []string{api}
+		a.ResourcesSince = map[string]time.Time{api: time.Unix(1, 0)}
+		if err := s.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, a.ID)
+		took := got.ResourcesSince[api]
+		if err != nil || took.Before(time.Unix(2, 0)) || len(got.ResourcesSince) != 1 {
+			t.Fatalf("created with a resource: %v, since %v", err, got.ResourcesSince)
+		}
+		if got := update(a.ID, func(c *auth.Client) {
+			c.Name = "renamed"
+			c.ResourcesSince = nil
+		}); !got.ResourcesSince[api].Equal(took) {
+			t.Errorf("renamed: since %v, want %v", got.ResourcesSince, took)
+		}
+		if got := update(a.ID, func(c *auth.Client) { c.Resources = []string{other} }); len(got.ResourcesSince) != 1 || got.ResourcesSince[other].IsZero() {
+			t.Errorf("moved to another resource: since %v", got.ResourcesSince)
+		}
+		if err := s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if got := update(b.ID, func(c *auth.Client) { c.Resources = []string{api} }); !got.ResourcesSince[api].After(took) {
+			t.Errorf("took the resource the other dropped: since %v, want after %v", got.ResourcesSince, took)
+		}
+		if got := update(a.ID, func(c *auth.Client) { c.Disabled = true }); len(got.ResourcesSince) != 0 {
+			t.Errorf("disabled: since %v, want none", got.ResourcesSince)
+		}
+	})
 	t.Run("CopiesAreIndependent", func(t *testing.T) {
 		s, id := start(t)
 		ctx := context.Background()

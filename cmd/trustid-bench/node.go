@@ -64,6 +64,7 @@ var serveConfig = strings.Join([]string{
 	"issue-rate-client: " + raisedLimit,
 	"status-rate-client: " + raisedLimit,
 	"qr-forward-rate-client: " + raisedLimit,
+	"qr-forward-rate-region: " + raisedLimit,
 }, "\n") + "\n"
 
 // node is a running `trustid serve` process and what was provisioned on it.

@@ -192,7 +192,8 @@ func newClientsUpdateCmd() *cobra.Command {
 		Long: `Change a registered client's metadata: each flag given replaces the
 client's value (a list flag the whole list), --clear FLAG removes one (a
 client without grant types has client_credentials; without an algorithm,
-SM2), the others are kept. The client is checked as a new one is, and the
+SM2), the others are kept. A flag given empty is refused: --clear alone
+removes a value, and the name and scopes can only be replaced. The client is checked as a new one is, and the
 ledger's contract holds its APIs to the rules of a registration: an API
 another active party holds is refused, one dropped is freed.
 
@@ -252,16 +253,23 @@ func clientPatchOf(f *pflag.FlagSet) (auth.ClientPatch, error) {
 		if !f.Changed(u.name) && !cleared {
 			continue
 		}
+		// A value given empty is refused, a string as a list: --clear
+		// alone removes one, and only where it may.
+		var empty bool
 		if u.str != nil {
 			v, _ := f.GetString(u.name)
-			*u.str(&p) = &v
-			continue
+			*u.str(&p), empty = &v, v == ""
+		} else {
+			v, _ := f.GetStringSlice(u.name)
+			*u.list(&p), empty = &v, len(v) == 0
 		}
-		v, _ := f.GetStringSlice(u.name)
-		if len(v) == 0 && !cleared {
+		switch {
+		case !empty || cleared:
+		case u.clear:
 			return p, usageError{fmt.Errorf("--%s is empty: to remove the client's, give --clear %s", u.name, u.name)}
+		default:
+			return p, usageError{fmt.Errorf("--%s is empty: a client's %s can be replaced but not removed", u.name, u.name)}
 		}
-		*u.list(&p) = &v
 	}
 	if p.Empty() {
 		return p, usageError{errors.New("give at least one value to change (see --help)")}

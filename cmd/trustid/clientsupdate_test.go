@@ -62,6 +62,12 @@ func TestClientsUpdate(t *testing.T) {
 		{[]string{"rp-api", "--clear", "scopes"}, `--clear "scopes"`},
 		{[]string{"rp-api", "--clear", "resource", "--resource", api2}, "give one"},
 		{[]string{"rp-api", "--resource", ""}, "give --clear resource"},
+		// Empty values are refused for string and list flags alike, with
+		// what --clear allows: nothing for the name and scopes.
+		{[]string{"rp-api", "--scopes", ""}, "--scopes is empty: a client's scopes can be replaced but not removed"},
+		{[]string{"rp-api", "--name", ""}, "--name is empty: a client's name can be replaced but not removed"},
+		{[]string{"rp-api", "--token-alg", ""}, "--token-alg is empty: to remove the client's, give --clear token-alg"},
+		{[]string{"rp-api", "--id-token-alg", ""}, "give --clear id-token-alg"},
 		{[]string{"rp-api"}, "give at least one value"},
 		{[]string{"rp-nobody", "--name", "x"}, "no such client"},
 	} {

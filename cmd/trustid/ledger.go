@@ -765,6 +765,9 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 		switch {
 		case err == nil:
 			pruneFailed.Reset()
+		case errors.Is(err, ledger.ErrAuditAnchor):
+			n.log.Error("AUDIT LOG SEGMENTS MISSING: the log begins later than the ledger records it pruned to; nothing more is pruned; run `trustid ledger audit-verify`",
+				slog.String("node_id", a.Node()), slog.Any("error", err))
 		case ctx.Err() == nil || actx.Err() == nil: // not cut short by the stop
 			pruneFailed.Warn(n.log, "audit log pruning failed; retrying at the next interval", err)
 		}
@@ -1098,6 +1101,18 @@ func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any,
 	}
 	if err := ledger.CheckAnchor(sum, an); err != nil {
 		return nil, err
+	}
+	if err := ledger.CheckPruned(sum, an); err != nil {
+		// The node records a pruning before it deletes: one that
+		// deleted segments while the log was read is on the ledger now.
+		again, aerr := c.AuditAnchor(ctx, region, node)
+		if aerr != nil || ledger.CheckPruned(sum, again) != nil {
+			return nil, err
+		}
+		an.Pruned = again.Pruned
+	}
+	if an.Pruned.Seq > 0 {
+		out["pruned_through"], out["pruned_to"] = an.Pruned.Seq, an.Pruned.To
 	}
 	out["anchored"] = true
 	out["anchored_seq"], out["anchored_at"], out["anchor_tx"] = an.Seq, an.Time, an.Tx

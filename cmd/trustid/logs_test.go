@@ -163,3 +163,30 @@ func TestRedisClientLogsAreJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestWakeFailureLogged: a node whose Redis user may not use the wake
+// channel (an ACL without &trustid:REGION:wake) starts, serves, and
+// says in its log why its login polls are not woken across instances,
+// naming the channel and Redis's refusal.
+func TestWakeFailureLogged(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	rs := testredis.StartServer(t)
+	admin := testredis.Client(t, rs.Addr)
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "nowake", "on", ">secret", "~*", "resetchannels", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	n := testnode.Start(t, serveMain, "--data", t.TempDir(), "--redis-url", "redis://nowake:secret@"+rs.Addr, "--access-log-flush", "0")
+	if code, _ := get(t, n.Base+"/readyz"); code != 200 {
+		t.Errorf("/readyz %d with the wake channel refused, want 200", code)
+	}
+	n.Stop()
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(n.Logs.String()), "\n") {
+		if strings.Contains(line, `"msg":"redis: the wake subscription failed`) {
+			found = strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "NOPERM") && strings.Contains(line, `"channel":"trustid:`)
+		}
+	}
+	if !found {
+		t.Errorf("no warning naming the refusal and the channel:\n%s", n.Logs.String())
+	}
+}

@@ -307,7 +307,7 @@ func TestServeBadFlagValues(t *testing.T) {
 	for _, c := range [][2]string{
 		{"token-rate-addr", "lots"}, {"token-rate-client", "5/0s"}, {"enroll-rate-addr", "x"},
 		{"enroll-rate-client", "1/"}, {"pin-rate-addr", "-1/1m"}, {"login-rate-addr", "bogus"},
-		{"demo-rate-addr", "30"}, {"oid4vp-rate-client", "10/0s"}, {"oid4vci-offer-rate-client", "many"}, {"issue-rate-client", "5/"}, {"status-rate-client", "0/1m"}, {"qr-forward-rate-client", "7/"}, {"access-token-ttl", "10s"}, {"binding-ttl", "1m"}, {"binding-ttl", "23h"}, {"qr-ttl", "-1s"},
+		{"demo-rate-addr", "30"}, {"oid4vp-rate-client", "10/0s"}, {"oid4vci-offer-rate-client", "many"}, {"issue-rate-client", "5/"}, {"status-rate-client", "0/1m"}, {"qr-forward-rate-client", "7/"}, {"qr-forward-rate-region", "x/1m"}, {"qr-forward-rate-floor", "1/0s"}, {"access-token-ttl", "10s"}, {"binding-ttl", "1m"}, {"binding-ttl", "23h"}, {"qr-ttl", "-1s"},
 		{"login-session-ttl", "1h"}, {"login-code-ttl", "0s"}, {"ledger-stall-limit", "0s"},
 		{"audit-anchor-interval", "10ms"}, {"ledger", "bogus"}, {"instance", "BAD!"},
 		{"redis-url", "foo://127.0.0.1:1"}, {"controller-document-hosts", "a.example:443"},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -247,7 +248,7 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 		return nil, err
 	}
 	redis.SetLogger(redisLog{log})
-	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value()})
+	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value(), Log: log})
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -280,6 +281,13 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 		client.Close()
 		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
+	// Subscribed to the wake channel before the first login's long poll,
+	// which does not wait for it. A failure is the store's to log (it
+	// keeps trying; until it succeeds the polls only read), and holds
+	// the start for a second at most.
+	sub, cancelSub := context.WithTimeout(ctx, time.Second)
+	_ = r.Subscribe(sub)
+	cancelSub()
 	ready := func(ctx context.Context) error {
 		if err := r.Ping(ctx); err != nil {
 			return err

@@ -66,7 +66,7 @@ var outputCommands = map[string]string{
 	"ledger head":         "the status list head",
 	"ledger verify":       "verified, blocks",
 	"ledger dead-batches": "array of dead batch: id, reason, changes [{list, index, status}]",
-	"ledger audit-verify": "file, node_id, seq, head, chain_verified, anchored, anchored_seq, anchored_at, anchor_tx, unanchored_entries",
+	"ledger audit-verify": "file, node_id, seq, head, chain_verified, anchored, anchored_seq, anchored_at, anchor_tx, unanchored_entries, pruned_through and pruned_to (when the ledger records the log pruned)",
 	"healthcheck":         "url, status_code, ready",
 }
 

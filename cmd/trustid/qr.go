@@ -631,10 +631,14 @@ type qrWiring struct {
 	// binding authenticator of package qrcode/redeem).
 	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
-	// ClientLimit is each client's limit of redemptions
-	// (api.QRConfig.ForwardLimit, --qr-forward-rate-client); nil means
-	// api.DefaultQRForwardLimit.
-	ForwardLimit *api.RateLimit
+	// ForwardLimit is each client's limit of redemptions
+	// (api.QRConfig.ForwardLimit, --qr-forward-rate-client), and
+	// ForwardRegion and ForwardFloor their share of each other region's
+	// (api.QRConfig.ForwardRegion, ForwardFloor; --qr-forward-rate-region,
+	// --qr-forward-rate-floor); nil means the api package's defaults.
+	ForwardLimit  *api.RateLimit
+	ForwardRegion *api.RateLimit
+	ForwardFloor  *api.RateLimit
 	// OnPeerRefuse, if set, counts the node assertions refused at the
 	// peer route and the peers' answers refused (metrics).
 	OnPeerRefuse func(error)
@@ -704,7 +708,8 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			holders = &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
 		}
 		n.log.Info("qr routes mounted", slog.Duration("ttl", svc.TTL()))
-		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store, ForwardLimit: w.ForwardLimit}
+		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store, ForwardLimit: w.ForwardLimit,
+			ForwardRegion: w.ForwardRegion, ForwardFloor: w.ForwardFloor}
 		if w.RegionKeys != nil && w.PeerParties != nil {
 			cfg.Peers, cfg.PeerAnswers = nodeAuth, nodeAuth
 		}
@@ -730,10 +735,12 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		ttl, _ := f.GetDuration("qr-ttl")
-		spec, _ := f.GetString("qr-forward-rate-client")
-		clientLimit, err := api.ParseRateLimit("", spec)
-		if err != nil {
-			return fmt.Errorf("--qr-forward-rate-client: %w", err)
+		var forward [3]api.RateLimit
+		for i, name := range []string{"qr-forward-rate-client", "qr-forward-rate-region", "qr-forward-rate-floor"} {
+			spec, _ := f.GetString(name)
+			if forward[i], err = api.ParseRateLimit("", spec); err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
 		}
 		subjects, err := newBindingSubjects(n)
 		if err != nil {
@@ -757,7 +764,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		status := &enrollment.ListStatus{Region: region, Lists: n.statusLists}
 		w := qrWiring{
 			Pairwise: subjects, RelyingParties: &enrollment.QRRelyingParties{Clients: clients, Sectors: sectorsOf(n)},
-			Status: status, TTL: ttl, ForwardLimit: &clientLimit,
+			Status: status, TTL: ttl, ForwardLimit: &forward[0], ForwardRegion: &forward[1], ForwardFloor: &forward[2],
 		}
 		if n.ledger != nil {
 			dir, err := directoryOf(n, cmd)

@@ -355,6 +355,26 @@ func TestQRStaticRefusesForeignSignatures(t *testing.T) {
 	}
 }
 
+// TestQRForwardShareFlags: --qr-forward-rate-region bounds the codes of
+// another region all relying parties redeem at POST /v1/qr/verify beyond
+// each one's --qr-forward-rate-floor: one party's codes use up the
+// region's, and another party is served its floor, then refused
+// (SECURITY.md, known gap 26).
+func TestQRForwardShareFlags(t *testing.T) {
+	n := startAuthNode(t, "--qr-forward-rate-region", "1/1h", "--qr-forward-rate-floor", "1/1h")
+	tok := n.token("rp-qr-1", n.addClient("rp-qr-1", "SM2", "qr:redeem"), "--scope", "qr:redeem")
+	other := n.token("rp-qr-2", n.addClient("rp-qr-2", "SM2", "qr:redeem"), "--scope", "qr:redeem")
+	foreign := `{"code": "` + (qrcode.OnlineCode{Region: 440000}).String() + `"}`
+	for i, c := range []struct {
+		tok  string
+		want int
+	}{{tok, 422}, {tok, 422}, {tok, 429}, {other, 422}, {other, 429}} {
+		if code, m, h := n.do("POST", "/v1/qr/verify", c.tok, "application/json", foreign); code != c.want || code == 429 && (m["error"] != "rate_limited" || h.Get("Retry-After") == "") {
+			t.Fatalf("redemption %d of another region's code: %d %v, want %d", i+1, code, m, c.want)
+		}
+	}
+}
+
 // TestQRVerifyRateClientFlag: --qr-forward-rate-client bounds the codes
 // of other regions one relying party redeems at POST /v1/qr/verify (each
 // forwarded to its region's node; this node has no route, 422): over it

@@ -20,10 +20,12 @@ import (
 // set (the outbox's file failing its writes).
 type failingHeads struct {
 	*ledger.Outbox
-	err atomic.Pointer[error]
+	err   atomic.Pointer[error]
+	calls atomic.Int64 // AnchorHeads calls
 }
 
 func (f *failingHeads) AnchorHeads(ctx context.Context, heads []chaincode.HeadInput) error {
+	f.calls.Add(1)
 	if err := f.err.Load(); err != nil {
 		return *err
 	}
@@ -68,9 +70,16 @@ func TestSharedHeadsFailureLogsRepeatsRarely(t *testing.T) {
 	fh.err.Store(&diskFull)
 	set(1)
 	// SettleHeads hands the heads over as RunHeads's retries do (both may
-	// try at one time of the clock: one line at most).
+	// try at one time of the clock: one line at most). Each second of the
+	// clock has a try: RunHeads, retrying on the real clock, holds the
+	// heads while it hands them, and a SettleHeads meanwhile finds none
+	// (on a busy machine, for long enough that the driven clock passed
+	// the 63rd minute with no try, and its line was missing).
 	for range 2 * 3600 {
-		a.shared.SettleHeads(ctx)
+		before := fh.calls.Load()
+		for a.shared.SettleHeads(ctx); fh.calls.Load() == before; a.shared.SettleHeads(ctx) {
+			time.Sleep(time.Millisecond)
+		}
 		now.Add(int64(time.Second))
 	}
 	if got := lines(); got != 7 || strings.Count(logs.String(), line) != got {

@@ -9,7 +9,9 @@
 // install it; scripts/test.sh does) otherwise. Start costs a few
 // milliseconds, so start one server per top-level test and separate
 // subtests with key prefixes (or FLUSHALL between them). StartCluster
-// starts a Redis Cluster of such servers.
+// starts a Redis Cluster of such servers. StartRelay puts a TCP relay
+// before a server that the test can make go silent (Relay.Hang), as a
+// peer gone without closing its connections.
 package testredis
 
 import (

@@ -431,6 +431,55 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("AuditPrune", func(t *testing.T) {
+		// A pruning is recorded with the anchored head, before the files
+		// go (ledger.AuditLog.Prune); later anchors keep it, and it never
+		// goes back.
+		node := fresh("node")
+		h, ph := strings.Repeat("5a", 32), strings.Repeat("6b", 32)
+		from := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+		p := chaincode.AuditPrune{Seq: 8, Head: ph, From: from, To: from.Add(time.Hour)}
+		for _, bad := range []chaincode.AuditPrune{
+			{Seq: 9, Head: ph, From: p.From, To: p.To},   // not before the head
+			{Seq: 8, Head: "zz", From: p.From, To: p.To}, // not a hash
+			{Seq: 8, Head: ph, To: p.To},                 // no time range
+		} {
+			if _, err := cb.RecordAuditPrune(ctx, node, 9, h, bad); !errors.Is(err, chaincode.ErrInvalid) {
+				t.Errorf("pruning %+v: %v, want %v", bad, err, chaincode.ErrInvalid)
+			}
+		}
+		if _, err := cb.AnchorAudit(ctx, node, 9, h); err != nil {
+			t.Fatal(err)
+		}
+		an, err := cb.RecordAuditPrune(ctx, node, 9, h, p)
+		if err != nil || an.Seq != 9 || an.Pruned.Seq != 8 || an.Pruned.Head != ph || !an.Pruned.From.Equal(p.From) || !an.Pruned.To.Equal(p.To) {
+			t.Fatalf("pruning recorded: %+v %v", an, err)
+		}
+		if again, err := cb.RecordAuditPrune(ctx, node, 9, h, p); err != nil || again.Tx != an.Tx {
+			t.Errorf("replayed pruning: %+v %v, want the record of %s", again, err, an.Tx)
+		}
+		later := strings.Repeat("7c", 32)
+		if an, err = cb.AnchorAudit(ctx, node, 12, later); err != nil || an.Pruned.Seq != 8 || an.Pruned.Head != ph {
+			t.Errorf("a later head dropped the pruning: %+v %v", an, err)
+		}
+		if _, err := cb.RecordAuditPrune(ctx, node, 12, later, chaincode.AuditPrune{Seq: 5, Head: ph, From: from, To: from}); !errors.Is(err, chaincode.ErrStale) {
+			t.Errorf("pruning through an earlier entry: %v, want %v", err, chaincode.ErrStale)
+		}
+		if _, err := cb.RecordAuditPrune(ctx, node, 12, later, chaincode.AuditPrune{Seq: 8, Head: later, From: from, To: from}); !errors.Is(err, chaincode.ErrHeadConflict) {
+			t.Errorf("pruning through entry 8 with another hash: %v, want %v", err, chaincode.ErrHeadConflict)
+		}
+		var got chaincode.AuditAnchor
+		eventually(t, func() (err error) {
+			if got, err = ca.AuditAnchor(ctx, RegionB, node); err == nil && got.Seq != 12 {
+				err = fmt.Errorf("anchored at %d", got.Seq)
+			}
+			return err
+		})
+		if got.Pruned.Seq != 8 || got.Pruned.Head != ph {
+			t.Errorf("pruning read by %s: %+v", RegionA, got)
+		}
+	})
+
 	t.Run("View", func(t *testing.T) {
 		vctx, vcancel := context.WithCancel(ctx)
 		defer vcancel()

@@ -258,7 +258,9 @@ func waitFor(ctx context.Context, cond func() bool) {
 
 // ClientOf returns the node's client for an on-chain record. Records
 // written before the record carried them take the defaults:
-// client_credentials and private_key_jwt.
+// client_credentials and private_key_jwt. A resource's time
+// (RelyingParty.ResourcesSince, by index) becomes the client's
+// ResourcesSince by URI; a zero or missing one sets none.
 func ClientOf(rp chaincode.RelyingParty) auth.Client {
 	c := auth.Client{
 		ID: rp.ClientID, Name: rp.Name, Region: rp.HomeRegion,
@@ -276,6 +278,14 @@ func ClientOf(rp chaincode.RelyingParty) auth.Client {
 		SecretHash:             auth.SecretHash(rp.SecretVerifier),
 		Disabled:               rp.Status != chaincode.EntryActive,
 		Created:                rp.Created,
+	}
+	for i, t := range rp.ResourcesSince {
+		if i < len(rp.Resources) && !t.IsZero() {
+			if c.ResourcesSince == nil {
+				c.ResourcesSince = map[string]time.Time{}
+			}
+			c.ResourcesSince[rp.Resources[i]] = t
+		}
 	}
 	if len(c.JWKS.Keys) == 0 {
 		c.JWKS.Keys = nil

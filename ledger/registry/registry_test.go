@@ -75,6 +75,22 @@ func TestRecordKeepsTokenAlgs(t *testing.T) {
 	}
 }
 
+// TestClientOfResourcesSince: a record's resource times (by index) are
+// the client's by URI; a zero time (a claim an older contract wrote) is
+// none, and a record without times (an older contract's) gives none.
+func TestClientOfResourcesSince(t *testing.T) {
+	took := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	rec := chaincode.RelyingParty{ClientID: "svc-a", HomeRegion: "310000", Status: chaincode.EntryActive,
+		Resources: []string{"https://a.example/old", "https://a.example/new"}, ResourcesSince: []time.Time{{}, took}}
+	if got := registry.ClientOf(rec).ResourcesSince; len(got) != 1 || !got["https://a.example/new"].Equal(took) {
+		t.Errorf("since %v, want the second resource's only", got)
+	}
+	rec.ResourcesSince = nil
+	if got := registry.ClientOf(rec).ResourcesSince; got != nil {
+		t.Errorf("a record without times: since %v", got)
+	}
+}
+
 // TestTerminalOfAnotherRegionNotTrustedHere: a region accredits terminals
 // for its own enrollments only. Region A (310000) cannot place a
 // terminal in region B (320104); A's terminal located in A is unknown to

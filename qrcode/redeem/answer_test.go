@@ -99,8 +99,11 @@ func TestSignedPeerAnswers(t *testing.T) {
 
 // TestPeersCheckAnswers: with Answers, HTTPPeers takes a signed answer,
 // refuses an unsigned or replayed 200 (ErrPeer) and passes on a refusal
-// only when it is signed: a signed 429 as ErrPeerLimited with the peer's
-// Retry-After, bounded to 1 s .. MaxPeerRetryAfter.
+// only when it is signed: a signed 429 as ErrPeerLimited with the wait
+// its body signs (retry_after), or its Retry-After header when the body
+// has none, bounded to 1 s .. MaxPeerRetryAfter. An unsigned 429 is the
+// peer's limit per address (PeerLimitAddress) with its Retry-After; one
+// whose signature fails is ErrUnavailable.
 func TestPeersCheckAnswers(t *testing.T) {
 	caller, callee := answerPair(t)
 	var status int
@@ -153,6 +156,20 @@ func TestPeersCheckAnswers(t *testing.T) {
 			t.Errorf("signed 429, Retry-After %q: %v, want ErrPeerLimited after %v", c.retryAfter, err, c.want)
 		}
 	}
+	// The signed wait in the body is the one read, whatever the header
+	// says (a relay may change it); bounded as the header is.
+	retryAfter = "60"
+	for body, want := range map[string]time.Duration{
+		`{"error":"rate_limited","limit":"qr-peer-party","retry_after":3}`:     3 * time.Second,
+		`{"error":"rate_limited","limit":"qr-peer-region","retry_after":7200}`: MaxPeerRetryAfter,
+		`{"error":"rate_limited","retry_after":0}`:                             time.Second,
+		`{"error":"rate_limited","retry_after":"3"}`:                           time.Second,
+	} {
+		var pl *PeerLimitedError
+		if err := redeem(429, body); !errors.As(err, &pl) || pl.RetryAfter != want {
+			t.Errorf("signed 429 %s, Retry-After %q: %v, want ErrPeerLimited after %v", body, retryAfter, err, want)
+		}
+	}
 	retryAfter = "7"
 	sign = false // the first answer's signature, replayed
 	if err := redeem(200, ok); !errors.Is(err, ErrAnswerMismatch) || !errors.Is(err, qrcode.ErrPeer) {
@@ -165,11 +182,23 @@ func TestPeersCheckAnswers(t *testing.T) {
 	if err := redeem(409, `{"error":"qr_code_used"}`); errors.Is(err, qrcode.ErrCodeUsed) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerUnsigned) {
 		t.Errorf("unsigned refusal: %v", err)
 	}
-	if err := redeem(429, limited); errors.Is(err, qrcode.ErrPeerLimited) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerUnsigned) {
-		t.Errorf("unsigned 429: %v", err)
+	// An unsigned 429 is the peer's limit per calling address, checked
+	// before it can sign: its header's wait, whatever its body says.
+	var pl *PeerLimitedError
+	if err := redeem(429, `{"error":"rate_limited","limit":"qr-peer-party","retry_after":30}`); !errors.As(err, &pl) || pl.Limit != PeerLimitAddress || pl.RetryAfter != 7*time.Second || errors.Is(err, qrcode.ErrUnavailable) {
+		t.Errorf("unsigned 429: %v, want ErrPeerLimited by %s after 7 s", err, PeerLimitAddress)
 	}
-	if refused != 4 {
-		t.Errorf("%d refusals reported, want 4", refused)
+	if refused != 3 {
+		t.Errorf("%d refusals reported, want 3", refused)
+	}
+	// A 429 whose signature fails is not the peer's.
+	replay, sign = "", true
+	if err := redeem(200, ok); err != nil {
+		t.Fatal(err)
+	}
+	sign = false
+	if err := redeem(429, limited); errors.Is(err, qrcode.ErrPeerLimited) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerMismatch) {
+		t.Errorf("429 with another answer's signature: %v", err)
 	}
 }
 

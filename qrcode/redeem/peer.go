@@ -82,9 +82,12 @@ type HTTPPeers struct {
 	Client *http.Client
 	// Answers, if set, checks the peer's signature of its answer
 	// (PeerAnswerHeader): a 200 answer that fails is refused (ErrPeer and
-	// the ErrAnswer* cause), and a refusal that fails, a 429 included,
-	// is not passed on as the peer's (ErrUnavailable). The node sets it
-	// to its NodeAssertions; nil trusts answers on TLS alone.
+	// the ErrAnswer* cause), and a refusal that fails is not passed on as
+	// the peer's (ErrUnavailable), but for an unsigned 429, which is the
+	// peer's limit per calling address (PeerLimitAddress): a
+	// PeerLimitedError with its Retry-After header. A 429 whose signature
+	// fails is ErrUnavailable. The node sets it to its NodeAssertions;
+	// nil trusts answers on TLS alone.
 	Answers PeerAnswerVerifier
 	// OnRefuse, if set, is told of every answer Answers refused, and of
 	// every call not made or failed: the region's URL refused by
@@ -135,7 +138,12 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	}
 	if p.Answers != nil {
 		err := p.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(PeerAnswerHeader))
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrAnswerUnsigned) && resp.StatusCode == http.StatusTooManyRequests:
+			// The peer's limit per calling address, which it checks
+			// before this node's assertion, so before it can sign.
+			return nil, &PeerLimitedError{Region: region, RetryAfter: peerRetryAfter(resp.Header.Get("Retry-After")), Limit: PeerLimitAddress}
+		case err != nil:
 			p.refuse(err)
 		}
 		switch {
@@ -146,7 +154,11 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return nil, &PeerLimitedError{Region: region, RetryAfter: peerRetryAfter(resp.Header.Get("Retry-After")), Limit: peerLimit(data)}
+		limit, wait := peerLimit(data)
+		if wait == "" {
+			wait = resp.Header.Get("Retry-After")
+		}
+		return nil, &PeerLimitedError{Region: region, RetryAfter: peerRetryAfter(wait), Limit: limit}
 	}
 	return decodePeerAnswer(region, resp.StatusCode, data)
 }
@@ -157,14 +169,17 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 // was redeemed.
 type PeerLimitedError struct {
 	Region string
-	// RetryAfter is the wait the peer asked for (its Retry-After), from
-	// 1 s to MaxPeerRetryAfter.
+	// RetryAfter is the wait the peer asked for, from 1 s to
+	// MaxPeerRetryAfter: its answer's retry_after member (covered by its
+	// signature), or, when it has none (a node of an older release),
+	// its Retry-After header.
 	RetryAfter time.Duration
 	// Limit names the peer's limit that refused the call, from the
 	// answer's limit member (covered by its signature): PeerLimitParty,
 	// PeerLimitRegion, or another name of at most 64 characters from
 	// a-z 0-9 and '-'; empty when the answer names none (a node of an
-	// older release) or names it otherwise.
+	// older release) or names it otherwise. It is PeerLimitAddress for
+	// an unsigned 429 when HTTPPeers.Answers is set, whatever it names.
 	Limit string
 }
 
@@ -177,44 +192,58 @@ func (e *PeerLimitedError) Error() string {
 }
 
 // The names of the limits a node applies to the redemptions another
-// region's node asks of it (POST /v1/qr/peer/redeem), which its 429
-// answer names in its limit member: what it grants the calling region's
-// relying party the request names, and what it grants the calling
-// region as a whole.
+// region's node asks of it (POST /v1/qr/peer/redeem). Its signed 429
+// names the limit in its limit member: what it grants the calling
+// region's relying party the request names (PeerLimitParty), and what
+// it grants the calling region as a whole (PeerLimitRegion). Its limit
+// per calling address (PeerLimitAddress) refuses a call before the node
+// assertion is checked, so that 429 is unsigned: the calling node takes
+// an unsigned 429 for it (HTTPPeers.Answers).
 const (
-	PeerLimitParty  = "qr-peer-party"
-	PeerLimitRegion = "qr-peer-region"
+	PeerLimitParty   = "qr-peer-party"
+	PeerLimitRegion  = "qr-peer-region"
+	PeerLimitAddress = "qr-peer-addr"
 )
 
-// peerLimit is the limit a peer's 429 answer (its body, data) names in
-// its limit member, when that is a name (1 to 64 characters from a-z 0-9
-// and '-': nothing else is logged from a peer's answer); else empty.
-func peerLimit(data []byte) string {
+// peerLimit reads a peer's 429 answer (its body, data): the limit its
+// limit member names, when that is a name (1 to 64 characters from a-z
+// 0-9 and '-': nothing else is logged from a peer's answer), else empty;
+// and its retry_after member's JSON text, the wait in seconds, empty
+// when it has none (a node of an older release, whose wait is only in
+// its Retry-After header).
+func peerLimit(data []byte) (limit, retryAfter string) {
 	var answer struct {
-		Limit string `json:"limit"`
+		Limit      string          `json:"limit"`
+		RetryAfter json.RawMessage `json:"retry_after"`
 	}
-	if json.Unmarshal(data, &answer) != nil || len(answer.Limit) > 64 {
-		return ""
+	if json.Unmarshal(data, &answer) != nil {
+		return "", ""
+	}
+	retryAfter = string(answer.RetryAfter)
+	if len(answer.Limit) > 64 {
+		return "", retryAfter
 	}
 	for _, c := range answer.Limit {
 		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return ""
+			return "", retryAfter
 		}
 	}
-	return answer.Limit
+	return answer.Limit, retryAfter
 }
 
 func (e *PeerLimitedError) Unwrap() error { return qrcode.ErrPeerLimited }
 
-// MaxPeerRetryAfter bounds the wait a peer's 429 asks for: its
-// Retry-After header is not covered by its answer's signature (status
-// and body are), and a relying party told to wait longer would only stop
-// asking for longer than the peer's minute-long limits need.
+// MaxPeerRetryAfter bounds the wait a peer's 429 asks for: a relying
+// party told to wait longer would only stop asking for longer than the
+// peer's minute-long limits need, and a node of an older release sends
+// it only in its Retry-After header, which its answer's signature does
+// not cover (status and body).
 const MaxPeerRetryAfter = time.Minute
 
-// peerRetryAfter reads a peer's Retry-After as delay-seconds (RFC 9110
-// §10.2.3; a node sends no HTTP-date), bounded to 1 s ..
-// MaxPeerRetryAfter; a missing or unreadable one is 1 s.
+// peerRetryAfter reads a peer's wait, its answer's retry_after member or
+// its Retry-After header, as delay-seconds (RFC 9110 §10.2.3; a node
+// sends no HTTP-date), bounded to 1 s .. MaxPeerRetryAfter; a missing or
+// unreadable one is 1 s.
 func peerRetryAfter(v string) time.Duration {
 	n, err := strconv.ParseUint(v, 10, 64)
 	switch {

@@ -374,20 +374,22 @@ func TestPeersFromTheDirectory(t *testing.T) {
 // TestPeerLimitNamed: a peer's 429 names the limit that refused the call
 // in its limit member, which is taken only as a name (a-z 0-9 '-', 1 to
 // 64 characters), never as other text to log; a body that names none (a
-// node of an older release) or is no JSON object gives no name.
+// node of an older release) or is no JSON object gives no name. Its
+// retry_after member is read whatever its limit member says.
 func TestPeerLimitNamed(t *testing.T) {
-	for body, want := range map[string]string{
-		`{"error":"rate_limited","limit":"qr-peer-party"}`:                   PeerLimitParty,
-		`{"error":"rate_limited","limit":"qr-peer-region"}`:                  PeerLimitRegion,
-		`{"error":"rate_limited"}`:                                           "",
-		`{"error":"rate_limited","limit":"party\nlevel=ERROR"}`:              "",
-		`{"error":"rate_limited","limit":"Qr-Peer-Party"}`:                   "",
-		`{"error":"rate_limited","limit":"` + strings.Repeat("a", 65) + `"}`: "",
-		`{"error":"rate_limited","limit":7}`:                                 "",
-		`not json`:                                                           "",
+	for body, want := range map[string][2]string{
+		`{"error":"rate_limited","limit":"qr-peer-party","retry_after":7}`:   {PeerLimitParty, "7"},
+		`{"error":"rate_limited","limit":"qr-peer-region"}`:                  {PeerLimitRegion, ""},
+		`{"error":"rate_limited"}`:                                           {"", ""},
+		`{"error":"rate_limited","limit":"party\nlevel=ERROR"}`:              {"", ""},
+		`{"error":"rate_limited","limit":"Qr-Peer-Party","retry_after":3}`:   {"", "3"},
+		`{"error":"rate_limited","limit":"` + strings.Repeat("a", 65) + `"}`: {"", ""},
+		`{"error":"rate_limited","limit":7}`:                                 {"", ""},
+		`{"error":"rate_limited","retry_after":"7"}`:                         {"", `"7"`},
+		`not json`: {"", ""},
 	} {
-		if got := peerLimit([]byte(body)); got != want {
-			t.Errorf("%.60q: %q, want %q", body, got, want)
+		if limit, wait := peerLimit([]byte(body)); limit != want[0] || wait != want[1] {
+			t.Errorf("%.60q: %q %q, want %q", body, limit, wait, want)
 		}
 	}
 }

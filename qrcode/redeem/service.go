@@ -371,11 +371,14 @@ func recordKey(ref []byte) []byte {
 	return gm.HMACSM3(ref, []byte("TrustID QR record key v1"))[:gm.SM4KeySize]
 }
 
-// Forwards reports whether Redeem forwards text to another region's node:
-// it is an online code of another region.
-func (s *Service) Forwards(text string) bool {
+// Forwards reports whether Redeem forwards text to another region's node
+// (it is an online code of another region), and that region.
+func (s *Service) Forwards(text string) (region string, ok bool) {
 	code, err := qrcode.DecodeOnline(text)
-	return err == nil && code.Region != s.region
+	if err != nil || code.Region == s.region {
+		return "", false
+	}
+	return code.RegionString(), true
 }
 
 // Redeem redeems an online code for the verifier clientID. Codes of this

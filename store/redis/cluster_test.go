@@ -57,8 +57,7 @@ func TestRedisClusterConformance(t *testing.T) {
 		return newRedis(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
 	})
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
-		prefix := fmt.Sprintf("trustid:test%d:", n.Add(1))
-		return newRedis(t, c, prefix), newRedis(t, c, prefix)
+		return instances(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
 	})
 	// Markers go to every master.
 	ctx := t.Context()

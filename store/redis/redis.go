@@ -4,7 +4,8 @@
 // also reads the replay epoch (see [Store.MarkUsed]): on a Cluster the two
 // carry a hash tag naming one of 64 epoch buckets, so they share a slot.
 // Notifications (Watch, Notify) are Pub/Sub messages on one channel a
-// prefix, which each store subscribes to once.
+// prefix, to which each store keeps one subscription from its first
+// Watch, made in the background and checked with PINGs (wake.go).
 // Expiry and rate-limit time come from the Redis server's clock, so nodes
 // with skewed clocks still agree. It is the only package that links
 // go-redis: domain packages depend on the contract in package store.
@@ -16,6 +17,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +39,19 @@ type Options struct {
 	// KeySecret, if set, keys the digest of caller keys (HMAC-SHA-256). All
 	// nodes sharing a Prefix must use the same secret.
 	KeySecret []byte
+	// Log receives the failures of the wake (Watch, Notify): a
+	// subscription that cannot be made or was lost, a notification
+	// Redis refused. Each cause is logged at once, then again after a
+	// minute at the soonest (internal/retrylog). Nil discards them.
+	Log *slog.Logger
+	// WakeCheck is how long the wake's subscription connection may stay
+	// silent before the store sends a PING on it, and how long the
+	// answer may take: a connection that does not answer in time is
+	// taken for dead (a half-open one, whose peer went without closing
+	// it, would otherwise look alive until TCP gives up, many minutes
+	// later), and the store subscribes again on a new one. Zero or less
+	// means 5 s.
+	WakeCheck time.Duration
 }
 
 // Store is the [store.Store] backed by Redis or Redis Cluster (Redis 6.2 or later,
@@ -56,13 +71,9 @@ type Store struct {
 	// origin names the store in the messages it publishes (Notify), so
 	// that it does not wake its watches again when they come back.
 	origin string
-	// subMu guards the subscription to the wake channel (subscribe):
-	// sub, once made; else subErr, the last attempt's failure, at
-	// subFailed.
-	subMu     sync.Mutex
-	sub       *redis.PubSub
-	subErr    error
-	subFailed time.Time
+	// wake is the subscription to the wake channel and the log of its
+	// failures (wake.go).
+	wake wake
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,7 +90,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, err
 	}
 	_, cluster := client.(*redis.ClusterClient)
-	return &Store{c: client, keys: k, cluster: cluster, origin: rand.Text()}, nil
+	r := &Store{c: client, keys: k, cluster: cluster, origin: rand.Text()}
+	r.wake.init(opts)
+	return r, nil
 }
 
 // wrap marks a backend error store.ErrUnavailable and adds the
@@ -732,101 +745,8 @@ func (r *Store) CheckKeySecret(ctx context.Context) error {
 // ends the store's subscription (Watch) but does not close the client,
 // which belongs to the caller. It is idempotent.
 func (r *Store) Close() error {
-	r.closed.Store(true)
-	r.subMu.Lock()
-	defer r.subMu.Unlock()
-	if r.sub != nil {
-		r.sub.Close()
-		r.sub = nil
-	}
-	return nil
-}
-
-// wakeChannel is the Pub/Sub channel of the prefix's notifications
-// (Notify, Watch): the prefix followed by store.NamespaceWake. Each
-// message is the publishing store's origin, a space and the stored key
-// of what it names (a digest: no caller key in clear). Each store
-// subscribes once, at its first Watch, and wakes its own watches of the
-// key a message names: the watches of many keys cost one subscription,
-// and every instance receives the notifications of all keys of the
-// prefix (a few bytes each).
-func (r *Store) wakeChannel() string { return r.keys.Prefix() + store.NamespaceWake }
-
-// Subscription timing: how long the first Watch waits for Redis to
-// confirm the subscription, and how long after a failed attempt Watches
-// fail at once rather than try again (while Redis does not answer,
-// Watches, each of a long poll, would otherwise queue behind attempts).
-const (
-	subscribeTimeout = 5 * time.Second
-	subscribeRetry   = time.Second
-)
-
-// Watch implements [store.Store.Watch] with the store's one subscription
-// to its wake channel (wakeChannel): the first Watch subscribes and
-// waits until Redis confirmed it, so a Notify from any store sharing the
-// prefix after Watch returned reaches it. A message is lost while the
-// subscription's connection is down (go-redis then connects and
-// subscribes again); Redis keeps none for later.
-func (r *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	sk, err := r.begin(ctx, store.NamespaceWake, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := r.subscribe(ctx); err != nil {
-		return nil, nil, err
-	}
-	ch, stop := r.signals.Watch(sk)
-	return ch, stop, nil
-}
-
-// subscribe subscribes the store to its wake channel unless it did, and
-// relays the messages to its watches.
-func (r *Store) subscribe(ctx context.Context) error {
-	r.subMu.Lock()
-	defer r.subMu.Unlock()
-	switch {
-	case r.closed.Load():
-		return store.ErrClosed
-	case r.sub != nil:
-		return nil
-	case time.Since(r.subFailed) < subscribeRetry:
-		return r.subErr
-	}
-	ctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
-	defer cancel()
-	sub := r.c.Subscribe(ctx, r.wakeChannel())
-	// The confirmation: once Redis sent it, it relays every later
-	// message of the channel to this connection.
-	if _, err := sub.Receive(ctx); err != nil {
-		sub.Close()
-		r.subErr, r.subFailed = wrap("subscribe", err), time.Now()
-		return r.subErr
-	}
-	r.sub = sub
-	msgs := sub.Channel()
-	go func() {
-		for m := range msgs { // until Close closes sub
-			origin, sk, ok := strings.Cut(m.Payload, " ")
-			if ok && origin != r.origin {
-				r.signals.Notify(sk)
-			}
-		}
-	}()
-	return nil
-}
-
-// Notify implements [store.Store.Notify]: it wakes this store's watches
-// of key, then publishes the key's stored key on the wake channel for
-// the other stores sharing the prefix (this one skips its own messages:
-// a watch begun after Notify returned is not woken by it).
-func (r *Store) Notify(ctx context.Context, key string) error {
-	sk, err := r.begin(ctx, store.NamespaceWake, key)
-	if err != nil {
-		return err
-	}
-	r.signals.Notify(sk)
-	if err := r.c.Publish(ctx, r.wakeChannel(), r.origin+" "+sk).Err(); err != nil {
-		return wrap("notify", err)
+	if !r.closed.Swap(true) {
+		r.stopWake()
 	}
 	return nil
 }

@@ -30,6 +30,20 @@ func newRedis(t testing.TB, c redis.UniversalClient, prefix string) *redisstore.
 	return r
 }
 
+// instances returns two stores of one prefix, as two instances of a
+// node open them, each subscribed to the wake channel on its own
+// connection (Subscribe: Watch does not wait for it).
+func instances(t *testing.T, c redis.UniversalClient, prefix string) (store.Store, store.Store) {
+	t.Helper()
+	a, b := newRedis(t, c, prefix), newRedis(t, c, prefix)
+	for _, s := range []*redisstore.Store{a, b} {
+		if err := s.Subscribe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, b
+}
+
 func TestRedisConformance(t *testing.T) {
 	t.Parallel()
 	c := testredis.StartClient(t)
@@ -39,10 +53,7 @@ func TestRedisConformance(t *testing.T) {
 		return newRedis(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
 	})
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
-		// Two instances: two stores of one prefix, each subscribed on
-		// its own connection.
-		prefix := fmt.Sprintf("trustid:test%d:", n.Add(1))
-		return newRedis(t, c, prefix), newRedis(t, c, prefix)
+		return instances(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
 	})
 	// Every key the suite left behind carries a TTL: nothing leaks forever.
 	ctx := t.Context()
