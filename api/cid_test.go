@@ -448,3 +448,55 @@ func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 		}
 	}
 }
+
+// TestDIPresentationRespelledSubject: another's Data Integrity credential
+// whose subject id is respelled after signing ({"@id": X}, or an alias of
+// @id in the subject's own @context) keeps its proofs, the issuer's and
+// the holder's (they cover the RDF, which is unchanged), while its JSON
+// has no subject id: the node answered 200 verified:true, taking it as a
+// bearer credential. It is refused not_compacted (VC 2.0 §6.1: compacted
+// document form) before the issuer's document is fetched.
+func TestDIPresentationRespelledSubject(t *testing.T) {
+	h := newCIDHost(t)
+	e := newCIDEnv(t, h.client)
+	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	issuer := h.put("/issuers/a", "application/cid", nil)
+	h.put("/issuers/a", "application/cid", cidDocument(t, issuer, issuer, issuerKey, issuerKey))
+	holderKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	holder, err := vc.DIDKey(holderKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": "did:example:someone-else"}}
+	signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, issuer+"#key-1", issuerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(signed), &m); err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder, "verifiableCredential": []any{m}}
+	p, err := dataintegrity.SignPresentation(dataintegrity.EdDSARDFC2022, vp, holder+"#"+strings.TrimPrefix(holder, "did:key:"), holderKey,
+		"c-9", "https://rp.example", time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, subject := range map[string]map[string]any{
+		"@id":                             {"@id": "did:example:someone-else"},
+		"an alias of @id in its @context": {"@context": map[string]any{"subj": "@id"}, "subj": "did:example:someone-else"},
+	} {
+		var sent map[string]any
+		if err := json.Unmarshal([]byte(p), &sent); err != nil {
+			t.Fatal(err)
+		}
+		sent["verifiableCredential"].([]any)[0].(map[string]any)["credentialSubject"] = subject
+		raw, _ := json.Marshal(sent)
+		h.fetches.Store(0)
+		code, body := e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(raw)+`,"options":{"challenge":"c-9","domain":"https://rp.example"}}`)
+		if code != 400 || firstCode(body) != "not_compacted" || h.fetches.Load() != 0 {
+			t.Errorf("another's credential, its subject id respelled with %s: %d %v after %d fetches, want 400 not_compacted and none", name, code, body, h.fetches.Load())
+		}
+	}
+}

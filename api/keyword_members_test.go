@@ -83,3 +83,27 @@ func TestControlCharacterCredential(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueNotCompacted: a Data Integrity credential asked for in another
+// spelling than JSON-LD compacted form (VC 2.0 §6.1), its subject id as
+// "@id" or an alias of @id, is refused 400 not_compacted before anything
+// is signed: its subject id, in the RDF the proof signs, was unseen by the
+// registry's checks, which read the JSON (they found no subject id).
+func TestIssueNotCompacted(t *testing.T) {
+	body := strings.Replace(credBody, `"https://www.w3.org/ns/credentials/v2"`,
+		`"https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"`, 1)
+	e := newBenchEnv(t)
+	options := `,"options":{"format":"eddsa-rdfc-2022","algorithm":"EdDSA"}`
+	if out, err := e.doBody("POST", "/credentials/issue", issueToken, strings.Replace(body, "%s", options, 1), http.StatusCreated); err != nil {
+		t.Fatalf("compacted: %v %s", err, out)
+	}
+	for name, subject := range map[string]string{
+		"@id":                  `"@id":"did:example:holder-3f9a1c0d7e"`,
+		"an alias in @context": `"@context":{"subj":"@id"},"subj":"did:example:holder-3f9a1c0d7e"`,
+	} {
+		in := strings.Replace(body, `"id":"did:example:holder-3f9a1c0d7e"`, subject, 1)
+		if out, err := e.doBody("POST", "/credentials/issue", issueToken, strings.Replace(in, "%s", options, 1), http.StatusBadRequest); err != nil || !strings.Contains(string(out), `"not_compacted"`) {
+			t.Errorf("%s: %v %s, want 400 not_compacted", name, err, out)
+		}
+	}
+}

@@ -254,7 +254,9 @@ func isEnrollmentType(t string) bool {
 	return slices.Contains(chaincode.EnrollmentTypes, t)
 }
 
-// SubjectIDs returns the string ids of subjects.
+// SubjectIDs returns the string ids of subjects, as their JSON members
+// "id" (a Data Integrity credential's are the ids its proof signs once it
+// passed jsonld.CheckCompacted, as the verifier makes it).
 func SubjectIDs(subjects []map[string]any) []string {
 	var ids []string
 	for _, s := range subjects {

@@ -113,7 +113,9 @@ func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) 
 // or it names none (a bearer credential, which VC 2.0 allows); one with a
 // cnf is refused, since the Data Integrity verifier returns no holder's
 // key to compare it with (ErrHolderMismatch). It reads the credential as
-// sent, needing no key.
+// sent, needing no key, by its JSON members, which are what the proof
+// signs only in compacted form: dataintegrity.Verifier.VerifyPresentation
+// checks that first (jsonld.CheckCompacted).
 func CheckSubjectIsHolder(credential map[string]any, holder string) error {
 	return CheckHolderBinding(&Verified{Credential: credential}, holder, nil)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/internal/didtest"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -25,7 +26,11 @@ import (
 // subject id) verify. With AnyHolder another's verifies: the spec's
 // default. A credential without a proof (enveloped) is the caller's to
 // verify: without a Check to do it, the presentation is refused (it was
-// returned in Other, unverified, its binding unchecked).
+// returned in Other, unverified, its binding unchecked). Another's
+// credential whose subject id is respelled so that the JSON has none and
+// the RDF, which the proof covers, is unchanged (@id, an alias of @id,
+// @nest, a subject under the IRI of credentialSubject) is refused as not in compacted form (jsonld.ErrNotCompacted)
+// before it is verified: it was taken as a bearer credential.
 func TestPresentationHolderBinding(t *testing.T) {
 	ctx := context.Background()
 	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
@@ -88,6 +93,52 @@ func TestPresentationHolderBinding(t *testing.T) {
 		if p, err := verifier().VerifyPresentation(ctx, c.data, options(c.binding)); err != nil || len(p.Credentials) != 1 {
 			t.Errorf("%s: %v, want verified", c.name, err)
 		}
+	}
+	// Another's credential respelled after its issuer signed it: the RDF,
+	// and so the proof, is unchanged, while the JSON has no subject id,
+	// which a binding reading the JSON took for a bearer credential.
+	respelled := func(subject map[string]any, topContext []any) []byte {
+		m := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": "did:example:someone-else", "name": "x"}}, issuerDID, di.EdDSARDFC2022, di.Options{})
+		vp := map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{m}}
+		vp = sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1", Domain: "d", Created: now.Add(-time.Minute)})
+		// Respelled after the holder signed too (AddProof refuses to
+		// sign it): the presentation's RDF is unchanged as well.
+		m["credentialSubject"] = subject
+		if topContext != nil {
+			m["@context"] = topContext
+		}
+		return marshal(t, vp)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"@id", respelled(map[string]any{"@id": "did:example:someone-else", "name": "x"}, nil)},
+		{"an alias of @id in the subject's own @context", respelled(map[string]any{"@context": map[string]any{"subj": "@id"}, "subj": "did:example:someone-else", "name": "x"}, nil)},
+		{"an alias of @id in the top-level @context", respelled(map[string]any{"subj": "did:example:someone-else", "name": "x"},
+			[]any{credentials.ContextV2, map[string]any{"subj": map[string]any{"@id": "@id"}}})},
+		{"@nest", respelled(map[string]any{"@nest": map[string]any{"id": "did:example:someone-else"}, "name": "x"}, nil)},
+	} {
+		fetches.Store(0)
+		if _, err := verifier().VerifyPresentation(ctx, c.data, options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
+			t.Errorf("another's credential, its subject id respelled with %s: %v after %d fetches, want %v and none", c.name, err, fetches.Load(), jsonld.ErrNotCompacted)
+		}
+	}
+	// Another's credential about the holder and someone else: the other
+	// subject moved under the IRI of credentialSubject.
+	both := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": []any{map[string]any{"id": holder.did}, map[string]any{"id": "did:example:someone-else"}}}, issuerDID, di.EdDSARDFC2022, di.Options{})
+	vp := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{both}},
+		holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1", Domain: "d", Created: now.Add(-time.Minute)})
+	both["credentialSubject"] = map[string]any{"id": holder.did}
+	both["https://www.w3.org/2018/credentials#credentialSubject"] = map[string]any{"id": "did:example:someone-else"}
+	fetches.Store(0)
+	if _, err := verifier().VerifyPresentation(ctx, marshal(t, vp), options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
+		t.Errorf("another's subject under the IRI of credentialSubject: %v after %d fetches, want %v and none", err, fetches.Load(), jsonld.ErrNotCompacted)
+	}
+	if _, err := verifier().VerifyPresentation(ctx, others, di.PresentationOptions{Challenge: "c-1", Domain: "d"}); !errors.Is(err, di.ErrNoHolderBinding) {
+		t.Errorf("no HolderBinding: %v, want %v", err, di.ErrNoHolderBinding)
 	}
 	enveloped := marshal(t, sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did,
 		"verifiableCredential": []any{credentials.Envelope("e30.e30.sig", credentials.MediaTypeVCJWT)}},

@@ -45,6 +45,10 @@ var (
 	// ErrChainCost: the proofs name more than MaxCanonicalDocuments
 	// distinct previousProof sets.
 	ErrChainCost = errors.New("dataintegrity: the proof chain needs too many canonicalizations of the document")
+	// ErrNoHolderBinding: VerifyPresentation was given no
+	// PresentationOptions.HolderBinding (AnyHolder for none): the
+	// caller's mistake, refused before the presentation is read.
+	ErrNoHolderBinding = errors.New("dataintegrity: a presentation's verifier must say how its credentials are bound to the holder (PresentationOptions.HolderBinding; AnyHolder for none)")
 )
 
 // MaxProofs bounds the proofs of one document a verifier checks (each costs
@@ -132,6 +136,9 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 	}
 	if err := jsonld.CheckContext(unsecured); err != nil {
 		return nil, err
+	}
+	if err := jsonld.CheckCompacted(unsecured); err != nil {
+		return nil, err // what a verifier refuses (Verifier.VerifyCredential) is not signed
 	}
 	created := opts.Created
 	if created.IsZero() {

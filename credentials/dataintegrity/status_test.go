@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
@@ -239,4 +240,31 @@ func bare(b *testing.B, signer crypto.Signer, hashData []byte) (sign, verify fun
 	}
 	b.Fatalf("no bare signature for %T", signer)
 	return nil, nil
+}
+
+// TestStatusNotHiddenByIRI: a revoked credential whose credentialStatus
+// is respelled after signing as its IRI (the same RDF, so the proof
+// holds) has no credentialStatus member for the status check to read: it
+// verified. It is refused as not in compacted form.
+func TestStatusNotHiddenByIRI(t *testing.T) {
+	ctx := context.Background()
+	n := newStatusNode(t)
+	revocation, revoke := n.entry(t, credentials.PurposeRevocation)
+	k := newDIDKey(t, gm.AlgEdDSA)
+	c := credential(k.did)
+	c["credentialStatus"] = revocation
+	signed := sign(t, c, k, di.EdDSARDFC2022, di.Options{})
+	v, err := di.NewVerifier(di.Config{Resolver: n.resolver, Cryptosuites: di.Cryptosuites(), Checker: di.CheckWith(n.verifier.CheckCredential), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoke(1)
+	if _, err := v.VerifyCredential(ctx, marshal(t, signed)); !errors.Is(err, credentials.ErrRevoked) {
+		t.Fatalf("revoked: %v, want %v", err, credentials.ErrRevoked)
+	}
+	signed["https://www.w3.org/2018/credentials#credentialStatus"] = signed["credentialStatus"]
+	delete(signed, "credentialStatus")
+	if _, err := v.VerifyCredential(ctx, marshal(t, signed)); !errors.Is(err, jsonld.ErrNotCompacted) {
+		t.Errorf("revoked, credentialStatus named by its IRI: %v, want %v", err, jsonld.ErrNotCompacted)
+	}
 }

@@ -214,7 +214,9 @@ type Presentation struct {
 // embedded in a presentation, is its holder's ("" when the presentation
 // names none), on the credential as sent (its proof not yet verified,
 // so that another's credential is refused before its issuer's key is
-// resolved). VC 2.0 and Data Integrity leave this to the verifier: a
+// resolved). It may read the credential's JSON members: the presentation
+// has passed jsonld.CheckCompacted, so they say what the RDF its proofs
+// sign says (a subject id respelled "@id" would otherwise be unseen). VC 2.0 and Data Integrity leave this to the verifier: a
 // presentation need not name a holder, nor a credential its subject
 // (VC 2.0 §4.13, and "Bearer Credentials" in its privacy
 // considerations), so the caller says what it requires.
@@ -260,10 +262,12 @@ type PresentationOptions struct {
 // resolved (for a did:web or https holder, a fetch) once the
 // presentation's proofs pass their checks that need no key. The other
 // credentials (Presentation.Other) are opts.Check's to verify: without a
-// Check, a presentation with any is refused.
+// Check, a presentation with any is refused. Without opts.HolderBinding
+// every presentation is refused (ErrNoHolderBinding); one not in JSON-LD
+// compacted form (VC 2.0 §6.1), jsonld.ErrNotCompacted.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, opts PresentationOptions) (*Presentation, error) {
 	if opts.HolderBinding == nil {
-		return nil, errors.New("dataintegrity: a presentation's verifier must say how its credentials are bound to the holder (PresentationOptions.HolderBinding; AnyHolder for none)")
+		return nil, ErrNoHolderBinding
 	}
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
@@ -348,6 +352,12 @@ type expect struct {
 // document: more than MaxCanonicalDocuments are refused before any.
 func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, []ProofResult, error) {
 	if err := jsonld.CheckContext(doc); err != nil {
+		return nil, nil, err
+	}
+	// Before anything reads the document's members (a presentation's
+	// HolderBinding, the Checker): the proof covers the RDF, so the JSON
+	// must say what the RDF says.
+	if err := jsonld.CheckCompacted(doc); err != nil {
 		return nil, nil, err
 	}
 	proofs, err := parseProofs(doc)

@@ -46,6 +46,10 @@ var (
 	// ErrInvalid: anything else that is not valid JSON-LD input for a
 	// credential or presentation.
 	ErrInvalid = errors.New("jsonld: invalid document")
+	// ErrNotCompacted: a document that is not in JSON-LD compacted
+	// document form with respect to its top-level @context (see
+	// CheckCompacted).
+	ErrNotCompacted = errors.New("jsonld: not in compacted document form")
 )
 
 // Default limits.
@@ -182,6 +186,307 @@ func CheckContext(doc map[string]any) error {
 		}
 	}
 	return ErrFirstContext
+}
+
+// CheckCompacted refuses a document that is not in JSON-LD compacted
+// document form with respect to its top-level @context, as VC 2.0 §6.1
+// requires of application/vc and application/vp ("JSON-LD compacted
+// document form MUST be used for all representations of the data model
+// using the application/vc or application/vp media type"), wherever
+// another spelling would say in RDF what a reader of the JSON does not
+// see: a Data Integrity proof covers the RDF the document expands to, so
+// `"credentialSubject":{"@id":"did:a"}` signs what
+// `"credentialSubject":{"id":"did:a"}` signs, while the member id that
+// the holder binding and the registry's checks read is missing. Refused
+// (ErrNotCompacted):
+//   - a member of keyword form anywhere but the top-level @context,
+//     except those of value objects (@value, @language, @direction, and
+//     @type beside @value: a literal's datatype, "@json" among them,
+//     which no reader takes for a node's type): the bundled contexts
+//     alias @id and @type (id, type), which compaction writes, and no
+//     other keyword a credential needs (@nest, @reverse, @included,
+//     @graph, @set, @list, @index would move or drop nodes unseen);
+//   - an @context below the top level (property- and type-scoped
+//     contexts written in the document itself);
+//   - a member named by an IRI of the VC or security vocabulary, or
+//     rdf:type, which the bundled contexts name by terms
+//     ("https://www.w3.org/2018/credentials#credentialStatus" would be
+//     unseen by the status check);
+//   - in an object of the top-level @context, a term defined as a
+//     keyword ("x":"@id", "x":{"@id":"@type"}) or as an IRI (or prefix)
+//     of those vocabularies, a reverse property, a
+//     term with a scoped context or @nest, and an id or type map (whose
+//     keys are ids or types);
+//   - when a member is named by an IRI or compact IRI, or the top-level
+//     @context has an inline context, a node whose expansion has other
+//     types or subjects than its JSON lists (statedAsWritten).
+//
+// Each object of a presentation's top-level verifiableCredential is a
+// document of its own (its @context is its top-level one); a top-level
+// proof is not checked (Data Integrity canonicalizes it apart). The bundled
+// contexts themselves are trusted as they are.
+func CheckCompacted(doc map[string]any) error {
+	if err := checkInlineTerms(doc["@context"]); err != nil {
+		return err
+	}
+	for k, v := range doc {
+		switch k {
+		case "@context", "proof":
+			continue // a Data Integrity proof is not the document its proof covers
+		case "verifiableCredential":
+			items, isList := v.([]any)
+			if !isList {
+				items = []any{v}
+			}
+			for _, it := range items {
+				if m, ok := it.(map[string]any); ok {
+					if err := CheckCompacted(m); err != nil {
+						return err
+					}
+				} else if err := compactedValue(it); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := compactedMember(k, v); err != nil {
+			return err
+		}
+	}
+	return statedAsWritten(doc)
+}
+
+// VC vocabulary IRIs statedAsWritten compares.
+const (
+	iriCredentialSubject = "https://www.w3.org/2018/credentials#credentialSubject"
+	iriRDFType           = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+)
+
+// statedAsWritten checks, for a document whose members could name VC
+// properties otherwise than by their terms (a member named by an IRI or
+// compact IRI, or a term of an inline context), that its expansion says
+// of its node what its JSON says: the same number of types, no type
+// stated as an rdf:type property, and the same subject ids
+// (credentialSubject's, none for a subject without id). A member
+// "https://www.w3.org/2018/credentials#credentialSubject" beside
+// credentialSubject, or an inline term for the same IRI, would otherwise
+// add a subject the JSON's credentialSubject does not list. Other
+// documents need no expansion: their keys are terms of the bundled
+// contexts, which name these properties only by their terms.
+func statedAsWritten(doc map[string]any) error {
+	if !mayRename(doc) {
+		return nil
+	}
+	expanded, err := Expand(doc)
+	if err != nil {
+		return err
+	}
+	if len(expanded) != 1 {
+		return fmt.Errorf("%w: the document expands to %d nodes", ErrNotCompacted, len(expanded))
+	}
+	node, _ := expanded[0].(map[string]any)
+	if _, ok := node[iriRDFType]; ok {
+		return fmt.Errorf("%w: a type stated as the property rdf:type", ErrNotCompacted)
+	}
+	types, _ := node["@type"].([]any)
+	if distinct(types) != distinct(asList(doc["type"])) {
+		return fmt.Errorf("%w: the types expand otherwise than written", ErrNotCompacted)
+	}
+	var written, stated []string
+	for _, s := range asList(doc["credentialSubject"]) {
+		id, _ := s.(string)
+		if m, ok := s.(map[string]any); ok {
+			id, _ = m["id"].(string)
+		}
+		written = append(written, id)
+	}
+	for _, s := range asList(node[iriCredentialSubject]) {
+		m, _ := s.(map[string]any)
+		id, _ := m["@id"].(string)
+		stated = append(stated, id)
+	}
+	slices.Sort(written)
+	slices.Sort(stated)
+	if !slices.Equal(written, stated) {
+		return fmt.Errorf("%w: the subjects expand otherwise than written", ErrNotCompacted)
+	}
+	return nil
+}
+
+// mayRename reports whether doc has a context object at its top or a
+// member named by an IRI or compact IRI (with ':') below it.
+func mayRename(doc map[string]any) bool {
+	for _, c := range asList(doc["@context"]) {
+		if _, ok := c.(map[string]any); ok {
+			return true
+		}
+	}
+	var colon func(v any) bool
+	colon = func(v any) bool {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if strings.Contains(k, ":") || colon(e) {
+					return true
+				}
+			}
+		case []any:
+			return slices.ContainsFunc(t, colon)
+		}
+		return false
+	}
+	for k, v := range doc {
+		if k != "@context" && k != "proof" && k != "verifiableCredential" && (strings.Contains(k, ":") || colon(v)) {
+			return true
+		}
+	}
+	return false
+}
+
+// asList is v as a list: itself if it is one, else a list of v (none for
+// nil).
+func asList(v any) []any {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return t
+	}
+	return []any{v}
+}
+
+// distinct counts the distinct values of list.
+func distinct(list []any) int {
+	seen := map[any]bool{}
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			seen[s] = true
+		} else {
+			seen[fmt.Sprint(x)] = true
+		}
+	}
+	return len(seen)
+}
+
+// valueKeywords are the keywords a compacted credential may hold below its
+// top-level @context: those of value objects, which no bundled context
+// aliases.
+var valueKeywords = map[string]bool{"@value": true, "@language": true, "@direction": true}
+
+// compactedMember checks one member, outside the top-level @context, of a
+// document CheckCompacted checks.
+func compactedMember(k string, v any) error {
+	if k == "@context" {
+		return fmt.Errorf("%w: an @context below the top level", ErrNotCompacted)
+	}
+	if strings.HasPrefix(k, "@") && !valueKeywords[k] {
+		return fmt.Errorf("%w: member %.40q (compaction writes the term the context defines, or none)", ErrNotCompacted, k)
+	}
+	if definedVocabulary(k) {
+		return fmt.Errorf("%w: member %.80q (compaction writes the term the context defines)", ErrNotCompacted, k)
+	}
+	return compactedValue(v)
+}
+
+// definedVocabularies are the vocabularies whose properties and types the
+// bundled contexts name by terms, which a compacted document uses: the
+// VC and security vocabularies and rdf:type (@type's).
+var definedVocabularies = []string{"https://www.w3.org/2018/credentials#", "https://w3id.org/security#", iriRDFType}
+
+// definedVocabulary reports whether iri (a member's name, or an inline
+// term's IRI) is in definedVocabularies: a second name for what the
+// bundled contexts define (credentialStatus or validUntil named by
+// their IRIs would be unseen by the JSON's readers, the status and
+// validity checks).
+func definedVocabulary(iri string) bool {
+	for _, v := range definedVocabularies {
+		if strings.HasPrefix(iri, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func compactedValue(v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		_, valueObject := t["@value"]
+		for k, e := range t {
+			if k == "@type" && valueObject {
+				continue // a literal's datatype ("@json" among them), no node's type
+			}
+			if err := compactedMember(k, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if err := compactedValue(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// idOrTypeMap reports whether a container mapping makes the keys of a
+// term's value node ids or types.
+func idOrTypeMap(c any) bool {
+	list, isList := c.([]any)
+	if !isList {
+		list = []any{c}
+	}
+	return slices.Contains(list, any("@id")) || slices.Contains(list, any("@type"))
+}
+
+// checkInlineTerms refuses, in the context objects of a top-level
+// @context, the term definitions that let a document respell a keyword or
+// carry a context of its own (see CheckCompacted).
+func checkInlineTerms(c any) error {
+	list, isList := c.([]any)
+	if !isList {
+		list = []any{c}
+	}
+	for _, it := range list {
+		obj, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		for term, def := range obj {
+			if strings.HasPrefix(term, "@") {
+				continue // @vocab, @base, @language, @version, @protected, ...
+			}
+			if definedVocabulary(term) {
+				return fmt.Errorf("%w: the term %.80q", ErrNotCompacted, term)
+			}
+			switch d := def.(type) {
+			case string:
+				if strings.HasPrefix(d, "@") {
+					return fmt.Errorf("%w: the term %.40q aliases a keyword", ErrNotCompacted, term)
+				}
+				if definedVocabulary(d) {
+					return fmt.Errorf("%w: the term %.40q names a defined vocabulary", ErrNotCompacted, term)
+				}
+			case map[string]any:
+				id, _ := d["@id"].(string)
+				if strings.HasPrefix(id, "@") {
+					return fmt.Errorf("%w: the term %.40q aliases a keyword", ErrNotCompacted, term)
+				}
+				if definedVocabulary(id) {
+					return fmt.Errorf("%w: the term %.40q names a defined vocabulary", ErrNotCompacted, term)
+				}
+				for _, k := range []string{"@reverse", "@context", "@nest"} {
+					if _, has := d[k]; has {
+						return fmt.Errorf("%w: the term %.40q has %s", ErrNotCompacted, term, k)
+					}
+				}
+				if idOrTypeMap(d["@container"]) {
+					return fmt.Errorf("%w: the term %.40q is an id or type map", ErrNotCompacted, term)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // CheckInlineContexts checks the contexts doc holds besides bundled URLs,
@@ -981,8 +1286,13 @@ var ErrIssuerDependent = errors.New("jsonld: term defined by no context (issuer-
 // ErrIssuerDependent naming the first such term, any property or type
 // that only the VC 2.0 context's @vocab maps: VC 2.0 lets a verifier
 // accept those, and asks issuers not to use them in production, so an
-// issuer calls this before signing.
+// issuer calls this before signing. It first applies CheckCompacted, which
+// a Data Integrity verifier applies too: an issuer refuses what would not
+// verify before it allocates anything for it.
 func CheckDefinedTerms(doc map[string]any) error {
+	if err := CheckCompacted(doc); err != nil {
+		return err
+	}
 	expanded, err := Expand(doc)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package jsonld_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,4 +76,135 @@ func TestDroppedValueObjectsRefused(t *testing.T) {
 	if out, err := jsonld.Canonicalize(doc(map[string]any{"@value": nil, "@type": "@json"})); err != nil || !strings.Contains(out, `"null"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON>`) {
 		t.Errorf("a null JSON literal: %v\n%s", err, out)
 	}
+}
+
+// TestCheckCompacted: CheckCompacted takes a credential as compaction
+// writes it (value objects' @value, @language, @direction and datatype
+// @type included, an inline context of plain terms, a presentation's
+// credentials with their own @context) and refuses the spellings that
+// say in RDF what the JSON members do not: keyword members, a nested
+// @context, inline terms aliasing keywords or reversing, scoping, nesting,
+// id and type maps, and a subject or type under its IRI.
+func TestCheckCompacted(t *testing.T) {
+	v2 := "https://www.w3.org/ns/credentials/v2"
+	ex := "https://www.w3.org/ns/credentials/examples/v2"
+	doc := func(subject any, extra map[string]any) map[string]any {
+		d := map[string]any{"@context": []any{v2, ex}, "type": []any{"VerifiableCredential"}, "issuer": "did:example:issuer", "credentialSubject": subject}
+		for k, x := range extra {
+			d[k] = x
+		}
+		return d
+	}
+	withContext := func(inline map[string]any, subject any) map[string]any {
+		d := doc(subject, nil)
+		d["@context"] = []any{v2, ex, inline}
+		return d
+	}
+	for name, d := range map[string]map[string]any{
+		"plain":          doc(map[string]any{"id": "did:example:a", "name": "x"}, nil),
+		"value objects":  doc(map[string]any{"id": "did:example:a", "name": map[string]any{"@value": "x", "@language": "en", "@direction": "ltr"}, "data": map[string]any{"@value": []any{1.0}, "@type": "@json"}}, nil),
+		"inline term":    withContext(map[string]any{"nick": "https://schema.org/alternateName"}, map[string]any{"id": "did:example:a", "nick": "x"}),
+		"IRI member":     doc(map[string]any{"id": "did:example:a", "https://schema.org/j": "x"}, nil),
+		"presentation":   {"@context": []any{v2}, "type": []any{"VerifiablePresentation"}, "verifiableCredential": []any{doc(map[string]any{"id": "did:example:a"}, nil)}},
+		"proof @context": doc(map[string]any{"id": "did:example:a"}, map[string]any{"proof": map[string]any{"@context": []any{v2}, "type": "DataIntegrityProof"}}),
+	} {
+		if err := jsonld.CheckCompacted(d); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, d := range map[string]map[string]any{
+		"@id":                            doc(map[string]any{"@id": "did:example:a"}, nil),
+		"@type on a node":                doc(map[string]any{"id": "did:example:a", "@type": "Person"}, nil),
+		"@nest":                          doc(map[string]any{"@nest": map[string]any{"id": "did:example:a"}}, nil),
+		"@included":                      doc(map[string]any{"id": "did:example:a"}, map[string]any{"@included": []any{map[string]any{"id": "did:example:b"}}}),
+		"@set":                           doc(map[string]any{"@set": []any{}}, nil),
+		"nested @context":                doc(map[string]any{"@context": map[string]any{"subj": "@id"}, "subj": "did:example:a"}, nil),
+		"alias of @id":                   withContext(map[string]any{"subj": "@id"}, map[string]any{"subj": "did:example:a"}),
+		"alias of @type":                 withContext(map[string]any{"kind": map[string]any{"@id": "@type"}}, map[string]any{"id": "did:example:a"}),
+		"reverse property":               withContext(map[string]any{"of": map[string]any{"@reverse": "https://www.w3.org/2018/credentials#credentialSubject"}}, map[string]any{"id": "did:example:a"}),
+		"scoped context":                 withContext(map[string]any{"s": map[string]any{"@id": "https://schema.org/s", "@context": map[string]any{}}}, map[string]any{"id": "did:example:a"}),
+		"id map":                         withContext(map[string]any{"m": map[string]any{"@id": "https://schema.org/m", "@container": "@id"}}, map[string]any{"id": "did:example:a"}),
+		"a subject under its IRI":        doc(map[string]any{"name": "x"}, map[string]any{"https://www.w3.org/2018/credentials#credentialSubject": map[string]any{"id": "did:example:a"}}),
+		"credentialStatus under its IRI": doc(map[string]any{"id": "did:example:a"}, map[string]any{"https://www.w3.org/2018/credentials#credentialStatus": map[string]any{"id": "https://s.example/1#2"}}),
+		"a prefix for the VC vocabulary": withContext(map[string]any{"c": "https://www.w3.org/2018/credentials#"}, map[string]any{"id": "did:example:a"}),
+		"a second term for validUntil":   withContext(map[string]any{"until": map[string]any{"@id": "https://www.w3.org/2018/credentials#validUntil"}}, map[string]any{"id": "did:example:a"}),
+		"a type under rdf:type":          doc(map[string]any{"id": "did:example:a"}, map[string]any{"http://www.w3.org/1999/02/22-rdf-syntax-ns#type": map[string]any{"id": "https://schema.org/Person"}}),
+		"in a presented credential": {"@context": []any{v2}, "type": []any{"VerifiablePresentation"},
+			"verifiableCredential": []any{doc(map[string]any{"@id": "did:example:a"}, nil)}},
+	} {
+		if err := jsonld.CheckCompacted(d); !errors.Is(err, jsonld.ErrNotCompacted) {
+			t.Errorf("%s: %v, want %v", name, err, jsonld.ErrNotCompacted)
+		}
+	}
+}
+
+// FuzzCheckCompacted: CheckCompacted never panics, and a credential it
+// takes says in its expansion what its JSON says of its subject ids (the same
+// ones) and of its types (none as an rdf:type property). The seeds are
+// TestCheckCompacted's spellings.
+func FuzzCheckCompacted(f *testing.F) {
+	for _, s := range []string{
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a","name":"x"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":[{},{"id":"A:0"}]}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"@id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"@context":{"s":"@id"},"s":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"s":{"@id":"@id"}}],"type":["VerifiableCredential"],"credentialSubject":{"s":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"@nest":{"id":"did:example:a"}}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"https://www.w3.org/2018/credentials#credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"c":"https://www.w3.org/2018/credentials#"}],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"c:credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"p":"https://schema.org/"}],"type":["VerifiableCredential"],"credentialSubject":{"id":"p:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"id":"urn:a","@included":[{"id":"urn:a","type":"X"}],"credentialSubject":{"id":"did:example:a"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := jsonld.Parse(data, jsonld.Limits{MaxBytes: 8 << 10})
+		if err != nil || jsonld.CheckCompacted(doc) != nil {
+			return
+		}
+		expanded, err := jsonld.Expand(doc)
+		if err != nil || len(expanded) != 1 {
+			return
+		}
+		node, _ := expanded[0].(map[string]any)
+		if types, _ := node["@type"].([]any); !slices.Contains(types, any("https://www.w3.org/2018/credentials#VerifiableCredential")) {
+			return // credentialSubject is the VC property in a credential only (VerifiableCredential's scoped context)
+		}
+		var written, stated []string
+		for _, s := range list(doc["credentialSubject"]) {
+			id, _ := s.(string)
+			if m, ok := s.(map[string]any); ok {
+				id, _ = m["id"].(string)
+			}
+			written = append(written, id)
+		}
+		for _, s := range list(node["https://www.w3.org/2018/credentials#credentialSubject"]) {
+			m, _ := s.(map[string]any)
+			id, _ := m["@id"].(string)
+			stated = append(stated, id)
+		}
+		// Subject ids, not subjects: an empty subject ({}) is in the JSON
+		// and not in the expansion, which drops it, harmlessly.
+		ids := func(l []string) []string {
+			l = slices.DeleteFunc(l, func(s string) bool { return s == "" })
+			slices.Sort(l)
+			return slices.Compact(l)
+		}
+		if !slices.Equal(ids(written), ids(stated)) {
+			t.Fatalf("taken, with subject ids %q in its JSON and %q in its expansion", written, stated)
+		}
+		if _, ok := node["http://www.w3.org/1999/02/22-rdf-syntax-ns#type"]; ok {
+			t.Fatal("taken, with a type stated as rdf:type")
+		}
+	})
+}
+
+func list(v any) []any {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return t
+	}
+	return []any{v}
 }
