@@ -20,6 +20,7 @@ type Relay struct {
 
 	mu     sync.Mutex
 	hung   bool
+	closed bool              // close has begun: a connection accepted meanwhile is closed
 	frozen map[*relayed]bool // the connections accepted so far, true once silenced
 	wg     sync.WaitGroup
 }
@@ -84,6 +85,12 @@ func (r *Relay) accept() {
 		}
 		c := &relayed{client, server}
 		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			client.Close()
+			server.Close()
+			return
+		}
 		r.frozen[c] = r.hung
 		r.mu.Unlock()
 		r.wg.Add(2)
@@ -122,6 +129,7 @@ func (r *Relay) copy(c *relayed, dst, src net.Conn) {
 func (r *Relay) close() {
 	r.ln.Close()
 	r.mu.Lock()
+	r.closed = true
 	for c := range r.frozen {
 		c.client.Close()
 		c.server.Close()

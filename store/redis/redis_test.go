@@ -23,6 +23,7 @@ func newRedis(t testing.TB, c redis.UniversalClient, prefix string) *redisstore.
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close() }) // its wake, if a test started it
 	// A test server is new: its replay history is complete.
 	if _, err := r.InitEpoch(t.Context()); err != nil {
 		t.Fatal(err)
