@@ -263,22 +263,3 @@ func TestParsePrivateKeyScalarRange(t *testing.T) {
 		t.Fatalf("NewPrivateKey(n-1) = %v, want ErrInvalidKey", err)
 	}
 }
-
-// TestGMSMFieldProductsExact: gmsm v0.44.1 starts each Montgomery
-// reduction's carry chain with ADCXQ (its fix of issue #560), so the
-// crafted points that v0.41.1 miscomputed on amd64 with BMI2/ADX, a
-// valid point its IsOnCurve refused and one its UnmarshalCompressed
-// returned another point for, come out right: a guard against a
-// dependency that goes back to the broken code. gm's own checks with
-// math/big (onCurve, ParseCompressedPublicKey) stay, as a defence in
-// depth.
-func TestGMSMFieldProductsExact(t *testing.T) {
-	x, y := pointWithLowLimb(t, gmsmWindowX(), 2)
-	if !sm2.P256().IsOnCurve(x, y) {
-		t.Error("gmsm refuses a valid point (issue #560)")
-	}
-	x, y = gmtest.MontLowLimbPoint(t)
-	if gx, gy := elliptic.UnmarshalCompressed(sm2.P256(), elliptic.MarshalCompressed(sm2.P256(), x, y)); gx == nil || gx.Cmp(x) != 0 || gy.Cmp(y) != 0 {
-		t.Error("gmsm decompresses a point wrongly (issue #560)")
-	}
-}

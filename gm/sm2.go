@@ -85,9 +85,9 @@ func ParsePublicKeyBytes(b []byte) (*PublicKey, error) {
 }
 
 // ParseCompressedPublicKey parses a 33-byte compressed SEC 1 point
-// (0x02 or 0x03 ‖ X) on the SM2 curve. gmsm before v0.44.1 had
-// elliptic.UnmarshalCompressed return a wrong point for some (see onCurve),
-// so its answer is checked with math/big, which recovers Y itself when the
+// (0x02 or 0x03 ‖ X) on the SM2 curve. gmsm v0.41.1's
+// elliptic.UnmarshalCompressed can return a wrong point (see onCurve), so
+// its answer is checked with math/big, which recovers Y itself when the
 // check fails.
 func ParseCompressedPublicKey(b []byte) (*PublicKey, error) {
 	if len(b) != 33 || (b[0] != 2 && b[0] != 3) {
@@ -196,8 +196,8 @@ const maxKeyTries = 4
 
 // GenerateKey makes a new SM2 key from rand, with the default user ID.
 //
-// gmsm before v0.44.1 on amd64 with BMI2/ADX miscomputed rare field
-// products (see onCurve), so a generated public point could be wrong. GenerateKey checks the
+// gmsm v0.41.1 on amd64 with BMI2/ADX miscomputes rare field products (see
+// onCurve), so a generated public point can be wrong. GenerateKey checks the
 // point with math/big, computes it again when it is off the curve (see
 // newPrivateKey), and draws a new scalar when that fails too or gmsm
 // refuses the point.
@@ -221,9 +221,9 @@ func generateKey(rand io.Reader, gen func(io.Reader) (*sm2.PrivateKey, error)) (
 
 // onCurve reports whether (x, y) is an affine point of the SM2 curve,
 // y² = x³ − 3x + b mod p, with 0 ≤ x, y < p. It uses math/big, not gmsm's
-// elliptic.Curve.IsOnCurve: gmsm's p256Mul before v0.44.1, on amd64 with
-// BMI2/ADX, read a stale overflow flag (ADOXQ after SBBQ, gmsm issue #560)
-// and returned a wrong product about once in 10⁹ calls, so that IsOnCurve refuses
+// elliptic.Curve.IsOnCurve: gmsm v0.41.1's p256Mul on amd64 with BMI2/ADX
+// reads a stale overflow flag (ADOXQ after SBBQ, gmsm issue #560) and
+// returns a wrong product about once in 10⁹ calls, so that IsOnCurve refuses
 // some valid points and a point's conversion to affine coordinates (as in
 // sm2.GenerateKey) can come out wrong.
 func onCurve(x, y *big.Int) bool {

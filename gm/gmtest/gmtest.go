@@ -12,7 +12,7 @@ import (
 
 // MontLowLimbPoint returns a valid SM2 point (x, y) whose x, in gmsm's
 // Montgomery domain (x·2²⁵⁶ mod p), has lowest 64-bit limb
-// 0x8000000000000005: gmsm v0.41.1 to v0.44.0 convert such an x back to affine
+// 0x8000000000000005: gmsm v0.41.1 converts such an x back to affine
 // wrongly on amd64 with BMI2/ADX (gmsm issue #560), so its
 // UnmarshalCompressed returns another point for it. The point is the
 // same at every call; (x, p−y) is valid too.
