@@ -137,6 +137,25 @@ func TestPresentationHolderBinding(t *testing.T) {
 	if _, err := verifier().VerifyPresentation(ctx, marshal(t, vp), options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
 		t.Errorf("another's subject under the IRI of credentialSubject: %v after %d fetches, want %v and none", err, fetches.Load(), jsonld.ErrNotCompacted)
 	}
+	// Another's key-bound credential with cnf named by its IRI (no inline
+	// context needed: the v2 context names it from the IANA JWT claims
+	// registry): the JSON had no cnf, and the thief's presentation passed
+	// as one of a bearer credential.
+	victim := newDIDKey(t, gm.AlgEdDSA)
+	victimJWK, _ := gm.NewJWK(victim.signer.Public(), "")
+	raw, _ = json.Marshal(victimJWK)
+	var victimKey map[string]any
+	_ = json.Unmarshal(raw, &victimKey)
+	bound := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"name": "x"}, "cnf": map[string]any{"jwk": victimKey}}, issuerDID, di.EdDSARDFC2022, di.Options{})
+	vp = sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{bound}},
+		holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1", Domain: "d", Created: now.Add(-time.Minute)})
+	delete(bound, "cnf")
+	bound["https://www.iana.org/assignments/jwt#cnf"] = map[string]any{"https://www.iana.org/assignments/jwt#jwk": map[string]any{"@value": victimKey, "@type": "@json"}}
+	fetches.Store(0)
+	if _, err := verifier().VerifyPresentation(ctx, marshal(t, vp), options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
+		t.Errorf("another's key-bound credential, cnf named by its IRI: %v after %d fetches, want %v and none", err, fetches.Load(), jsonld.ErrNotCompacted)
+	}
 	if _, err := verifier().VerifyPresentation(ctx, others, di.PresentationOptions{Challenge: "c-1", Domain: "d"}); !errors.Is(err, di.ErrNoHolderBinding) {
 		t.Errorf("no HolderBinding: %v, want %v", err, di.ErrNoHolderBinding)
 	}
