@@ -285,8 +285,18 @@ func statedAsWritten(doc map[string]any) error {
 	if err := subjectsAsWritten(doc, expanded[0]); err != nil {
 		return err
 	}
+	active, err := processContext(body["@context"])
+	if err != nil {
+		return err
+	}
+	if err := secondNames(active, body["@context"]); err != nil {
+		return err
+	}
+	if err := respelledTerms(active, body); err != nil {
+		return err
+	}
 	literals := hideJSONLiterals(expanded, nil)
-	compacted, err := compact(expanded, body["@context"])
+	compacted, err := compact(active, expanded)
 	if err != nil {
 		return err
 	}
@@ -419,22 +429,31 @@ func restoreJSONLiterals(v any, values []any) {
 	}
 }
 
-// compact runs JSON-LD compaction of expanded with the context c (the
-// document's @context), with the bundled contexts only. The context is
-// processed afresh: json-gold caches an inverse context in the context it
-// compacts with, so a shared processed context would be written to by
-// concurrent calls. The result has no @context.
-func compact(expanded []any, c any) (out map[string]any, err error) {
+// processContext processes c (a document's @context) with the bundled
+// contexts only. It is processed afresh for each document: json-gold
+// caches an inverse context in the context it compacts with, so a shared
+// processed context would be written to by concurrent calls.
+func processContext(c any) (active *ld.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			active, err = nil, fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
+		}
+	}()
+	active, err = ld.NewContext(nil, options()).Parse(forProcessor(c))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return active, nil
+}
+
+// compact runs JSON-LD compaction of expanded with the processed context
+// active. The result has no @context.
+func compact(active *ld.Context, expanded []any) (out map[string]any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
 		}
 	}()
-	opts := options()
-	active, err := ld.NewContext(nil, opts).Parse(forProcessor(c))
-	if err != nil {
-		return nil, mapErr(err)
-	}
 	compacted, err := ld.NewJsonLdApi().Compact(active, "", expanded, true)
 	if err != nil {
 		return nil, mapErr(err)
@@ -448,6 +467,124 @@ func compact(expanded []any, c any) (out map[string]any, err error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: the document compacts to several nodes", ErrNotCompacted)
+}
+
+// secondNames refuses a term of a context object in c (a top-level
+// @context) that names, in the processed context active, an IRI a bundled
+// context names by another term: compaction picks the shortest of two
+// terms alike, so "b" for the IRI of cnf would compact back to itself
+// while the JSON has no cnf.
+func secondNames(active *ld.Context, c any) error {
+	for _, it := range asList(c) {
+		obj, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		for term := range obj {
+			if strings.HasPrefix(term, "@") {
+				continue
+			}
+			td := active.GetTermDefinition(term)
+			if td == nil {
+				continue
+			}
+			if names := bundledTermIRIs()[td.ID]; names != nil && !names[term] {
+				return fmt.Errorf("%w: the term %.40q names what a bundled context names by another term", ErrNotCompacted, term)
+			}
+		}
+	}
+	return nil
+}
+
+// respelledTerms refuses a member of v, at any depth (an @json literal's
+// value aside), whose name expands, with the processed top-level context
+// active, to an IRI a bundled context names by a term, when the name is not
+// that term: a compact IRI ("c:#validUntil" through an inline prefix) or a
+// name an inline @vocab expands. Compaction writes such a member back as
+// it was when the value is one the term cannot hold (a plain string for
+// validUntil, whose term is typed xsd:dateTime): the RDF states
+// validUntil, the JSON has none. Names are expanded in the top-level
+// context: the bundled scoped contexts define none of the prefixes a
+// document would use.
+func respelledTerms(active *ld.Context, v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		if _, ok := t["@value"]; ok {
+			return nil
+		}
+		for k, e := range t {
+			if strings.HasPrefix(k, "@") {
+				continue
+			}
+			iri, err := active.ExpandIri(k, false, true, nil, nil)
+			if err == nil {
+				if names := bundledTermIRIs()[iri]; names != nil && !names[k] {
+					return fmt.Errorf("%w: member %.80q names what a bundled context names by a term", ErrNotCompacted, k)
+				}
+			}
+			if err := respelledTerms(active, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if err := respelledTerms(active, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bundledTermIRIs maps each IRI (or keyword) a term of a bundled context
+// names (at its top or in a scoped context) to the names of those terms.
+var bundledTermIRIs = sync.OnceValue(func() map[string]map[string]bool {
+	iris := map[string]map[string]bool{}
+	for _, u := range contexts.URLs() {
+		raw, _ := contexts.Document(u)
+		var doc map[string]any
+		if json.Unmarshal(raw, &doc) != nil {
+			continue
+		}
+		if active, err := processContext(u); err == nil {
+			termIRIs(active, doc["@context"], iris, 0)
+		}
+	}
+	return iris
+})
+
+// termIRIs adds to iris the terms c (a context object processed into
+// active) defines, and those of their scoped contexts.
+func termIRIs(active *ld.Context, c any, iris map[string]map[string]bool, depth int) {
+	obj, ok := c.(map[string]any)
+	if !ok || depth > 8 {
+		return
+	}
+	for term, def := range obj {
+		td := active.GetTermDefinition(term)
+		if strings.HasPrefix(term, "@") || td == nil {
+			continue
+		}
+		if strings.Contains(td.ID, ":") || strings.HasPrefix(td.ID, "@") {
+			if iris[td.ID] == nil {
+				iris[td.ID] = map[string]bool{}
+			}
+			iris[td.ID][term] = true
+		}
+		if d, ok := def.(map[string]any); ok && d["@context"] != nil {
+			// json-gold's Parse gives no way to say a property-scoped
+			// context may redefine protected terms, as JSON-LD lets it:
+			// one that does is processed on its own (the bundled scoped
+			// contexts name their terms by absolute IRIs).
+			scoped, err := active.Parse(d["@context"])
+			if err != nil {
+				scoped, err = processContext(d["@context"])
+			}
+			if err == nil {
+				termIRIs(scoped, d["@context"], iris, depth+1)
+			}
+		}
+	}
 }
 
 // sameJSON reports whether the JSON values a (as written) and b (as
