@@ -197,29 +197,19 @@ func CheckContext(doc map[string]any) error {
 // see: a Data Integrity proof covers the RDF the document expands to, so
 // `"credentialSubject":{"@id":"did:a"}` signs what
 // `"credentialSubject":{"id":"did:a"}` signs, while the member id that
-// the holder binding and the registry's checks read is missing. Refused
-// (ErrNotCompacted):
-//   - a member of keyword form anywhere but the top-level @context,
-//     except those of value objects (@value, @language, @direction, and
-//     @type beside @value: a literal's datatype, "@json" among them,
-//     which no reader takes for a node's type): the bundled contexts
-//     alias @id and @type (id, type), which compaction writes, and no
-//     other keyword a credential needs (@nest, @reverse, @included,
-//     @graph, @set, @list, @index would move or drop nodes unseen);
-//   - an @context below the top level (property- and type-scoped
-//     contexts written in the document itself);
-//   - a member named by an IRI of the VC or security vocabulary, or
-//     rdf:type, which the bundled contexts name by terms
-//     ("https://www.w3.org/2018/credentials#credentialStatus" would be
-//     unseen by the status check);
-//   - in an object of the top-level @context, a term defined as a
-//     keyword ("x":"@id", "x":{"@id":"@type"}) or as an IRI (or prefix)
-//     of those vocabularies, a reverse property, a
-//     term with a scoped context or @nest, and an id or type map (whose
-//     keys are ids or types);
-//   - when a member is named by an IRI or compact IRI, or the top-level
-//     @context has an inline context, a node whose expansion has other
-//     types or subjects than its JSON lists (statedAsWritten).
+// the holder binding and the registry's checks read is missing.
+//
+// A document that could name a member otherwise than by a term of the
+// bundled contexts (mayRename: an inline context, or a member named by an
+// IRI, a compact IRI or a keyword other than a value object's) must be
+// the compaction of its expansion with its own @context (statedAsWritten),
+// and is refused (ErrNotCompacted) otherwise. Before that, without
+// expansion, an object of the top-level @context may not define a term
+// as a keyword ("x":"@id"), as an IRI (or prefix) of the VC or security
+// vocabulary, as a reverse property, with a scoped context or @nest, or
+// as an id or type map (checkInlineTerms). A document of bundled terms
+// only is not expanded: the bundled contexts name each property the node
+// reads by one term (TestBundledTermsNameEachGuardedIRIOnce).
 //
 // Each object of a presentation's top-level verifiableCredential is a
 // document of its own (its @context is its top-level one); a top-level
