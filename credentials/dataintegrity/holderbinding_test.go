@@ -97,7 +97,7 @@ func TestPresentationHolderBinding(t *testing.T) {
 	// Another's credential respelled after its issuer signed it: the RDF,
 	// and so the proof, is unchanged, while the JSON has no subject id,
 	// which a binding reading the JSON took for a bearer credential.
-	respelled := func(subject map[string]any, topContext []any) []byte {
+	respelled := func(subject any, topContext []any) []byte {
 		m := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
 			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": "did:example:someone-else", "name": "x"}}, issuerDID, di.EdDSARDFC2022, di.Options{})
 		vp := map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{m}}
@@ -119,6 +119,7 @@ func TestPresentationHolderBinding(t *testing.T) {
 		{"an alias of @id in the top-level @context", respelled(map[string]any{"subj": "did:example:someone-else", "name": "x"},
 			[]any{credentials.ContextV2, map[string]any{"subj": map[string]any{"@id": "@id"}}})},
 		{"@nest", respelled(map[string]any{"@nest": map[string]any{"id": "did:example:someone-else"}, "name": "x"}, nil)},
+		{"an array in an array", respelled([]any{[]any{map[string]any{"id": "did:example:someone-else", "name": "x"}}}, nil)},
 	} {
 		fetches.Store(0)
 		if _, err := verifier().VerifyPresentation(ctx, c.data, options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {

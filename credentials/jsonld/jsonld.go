@@ -581,7 +581,7 @@ func termIRIs(active *ld.Context, c any, iris map[string]map[string]bool, depth 
 // compaction writes it) are equal, up to what compaction normalizes: a
 // one-element array and its element are equal (compaction writes one
 // value bare unless the term's container is @set or @list, and either
-// spelling expands alike), a node reference {"id": x} is x (compaction
+// spelling expands alike) unless the element is an array, a node reference {"id": x} is x (compaction
 // writes it so for a term whose type is @id, where both expand alike), a
 // member whose value is null is absent (expansion drops it), a value
 // object's datatype may be written @type or type (compaction writes the
@@ -594,9 +594,11 @@ func sameJSON(a, b any) bool {
 	case aList && bList:
 		return len(la) == len(lb) && sameLists(la, lb)
 	case aList:
-		return len(la) == 1 && sameJSON(la[0], b)
+		// Not an array in an array: expansion flattens [[x]] to what
+		// [x] says, while a reader of the JSON finds no object in it.
+		return len(la) == 1 && !isArray(la[0]) && sameJSON(la[0], b)
 	case bList:
-		return len(lb) == 1 && sameJSON(a, lb[0])
+		return len(lb) == 1 && !isArray(lb[0]) && sameJSON(a, lb[0])
 	}
 	ma, aMap := a.(map[string]any)
 	mb, bMap := b.(map[string]any)
@@ -642,6 +644,12 @@ func valueTypeAsKeyword(m map[string]any) map[string]any {
 	return m
 }
 
+// isArray reports whether v is a JSON array.
+func isArray(v any) bool {
+	_, ok := v.([]any)
+	return ok
+}
+
 // sameLists compares two arrays element by element with sameJSON.
 func sameLists(a, b []any) bool {
 	for i := range a {
@@ -668,8 +676,9 @@ func number(v any) (float64, bool) {
 // aside) could name a member otherwise than by a term of the bundled
 // contexts: it has a context object at its top, or a member below the top
 // named by an IRI or compact IRI (with ':') or by a keyword other than a
-// value object's (@value, @language, @direction, and @type beside @value).
-// An @json literal's value is not looked into.
+// value object's (@value, @language, @direction, and @type beside @value),
+// or an array in an array (expansion flattens it, [[x]] says what [x]
+// says). An @json literal's value is not looked into.
 func mayRename(doc map[string]any) bool {
 	for _, c := range asList(doc["@context"]) {
 		if _, ok := c.(map[string]any); ok {
@@ -693,7 +702,8 @@ func mayRename(doc map[string]any) bool {
 				}
 			}
 		case []any:
-			return slices.ContainsFunc(t, renames)
+			// An array in an array: expansion flattens it.
+			return slices.ContainsFunc(t, isArray) || slices.ContainsFunc(t, renames)
 		}
 		return false
 	}

@@ -143,8 +143,9 @@ func TestCheckCompacted(t *testing.T) {
 			"credentialSubject": map[string]any{"id": "did:example:a"}, "credentials#credentialStatus": map[string]any{"id": "https://s.example/1#2"}},
 		"cnf under its IRI": doc(map[string]any{"name": "x"}, map[string]any{"https://www.iana.org/assignments/jwt#cnf": map[string]any{
 			"https://www.iana.org/assignments/jwt#jwk": map[string]any{"@value": map[string]any{"kty": "OKP"}, "@type": "@json"}}}),
-		"a second term for cnf":         withContext(map[string]any{"b": "https://www.iana.org/assignments/jwt#cnf"}, map[string]any{"name": "x"}),
-		"a subject id through a prefix": withContext(map[string]any{"p": "https://schema.org/"}, map[string]any{"id": "p:a"}),
+		"a second term for cnf":             withContext(map[string]any{"b": "https://www.iana.org/assignments/jwt#cnf"}, map[string]any{"name": "x"}),
+		"a subject id through a prefix":     withContext(map[string]any{"p": "https://schema.org/"}, map[string]any{"id": "p:a"}),
+		"a subject in an array in an array": doc([]any{[]any{map[string]any{"id": "did:example:a"}}}, nil),
 		"in a presented credential": {"@context": []any{v2}, "type": []any{"VerifiablePresentation"},
 			"verifiableCredential": []any{doc(map[string]any{"@id": "did:example:a"}, nil)}},
 	} {
@@ -177,6 +178,7 @@ func FuzzCheckCompacted(f *testing.F) {
 		`{"@context":["https://www.w3.org/ns/credentials/v2",{"b":"https://www.iana.org/assignments/jwt#cnf"}],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"b":{"jwk":{"kty":"OKP"}}}`,
 		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a","https://schema.org/j":{"@value":{"@id":"x"},"@type":"@json"}}}`,
 		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","http://www.w3.org/2018/credentials#VerifiableCredential"],"credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":[[{"id":"did:example:a"}]]}`,
 	} {
 		f.Add([]byte(s))
 	}
