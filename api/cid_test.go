@@ -500,3 +500,67 @@ func TestDIPresentationRespelledSubject(t *testing.T) {
 		}
 	}
 }
+
+// TestDIPresentationRespelledCnf: another's key-bound Data Integrity
+// credential whose cnf is respelled after signing as its IRI (the v2
+// context's cnf is https://www.iana.org/assignments/jwt#cnf; no inline
+// context is needed) keeps its proofs while its JSON has no cnf: a thief
+// presenting it was answered 200 verified:true, as for a bearer
+// credential. It is refused not_compacted before the issuer's document is
+// fetched; as signed, it is holder_mismatch.
+func TestDIPresentationRespelledCnf(t *testing.T) {
+	h := newCIDHost(t)
+	e := newCIDEnv(t, h.client)
+	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	issuer := h.put("/issuers/a", "application/cid", nil)
+	h.put("/issuers/a", "application/cid", cidDocument(t, issuer, issuer, issuerKey, issuerKey))
+	victimKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	jwk, err := gm.NewJWK(victimKey.Public(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(jwk)
+	var victim map[string]any
+	if err := json.Unmarshal(raw, &victim); err != nil {
+		t.Fatal(err)
+	}
+	thiefKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	thief, err := vc.DIDKey(thiefKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"name": "x"}, "cnf": map[string]any{"jwk": victim}}
+	signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, issuer+"#key-1", issuerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(signed), &m); err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": thief, "verifiableCredential": []any{m}}
+	p, err := dataintegrity.SignPresentation(dataintegrity.EdDSARDFC2022, vp, thief+"#"+strings.TrimPrefix(thief, "did:key:"), thiefKey,
+		"c-9", "https://rp.example", time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(sent map[string]any) (int, map[string]any) {
+		raw, _ := json.Marshal(sent)
+		h.fetches.Store(0)
+		return e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(raw)+`,"options":{"challenge":"c-9","domain":"https://rp.example"}}`)
+	}
+	var sent map[string]any
+	if err := json.Unmarshal([]byte(p), &sent); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := verify(sent); code != 400 || firstCode(body) != "holder_mismatch" {
+		t.Errorf("another's key-bound credential: %d %v, want 400 holder_mismatch", code, body)
+	}
+	cred := sent["verifiableCredential"].([]any)[0].(map[string]any)
+	delete(cred, "cnf")
+	cred["https://www.iana.org/assignments/jwt#cnf"] = map[string]any{"https://www.iana.org/assignments/jwt#jwk": map[string]any{"@value": victim, "@type": "@json"}}
+	if code, body := verify(sent); code != 400 || firstCode(body) != "not_compacted" || h.fetches.Load() != 0 {
+		t.Errorf("another's key-bound credential, cnf named by its IRI: %d %v after %d fetches, want 400 not_compacted and none", code, body, h.fetches.Load())
+	}
+}

@@ -97,7 +97,7 @@ func TestPresentationHolderBinding(t *testing.T) {
 	// Another's credential respelled after its issuer signed it: the RDF,
 	// and so the proof, is unchanged, while the JSON has no subject id,
 	// which a binding reading the JSON took for a bearer credential.
-	respelled := func(subject map[string]any, topContext []any) []byte {
+	respelled := func(subject any, topContext []any) []byte {
 		m := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
 			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": "did:example:someone-else", "name": "x"}}, issuerDID, di.EdDSARDFC2022, di.Options{})
 		vp := map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{m}}
@@ -119,6 +119,7 @@ func TestPresentationHolderBinding(t *testing.T) {
 		{"an alias of @id in the top-level @context", respelled(map[string]any{"subj": "did:example:someone-else", "name": "x"},
 			[]any{credentials.ContextV2, map[string]any{"subj": map[string]any{"@id": "@id"}}})},
 		{"@nest", respelled(map[string]any{"@nest": map[string]any{"id": "did:example:someone-else"}, "name": "x"}, nil)},
+		{"an array in an array", respelled([]any{[]any{map[string]any{"id": "did:example:someone-else", "name": "x"}}}, nil)},
 	} {
 		fetches.Store(0)
 		if _, err := verifier().VerifyPresentation(ctx, c.data, options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
@@ -136,6 +137,25 @@ func TestPresentationHolderBinding(t *testing.T) {
 	fetches.Store(0)
 	if _, err := verifier().VerifyPresentation(ctx, marshal(t, vp), options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
 		t.Errorf("another's subject under the IRI of credentialSubject: %v after %d fetches, want %v and none", err, fetches.Load(), jsonld.ErrNotCompacted)
+	}
+	// Another's key-bound credential with cnf named by its IRI (no inline
+	// context needed: the v2 context names it from the IANA JWT claims
+	// registry): the JSON had no cnf, and the thief's presentation passed
+	// as one of a bearer credential.
+	victim := newDIDKey(t, gm.AlgEdDSA)
+	victimJWK, _ := gm.NewJWK(victim.signer.Public(), "")
+	raw, _ = json.Marshal(victimJWK)
+	var victimKey map[string]any
+	_ = json.Unmarshal(raw, &victimKey)
+	bound := sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"name": "x"}, "cnf": map[string]any{"jwk": victimKey}}, issuerDID, di.EdDSARDFC2022, di.Options{})
+	vp = sign(t, map[string]any{"@context": []any{credentials.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder.did, "verifiableCredential": []any{bound}},
+		holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1", Domain: "d", Created: now.Add(-time.Minute)})
+	delete(bound, "cnf")
+	bound["https://www.iana.org/assignments/jwt#cnf"] = map[string]any{"https://www.iana.org/assignments/jwt#jwk": map[string]any{"@value": victimKey, "@type": "@json"}}
+	fetches.Store(0)
+	if _, err := verifier().VerifyPresentation(ctx, marshal(t, vp), options(credentials.CheckSubjectIsHolder)); !errors.Is(err, jsonld.ErrNotCompacted) || fetches.Load() != 0 {
+		t.Errorf("another's key-bound credential, cnf named by its IRI: %v after %d fetches, want %v and none", err, fetches.Load(), jsonld.ErrNotCompacted)
 	}
 	if _, err := verifier().VerifyPresentation(ctx, others, di.PresentationOptions{Challenge: "c-1", Domain: "d"}); !errors.Is(err, di.ErrNoHolderBinding) {
 		t.Errorf("no HolderBinding: %v, want %v", err, di.ErrNoHolderBinding)

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -262,9 +263,53 @@ func TestStatusNotHiddenByIRI(t *testing.T) {
 	if _, err := v.VerifyCredential(ctx, marshal(t, signed)); !errors.Is(err, credentials.ErrRevoked) {
 		t.Fatalf("revoked: %v, want %v", err, credentials.ErrRevoked)
 	}
-	signed["https://www.w3.org/2018/credentials#credentialStatus"] = signed["credentialStatus"]
-	delete(signed, "credentialStatus")
+	raw := marshal(t, signed)
+	for _, c := range []struct {
+		name   string
+		inline map[string]any // appended to @context, if any
+		key    string         // the name credentialStatus is given
+	}{
+		{"its IRI", nil, "https://www.w3.org/2018/credentials#credentialStatus"},
+		{"a prefix shorter than the VC vocabulary", map[string]any{"c": "https://www.w3.org/2018/"}, "c:credentials#credentialStatus"},
+		{"an @prefix term", map[string]any{"c": map[string]any{"@id": "https://www.w3.org/2018/credentials", "@prefix": true}}, "c:#credentialStatus"},
+		{"@vocab", map[string]any{"@vocab": "https://www.w3.org/2018/"}, "credentials#credentialStatus"},
+	} {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if c.inline != nil {
+			m["@context"] = append(m["@context"].([]any), c.inline)
+		}
+		m[c.key] = m["credentialStatus"]
+		delete(m, "credentialStatus")
+		if _, err := v.VerifyCredential(ctx, marshal(t, m)); !errors.Is(err, jsonld.ErrNotCompacted) {
+			t.Errorf("revoked, credentialStatus named by %s: %v, want %v", c.name, err, jsonld.ErrNotCompacted)
+		}
+	}
+}
+
+// TestValidUntilNotHiddenByPrefix: an expired credential whose validUntil
+// is respelled after signing through an inline prefix shorter than the VC
+// vocabulary (the same RDF) verified; it is refused as not compacted.
+func TestValidUntilNotHiddenByPrefix(t *testing.T) {
+	ctx := context.Background()
+	n := newStatusNode(t)
+	k := newDIDKey(t, gm.AlgEdDSA)
+	c := credential(k.did)
+	c["validUntil"] = "2020-06-01T00:00:00Z"
+	signed := sign(t, c, k, di.EdDSARDFC2022, di.Options{})
+	v, err := di.NewVerifier(di.Config{Resolver: n.resolver, Cryptosuites: di.Cryptosuites(), Checker: di.CheckWith(n.verifier.CheckCredential), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyCredential(ctx, marshal(t, signed)); err == nil {
+		t.Fatal("expired: verified")
+	}
+	signed["@context"] = append(signed["@context"].([]any), map[string]any{"c": "https://www.w3.org/2018/"})
+	signed["c:credentials#validUntil"] = map[string]any{"@value": "2020-06-01T00:00:00Z", "@type": "http://www.w3.org/2001/XMLSchema#dateTime"}
+	delete(signed, "validUntil")
 	if _, err := v.VerifyCredential(ctx, marshal(t, signed)); !errors.Is(err, jsonld.ErrNotCompacted) {
-		t.Errorf("revoked, credentialStatus named by its IRI: %v, want %v", err, jsonld.ErrNotCompacted)
+		t.Errorf("expired, validUntil named through a prefix: %v, want %v", err, jsonld.ErrNotCompacted)
 	}
 }

@@ -197,29 +197,19 @@ func CheckContext(doc map[string]any) error {
 // see: a Data Integrity proof covers the RDF the document expands to, so
 // `"credentialSubject":{"@id":"did:a"}` signs what
 // `"credentialSubject":{"id":"did:a"}` signs, while the member id that
-// the holder binding and the registry's checks read is missing. Refused
-// (ErrNotCompacted):
-//   - a member of keyword form anywhere but the top-level @context,
-//     except those of value objects (@value, @language, @direction, and
-//     @type beside @value: a literal's datatype, "@json" among them,
-//     which no reader takes for a node's type): the bundled contexts
-//     alias @id and @type (id, type), which compaction writes, and no
-//     other keyword a credential needs (@nest, @reverse, @included,
-//     @graph, @set, @list, @index would move or drop nodes unseen);
-//   - an @context below the top level (property- and type-scoped
-//     contexts written in the document itself);
-//   - a member named by an IRI of the VC or security vocabulary, or
-//     rdf:type, which the bundled contexts name by terms
-//     ("https://www.w3.org/2018/credentials#credentialStatus" would be
-//     unseen by the status check);
-//   - in an object of the top-level @context, a term defined as a
-//     keyword ("x":"@id", "x":{"@id":"@type"}) or as an IRI (or prefix)
-//     of those vocabularies, a reverse property, a
-//     term with a scoped context or @nest, and an id or type map (whose
-//     keys are ids or types);
-//   - when a member is named by an IRI or compact IRI, or the top-level
-//     @context has an inline context, a node whose expansion has other
-//     types or subjects than its JSON lists (statedAsWritten).
+// the holder binding and the registry's checks read is missing.
+//
+// A document that could name a member otherwise than by a term of the
+// bundled contexts (mayRename: an inline context, or a member named by an
+// IRI, a compact IRI or a keyword other than a value object's) must be
+// the compaction of its expansion with its own @context (statedAsWritten),
+// and is refused (ErrNotCompacted) otherwise. Before that, without
+// expansion, an object of the top-level @context may not define a term
+// as a keyword ("x":"@id"), as an IRI (or prefix) of the VC or security
+// vocabulary, as a reverse property, with a scoped context or @nest, or
+// as an id or type map (checkInlineTerms). A document of bundled terms
+// only is not expanded: the bundled contexts name each property the node
+// reads by one term (TestBundledTermsNameEachGuardedIRIOnce).
 //
 // Each object of a presentation's top-level verifiableCredential is a
 // document of its own (its @context is its top-level one); a top-level
@@ -229,69 +219,93 @@ func CheckCompacted(doc map[string]any) error {
 	if err := checkInlineTerms(doc["@context"]); err != nil {
 		return err
 	}
-	for k, v := range doc {
-		switch k {
-		case "@context", "proof":
-			continue // a Data Integrity proof is not the document its proof covers
-		case "verifiableCredential":
-			items, isList := v.([]any)
-			if !isList {
-				items = []any{v}
-			}
-			for _, it := range items {
-				if m, ok := it.(map[string]any); ok {
-					if err := CheckCompacted(m); err != nil {
-						return err
-					}
-				} else if err := compactedValue(it); err != nil {
+	if v, ok := doc["verifiableCredential"]; ok {
+		for _, it := range asList(v) {
+			if m, ok := it.(map[string]any); ok {
+				if err := CheckCompacted(m); err != nil {
 					return err
 				}
 			}
-			continue
-		}
-		if err := compactedMember(k, v); err != nil {
-			return err
 		}
 	}
 	return statedAsWritten(doc)
 }
 
-// VC vocabulary IRIs statedAsWritten compares.
-const (
-	iriCredentialSubject = "https://www.w3.org/2018/credentials#credentialSubject"
-	iriRDFType           = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-)
+// iriRDFType is rdf:type, which a compacted document states as @type (its
+// alias type), never as a property.
+const iriRDFType = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
-// statedAsWritten checks, for a document whose members could name VC
-// properties otherwise than by their terms (a member named by an IRI or
-// compact IRI, or a term of an inline context), that its expansion says
-// of its node what its JSON says: the same number of types, no type
-// stated as an rdf:type property, and the same subject ids
-// (credentialSubject's, none for a subject without id). A member
-// "https://www.w3.org/2018/credentials#credentialSubject" beside
-// credentialSubject, or an inline term for the same IRI, would otherwise
-// add a subject the JSON's credentialSubject does not list. Other
-// documents need no expansion: their keys are terms of the bundled
-// contexts, which name these properties only by their terms.
+// statedAsWritten checks, for a document whose members could say in RDF
+// what its JSON does not (see mayRename), that it is the compaction of its
+// expansion with its own @context: JSON-LD 1.1 compaction writes each
+// property, type and id by the term the context defines for it (or by the
+// alias of @id and @type), so a member respelled as an IRI, a compact IRI
+// (any prefix, @vocab or @prefix term), a keyword or a nested context
+// compacts back to the term and differs from what is written. The
+// expansion and compaction use the bundled contexts only, never a fetch;
+// the document's proof and verifiableCredential members are left out (see
+// CheckCompacted). Values are compared as JSON (sameJSON), with what
+// compaction legitimately normalizes. Two things compaction would write
+// again as written are refused here too: a type stated as the property
+// rdf:type (the same RDF as a type, unseen in the JSON's type), and the
+// keywords that move a node's statements elsewhere (@included, @reverse,
+// @graph), while an @json literal's value is not JSON-LD and is not looked
+// into. Other documents need no expansion: their keys are terms of the
+// bundled contexts, which name each VC property by one term.
 func statedAsWritten(doc map[string]any) error {
 	if !mayRename(doc) {
 		return nil
 	}
-	expanded, err := Expand(doc)
+	body := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if k != "proof" && k != "verifiableCredential" {
+			body[k] = v
+		}
+	}
+	expanded, err := Expand(body)
 	if err != nil {
 		return err
 	}
 	if len(expanded) != 1 {
 		return fmt.Errorf("%w: the document expands to %d nodes", ErrNotCompacted, len(expanded))
 	}
-	node, _ := expanded[0].(map[string]any)
-	if _, ok := node[iriRDFType]; ok {
-		return fmt.Errorf("%w: a type stated as the property rdf:type", ErrNotCompacted)
+	if err := movesStatements(expanded); err != nil {
+		return err
 	}
-	types, _ := node["@type"].([]any)
-	if distinct(types) != distinct(asList(doc["type"])) {
-		return fmt.Errorf("%w: the types expand otherwise than written", ErrNotCompacted)
+	if err := subjectsAsWritten(doc, expanded[0]); err != nil {
+		return err
 	}
+	active, err := processContext(body["@context"])
+	if err != nil {
+		return err
+	}
+	if err := secondNames(active, body["@context"]); err != nil {
+		return err
+	}
+	if err := respelledTerms(active, body); err != nil {
+		return err
+	}
+	literals := hideJSONLiterals(expanded, nil)
+	compacted, err := compact(active, expanded)
+	if err != nil {
+		return err
+	}
+	restoreJSONLiterals(compacted, literals)
+	delete(body, "@context")
+	if !sameJSON(body, compacted) {
+		return fmt.Errorf("%w: the document is not the compaction of its expansion (a member, type or id spelled otherwise than compaction writes it)", ErrNotCompacted)
+	}
+	return nil
+}
+
+// iriCredentialSubject is the VC vocabulary's credentialSubject.
+const iriCredentialSubject = "https://www.w3.org/2018/credentials#credentialSubject"
+
+// subjectsAsWritten refuses a document whose credentialSubject ids, as
+// written, are not the ids its expansion states (node): compaction writes
+// an id as a compact IRI where the context has a prefix for it ("p:a"),
+// which the holder binding would compare as written.
+func subjectsAsWritten(doc map[string]any, node any) error {
 	var written, stated []string
 	for _, s := range asList(doc["credentialSubject"]) {
 		id, _ := s.(string)
@@ -300,7 +314,8 @@ func statedAsWritten(doc map[string]any) error {
 		}
 		written = append(written, id)
 	}
-	for _, s := range asList(node[iriCredentialSubject]) {
+	n, _ := node.(map[string]any)
+	for _, s := range asList(n[iriCredentialSubject]) {
 		m, _ := s.(map[string]any)
 		id, _ := m["@id"].(string)
 		stated = append(stated, id)
@@ -308,35 +323,392 @@ func statedAsWritten(doc map[string]any) error {
 	slices.Sort(written)
 	slices.Sort(stated)
 	if !slices.Equal(written, stated) {
-		return fmt.Errorf("%w: the subjects expand otherwise than written", ErrNotCompacted)
+		return fmt.Errorf("%w: the subject ids expand otherwise than written", ErrNotCompacted)
 	}
 	return nil
 }
 
-// mayRename reports whether doc has a context object at its top or a
-// member named by an IRI or compact IRI (with ':') below it.
+// movesStatements refuses, in expanded JSON-LD, a type stated as rdf:type
+// and the keywords that state a node's properties away from it: @reverse
+// (a property of the node it points to), @included and @graph (nodes
+// beside the document's). It does not look into @json literals.
+func movesStatements(v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		if t["@type"] == "@json" {
+			return nil
+		}
+		for k, e := range t {
+			switch k {
+			case iriRDFType:
+				return fmt.Errorf("%w: a type stated as the property rdf:type", ErrNotCompacted)
+			case "@reverse", "@included", "@graph":
+				return fmt.Errorf("%w: member %s", ErrNotCompacted, k)
+			}
+			if err := movesStatements(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if err := movesStatements(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jsonLiteralMark begins the placeholder hideJSONLiterals puts for an
+// @json literal's value.
+const jsonLiteralMark = "\x00json literal "
+
+// hideJSONLiterals replaces, in expanded JSON-LD, each @json literal's value
+// by a placeholder string and returns the values in order: json-gold's
+// compaction would compact a literal's value as JSON-LD (an "@id" in it
+// written "id"), though JSON-LD 1.1 takes a JSON literal's value as it is.
+func hideJSONLiterals(v any, values []any) []any {
+	switch t := v.(type) {
+	case map[string]any:
+		if value, ok := t["@value"]; ok && t["@type"] == "@json" {
+			t["@value"] = jsonLiteralMark + strconv.Itoa(len(values))
+			return append(values, value)
+		}
+		for _, e := range t {
+			values = hideJSONLiterals(e, values)
+		}
+	case []any:
+		for _, e := range t {
+			values = hideJSONLiterals(e, values)
+		}
+	}
+	return values
+}
+
+// restoreJSONLiterals puts back, in compacted JSON-LD, the values
+// hideJSONLiterals took out.
+func restoreJSONLiterals(v any, values []any) {
+	put := func(e any) (any, bool) {
+		s, ok := e.(string)
+		if !ok || !strings.HasPrefix(s, jsonLiteralMark) {
+			return nil, false
+		}
+		i, err := strconv.Atoi(strings.TrimPrefix(s, jsonLiteralMark))
+		if err != nil || i < 0 || i >= len(values) {
+			return nil, false
+		}
+		return values[i], true
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if x, ok := put(e); ok {
+				t[k] = x
+			} else {
+				restoreJSONLiterals(e, values)
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if x, ok := put(e); ok {
+				t[i] = x
+			} else {
+				restoreJSONLiterals(e, values)
+			}
+		}
+	}
+}
+
+// processContext processes c (a document's @context) with the bundled
+// contexts only. It is processed afresh for each document: json-gold
+// caches an inverse context in the context it compacts with, so a shared
+// processed context would be written to by concurrent calls.
+func processContext(c any) (active *ld.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			active, err = nil, fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
+		}
+	}()
+	active, err = ld.NewContext(nil, options()).Parse(forProcessor(c))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return active, nil
+}
+
+// compact runs JSON-LD compaction of expanded with the processed context
+// active. The result has no @context.
+func compact(active *ld.Context, expanded []any) (out map[string]any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
+		}
+	}()
+	compacted, err := ld.NewJsonLdApi().Compact(active, "", expanded, true)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	switch t := compacted.(type) {
+	case map[string]any:
+		return t, nil
+	case []any:
+		if len(t) == 0 {
+			return map[string]any{}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: the document compacts to several nodes", ErrNotCompacted)
+}
+
+// secondNames refuses a term of a context object in c (a top-level
+// @context) that names, in the processed context active, an IRI a bundled
+// context names by another term: compaction picks the shortest of two
+// terms alike, so "b" for the IRI of cnf would compact back to itself
+// while the JSON has no cnf.
+func secondNames(active *ld.Context, c any) error {
+	for _, it := range asList(c) {
+		obj, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		for term := range obj {
+			if strings.HasPrefix(term, "@") {
+				continue
+			}
+			td := active.GetTermDefinition(term)
+			if td == nil {
+				continue
+			}
+			if names := bundledTermIRIs()[td.ID]; names != nil && !names[term] {
+				return fmt.Errorf("%w: the term %.40q names what a bundled context names by another term", ErrNotCompacted, term)
+			}
+		}
+	}
+	return nil
+}
+
+// respelledTerms refuses a member of v, at any depth (an @json literal's
+// value aside), whose name expands, with the processed top-level context
+// active, to an IRI a bundled context names by a term, when the name is not
+// that term: a compact IRI ("c:#validUntil" through an inline prefix) or a
+// name an inline @vocab expands. Compaction writes such a member back as
+// it was when the value is one the term cannot hold (a plain string for
+// validUntil, whose term is typed xsd:dateTime): the RDF states
+// validUntil, the JSON has none. Names are expanded in the top-level
+// context: the bundled scoped contexts define none of the prefixes a
+// document would use.
+func respelledTerms(active *ld.Context, v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		if _, ok := t["@value"]; ok {
+			return nil
+		}
+		for k, e := range t {
+			if strings.HasPrefix(k, "@") {
+				continue
+			}
+			iri, err := active.ExpandIri(k, false, true, nil, nil)
+			if err == nil {
+				if names := bundledTermIRIs()[iri]; names != nil && !names[k] {
+					return fmt.Errorf("%w: member %.80q names what a bundled context names by a term", ErrNotCompacted, k)
+				}
+			}
+			if err := respelledTerms(active, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if err := respelledTerms(active, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bundledTermIRIs maps each IRI (or keyword) a term of a bundled context
+// names (at its top or in a scoped context) to the names of those terms.
+var bundledTermIRIs = sync.OnceValue(func() map[string]map[string]bool {
+	iris := map[string]map[string]bool{}
+	for _, u := range contexts.URLs() {
+		raw, _ := contexts.Document(u)
+		var doc map[string]any
+		if json.Unmarshal(raw, &doc) != nil {
+			continue
+		}
+		if active, err := processContext(u); err == nil {
+			termIRIs(active, doc["@context"], iris, 0)
+		}
+	}
+	return iris
+})
+
+// termIRIs adds to iris the terms c (a context object processed into
+// active) defines, and those of their scoped contexts.
+func termIRIs(active *ld.Context, c any, iris map[string]map[string]bool, depth int) {
+	obj, ok := c.(map[string]any)
+	if !ok || depth > 8 {
+		return
+	}
+	for term, def := range obj {
+		td := active.GetTermDefinition(term)
+		if strings.HasPrefix(term, "@") || td == nil {
+			continue
+		}
+		if strings.Contains(td.ID, ":") || strings.HasPrefix(td.ID, "@") {
+			if iris[td.ID] == nil {
+				iris[td.ID] = map[string]bool{}
+			}
+			iris[td.ID][term] = true
+		}
+		if d, ok := def.(map[string]any); ok && d["@context"] != nil {
+			// json-gold's Parse gives no way to say a property-scoped
+			// context may redefine protected terms, as JSON-LD lets it:
+			// one that does is processed on its own (the bundled scoped
+			// contexts name their terms by absolute IRIs).
+			scoped, err := active.Parse(d["@context"])
+			if err != nil {
+				scoped, err = processContext(d["@context"])
+			}
+			if err == nil {
+				termIRIs(scoped, d["@context"], iris, depth+1)
+			}
+		}
+	}
+}
+
+// sameJSON reports whether the JSON values a (as written) and b (as
+// compaction writes it) are equal, up to what compaction normalizes: a
+// one-element array and its element are equal (compaction writes one
+// value bare unless the term's container is @set or @list, and either
+// spelling expands alike) unless the element is an array, a node reference {"id": x} is x (compaction
+// writes it so for a term whose type is @id, where both expand alike), a
+// member whose value is null is absent (expansion drops it), a value
+// object's datatype may be written @type or type (compaction writes the
+// alias), and numbers are compared by value (json.Number and float64
+// alike). Objects compare by members, arrays in order.
+func sameJSON(a, b any) bool {
+	la, aList := a.([]any)
+	lb, bList := b.([]any)
+	switch {
+	case aList && bList:
+		return len(la) == len(lb) && sameLists(la, lb)
+	case aList:
+		// Not an array in an array: expansion flattens [[x]] to what
+		// [x] says, while a reader of the JSON finds no object in it.
+		return len(la) == 1 && !isArray(la[0]) && sameJSON(la[0], b)
+	case bList:
+		return len(lb) == 1 && !isArray(lb[0]) && sameJSON(a, lb[0])
+	}
+	ma, aMap := a.(map[string]any)
+	mb, bMap := b.(map[string]any)
+	if id, ok := b.(string); ok && aMap && len(ma) == 1 && ma["id"] == id {
+		return true // a node reference, which compaction writes as its id for a term of type @id
+	}
+	if aMap || bMap {
+		if !aMap || !bMap {
+			return false
+		}
+		ma, mb = valueTypeAsKeyword(ma), valueTypeAsKeyword(mb)
+		for k, x := range ma {
+			if x != nil && !sameJSON(x, mb[k]) {
+				return false
+			}
+		}
+		for k, y := range mb {
+			if y != nil && ma[k] == nil {
+				return false
+			}
+		}
+		return true
+	}
+	if fa, ok := number(a); ok {
+		fb, ok := number(b)
+		return ok && fa == fb
+	}
+	return a == b
+}
+
+// valueTypeAsKeyword is m with, if m is a value object, its datatype under
+// @type where it is under the alias type (compaction writes the alias; a
+// value object written with @type is the same value).
+func valueTypeAsKeyword(m map[string]any) map[string]any {
+	if _, ok := m["@value"]; !ok {
+		return m
+	}
+	if typ, ok := m["type"]; ok {
+		m = maps.Clone(m)
+		delete(m, "type")
+		m["@type"] = typ
+	}
+	return m
+}
+
+// isArray reports whether v is a JSON array.
+func isArray(v any) bool {
+	_, ok := v.([]any)
+	return ok
+}
+
+// sameLists compares two arrays element by element with sameJSON.
+func sameLists(a, b []any) bool {
+	for i := range a {
+		if !sameJSON(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// number is v's value if v is a JSON number (json.Number or float64).
+func number(v any) (float64, bool) {
+	switch t := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		return f, err == nil
+	case float64:
+		return t, true
+	}
+	return 0, false
+}
+
+// mayRename reports whether doc (its proof and verifiableCredential
+// aside) could name a member otherwise than by a term of the bundled
+// contexts: it has a context object at its top, or a member below the top
+// named by an IRI or compact IRI (with ':') or by a keyword other than a
+// value object's (@value, @language, @direction, and @type beside @value),
+// or an array in an array (expansion flattens it, [[x]] says what [x]
+// says). An @json literal's value is not looked into.
 func mayRename(doc map[string]any) bool {
 	for _, c := range asList(doc["@context"]) {
 		if _, ok := c.(map[string]any); ok {
 			return true
 		}
 	}
-	var colon func(v any) bool
-	colon = func(v any) bool {
+	var renames func(v any) bool
+	renames = func(v any) bool {
 		switch t := v.(type) {
 		case map[string]any:
+			_, valueObject := t["@value"]
+			if valueObject && t["@type"] == "@json" {
+				return false
+			}
 			for k, e := range t {
-				if strings.Contains(k, ":") || colon(e) {
+				if valueObject && k == "@type" {
+					continue
+				}
+				if strings.Contains(k, ":") || strings.HasPrefix(k, "@") && !valueKeywords[k] || renames(e) {
 					return true
 				}
 			}
 		case []any:
-			return slices.ContainsFunc(t, colon)
+			// An array in an array: expansion flattens it.
+			return slices.ContainsFunc(t, isArray) || slices.ContainsFunc(t, renames)
 		}
 		return false
 	}
 	for k, v := range doc {
-		if k != "@context" && k != "proof" && k != "verifiableCredential" && (strings.Contains(k, ":") || colon(v)) {
+		if k != "@context" && k != "proof" && k != "verifiableCredential" && (strings.Contains(k, ":") || strings.HasPrefix(k, "@") || renames(v)) {
 			return true
 		}
 	}
@@ -355,38 +727,9 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-// distinct counts the distinct values of list.
-func distinct(list []any) int {
-	seen := map[any]bool{}
-	for _, x := range list {
-		if s, ok := x.(string); ok {
-			seen[s] = true
-		} else {
-			seen[fmt.Sprint(x)] = true
-		}
-	}
-	return len(seen)
-}
-
-// valueKeywords are the keywords a compacted credential may hold below its
-// top-level @context: those of value objects, which no bundled context
-// aliases.
+// valueKeywords are the keywords of value objects, which no bundled
+// context aliases: a member so named needs no expansion (mayRename).
 var valueKeywords = map[string]bool{"@value": true, "@language": true, "@direction": true}
-
-// compactedMember checks one member, outside the top-level @context, of a
-// document CheckCompacted checks.
-func compactedMember(k string, v any) error {
-	if k == "@context" {
-		return fmt.Errorf("%w: an @context below the top level", ErrNotCompacted)
-	}
-	if strings.HasPrefix(k, "@") && !valueKeywords[k] {
-		return fmt.Errorf("%w: member %.40q (compaction writes the term the context defines, or none)", ErrNotCompacted, k)
-	}
-	if definedVocabulary(k) {
-		return fmt.Errorf("%w: member %.80q (compaction writes the term the context defines)", ErrNotCompacted, k)
-	}
-	return compactedValue(v)
-}
 
 // definedVocabularies are the vocabularies whose properties and types the
 // bundled contexts name by terms, which a compacted document uses: the
@@ -405,28 +748,6 @@ func definedVocabulary(iri string) bool {
 		}
 	}
 	return false
-}
-
-func compactedValue(v any) error {
-	switch t := v.(type) {
-	case map[string]any:
-		_, valueObject := t["@value"]
-		for k, e := range t {
-			if k == "@type" && valueObject {
-				continue // a literal's datatype ("@json" among them), no node's type
-			}
-			if err := compactedMember(k, e); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, e := range t {
-			if err := compactedValue(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // idOrTypeMap reports whether a container mapping makes the keys of a

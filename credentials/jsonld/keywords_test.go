@@ -107,6 +107,12 @@ func TestCheckCompacted(t *testing.T) {
 		"IRI member":     doc(map[string]any{"id": "did:example:a", "https://schema.org/j": "x"}, nil),
 		"presentation":   {"@context": []any{v2}, "type": []any{"VerifiablePresentation"}, "verifiableCredential": []any{doc(map[string]any{"id": "did:example:a"}, nil)}},
 		"proof @context": doc(map[string]any{"id": "did:example:a"}, map[string]any{"proof": map[string]any{"@context": []any{v2}, "type": "DataIntegrityProof"}}),
+		// A JSON literal's value is not JSON-LD (JSON-LD 1.1 §4.2.2):
+		// keywords in it are its own.
+		"@json literal holding keywords": doc(map[string]any{"id": "did:example:a", "https://schema.org/j": map[string]any{"@value": map[string]any{"@id": "x", "@context": map[string]any{}, "a:b": 1.0}, "@type": "@json"}}, nil),
+		"jsonSchema holding @context": doc(map[string]any{"id": "did:example:a"}, map[string]any{"credentialSchema": map[string]any{"id": "https://s.example/schema", "type": "JsonSchema",
+			"jsonSchema": map[string]any{"type": "object", "properties": map[string]any{"@context": map[string]any{"type": "array"}}, "required": []any{"@context"}}}}),
+		"a value object's datatype": doc(map[string]any{"id": "did:example:a", "https://schema.org/d": map[string]any{"@value": "2020-01-01", "@type": "http://www.w3.org/2001/XMLSchema#date"}}, nil),
 	} {
 		if err := jsonld.CheckCompacted(d); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -129,6 +135,17 @@ func TestCheckCompacted(t *testing.T) {
 		"a prefix for the VC vocabulary": withContext(map[string]any{"c": "https://www.w3.org/2018/credentials#"}, map[string]any{"id": "did:example:a"}),
 		"a second term for validUntil":   withContext(map[string]any{"until": map[string]any{"@id": "https://www.w3.org/2018/credentials#validUntil"}}, map[string]any{"id": "did:example:a"}),
 		"a type under rdf:type":          doc(map[string]any{"id": "did:example:a"}, map[string]any{"http://www.w3.org/1999/02/22-rdf-syntax-ns#type": map[string]any{"id": "https://schema.org/Person"}}),
+		"credentialStatus through a prefix shorter than the VC vocabulary": {"@context": []any{v2, map[string]any{"c": "https://www.w3.org/2018/"}}, "type": []any{"VerifiableCredential"},
+			"credentialSubject": map[string]any{"id": "did:example:a"}, "c:credentials#credentialStatus": map[string]any{"id": "https://s.example/1#2"}},
+		"credentialStatus through an @prefix term": {"@context": []any{v2, map[string]any{"c": map[string]any{"@id": "https://www.w3.org/2018/credentials", "@prefix": true}}}, "type": []any{"VerifiableCredential"},
+			"credentialSubject": map[string]any{"id": "did:example:a"}, "c:#credentialStatus": map[string]any{"id": "https://s.example/1#2"}},
+		"credentialStatus through @vocab": {"@context": []any{v2, map[string]any{"@vocab": "https://www.w3.org/2018/"}}, "type": []any{"VerifiableCredential"},
+			"credentialSubject": map[string]any{"id": "did:example:a"}, "credentials#credentialStatus": map[string]any{"id": "https://s.example/1#2"}},
+		"cnf under its IRI": doc(map[string]any{"name": "x"}, map[string]any{"https://www.iana.org/assignments/jwt#cnf": map[string]any{
+			"https://www.iana.org/assignments/jwt#jwk": map[string]any{"@value": map[string]any{"kty": "OKP"}, "@type": "@json"}}}),
+		"a second term for cnf":             withContext(map[string]any{"b": "https://www.iana.org/assignments/jwt#cnf"}, map[string]any{"name": "x"}),
+		"a subject id through a prefix":     withContext(map[string]any{"p": "https://schema.org/"}, map[string]any{"id": "p:a"}),
+		"a subject in an array in an array": doc([]any{[]any{map[string]any{"id": "did:example:a"}}}, nil),
 		"in a presented credential": {"@context": []any{v2}, "type": []any{"VerifiablePresentation"},
 			"verifiableCredential": []any{doc(map[string]any{"@id": "did:example:a"}, nil)}},
 	} {
@@ -154,6 +171,14 @@ func FuzzCheckCompacted(f *testing.F) {
 		`{"@context":["https://www.w3.org/ns/credentials/v2",{"c":"https://www.w3.org/2018/credentials#"}],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"c:credentialSubject":{"id":"did:example:a"}}`,
 		`{"@context":["https://www.w3.org/ns/credentials/v2",{"p":"https://schema.org/"}],"type":["VerifiableCredential"],"credentialSubject":{"id":"p:a"}}`,
 		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"id":"urn:a","@included":[{"id":"urn:a","type":"X"}],"credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"c":"https://www.w3.org/2018/"}],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a"},"c:credentials#credentialStatus":{"id":"https://s.example/1#2"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"c":{"@id":"https://www.w3.org/2018/credentials","@prefix":true}}],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a"},"c:#validUntil":"2030-01-01T00:00:00Z"}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"@vocab":"https://www.w3.org/2018/"}],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a"},"credentials#credentialStatus":{"id":"https://s.example/1#2"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"https://www.iana.org/assignments/jwt#cnf":{"https://www.iana.org/assignments/jwt#jwk":{"@value":{"kty":"OKP"},"@type":"@json"}}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2",{"b":"https://www.iana.org/assignments/jwt#cnf"}],"type":["VerifiableCredential"],"credentialSubject":{"name":"x"},"b":{"jwk":{"kty":"OKP"}}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":{"id":"did:example:a","https://schema.org/j":{"@value":{"@id":"x"},"@type":"@json"}}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","http://www.w3.org/2018/credentials#VerifiableCredential"],"credentialSubject":{"id":"did:example:a"}}`,
+		`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"],"credentialSubject":[[{"id":"did:example:a"}]]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -196,7 +221,35 @@ func FuzzCheckCompacted(f *testing.F) {
 		if _, ok := node["http://www.w3.org/1999/02/22-rdf-syntax-ns#type"]; ok {
 			t.Fatal("taken, with a type stated as rdf:type")
 		}
+		// What the node's checks read is in the JSON exactly when the
+		// expansion, and so the RDF a proof covers, states it.
+		for member, iri := range map[string]string{
+			"credentialStatus": "https://www.w3.org/2018/credentials#credentialStatus",
+			"validUntil":       "https://www.w3.org/2018/credentials#validUntil",
+			"validFrom":        "https://www.w3.org/2018/credentials#validFrom",
+			"cnf":              "https://www.iana.org/assignments/jwt#cnf",
+		} {
+			if inJSON, stated := len(list(doc[member])) > 0, len(list(node[iri])) > 0; inJSON != stated {
+				t.Fatalf("taken, with %s in its JSON %v and in its expansion %v", member, inJSON, stated)
+			}
+		}
+		writtenTypes := map[any]bool{}
+		for _, x := range list(doc["type"]) {
+			writtenTypes[x] = true
+		}
+		if types, _ := node["@type"].([]any); len(writtenTypes) != len(slices.Compact(slices.Sorted(slices.Values(anyStrings(types))))) {
+			t.Fatalf("taken, with types %v in its JSON and %v in its expansion", doc["type"], types)
+		}
 	})
+}
+
+func anyStrings(l []any) []string {
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }
 
 func list(v any) []any {
