@@ -457,6 +457,29 @@ func TestDIPresentationBindingBeforeIssuerFetch(t *testing.T) {
 // bearer credential. It is refused not_compacted (VC 2.0 §6.1: compacted
 // document form) before the issuer's document is fetched.
 func TestDIPresentationRespelledSubject(t *testing.T) {
+	sent, verify := signedDIPresentation(t, func(issuer string) map[string]any {
+		return map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": "did:example:someone-else"}}
+	})
+	for name, subject := range map[string]map[string]any{
+		"@id":                             {"@id": "did:example:someone-else"},
+		"an alias of @id in its @context": {"@context": map[string]any{"subj": "@id"}, "subj": "did:example:someone-else"},
+	} {
+		sent["verifiableCredential"].([]any)[0].(map[string]any)["credentialSubject"] = subject
+		if code, body, fetches := verify(sent); code != 400 || firstCode(body) != "not_compacted" || fetches != 0 {
+			t.Errorf("another's credential, its subject id respelled with %s: %d %v after %d fetches, want 400 not_compacted and none", name, code, body, fetches)
+		}
+	}
+}
+
+// signedDIPresentation serves an issuer's controller document, signs the
+// credential made for the issuer's ID (eddsa-rdfc-2022), and a
+// presentation of it by a new did:key holder (challenge c-9, domain
+// https://rp.example). It returns the presentation as sent, to change,
+// and verify, which posts one to /presentations/verify and counts the
+// fetches of the issuer's document it made.
+func signedDIPresentation(t *testing.T, credential func(issuer string) map[string]any) (map[string]any, func(map[string]any) (int, map[string]any, int64)) {
+	t.Helper()
 	h := newCIDHost(t)
 	e := newCIDEnv(t, h.client)
 	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
@@ -467,9 +490,7 @@ func TestDIPresentationRespelledSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
-		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"id": "did:example:someone-else"}}
-	signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, issuer+"#key-1", issuerKey)
+	signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, credential(issuer), issuer+"#key-1", issuerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,21 +504,15 @@ func TestDIPresentationRespelledSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, subject := range map[string]map[string]any{
-		"@id":                             {"@id": "did:example:someone-else"},
-		"an alias of @id in its @context": {"@context": map[string]any{"subj": "@id"}, "subj": "did:example:someone-else"},
-	} {
-		var sent map[string]any
-		if err := json.Unmarshal([]byte(p), &sent); err != nil {
-			t.Fatal(err)
-		}
-		sent["verifiableCredential"].([]any)[0].(map[string]any)["credentialSubject"] = subject
+	var sent map[string]any
+	if err := json.Unmarshal([]byte(p), &sent); err != nil {
+		t.Fatal(err)
+	}
+	return sent, func(sent map[string]any) (int, map[string]any, int64) {
 		raw, _ := json.Marshal(sent)
 		h.fetches.Store(0)
 		code, body := e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(raw)+`,"options":{"challenge":"c-9","domain":"https://rp.example"}}`)
-		if code != 400 || firstCode(body) != "not_compacted" || h.fetches.Load() != 0 {
-			t.Errorf("another's credential, its subject id respelled with %s: %d %v after %d fetches, want 400 not_compacted and none", name, code, body, h.fetches.Load())
-		}
+		return code, body, h.fetches.Load()
 	}
 }
 
@@ -509,11 +524,6 @@ func TestDIPresentationRespelledSubject(t *testing.T) {
 // credential. It is refused not_compacted before the issuer's document is
 // fetched; as signed, it is holder_mismatch.
 func TestDIPresentationRespelledCnf(t *testing.T) {
-	h := newCIDHost(t)
-	e := newCIDEnv(t, h.client)
-	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
-	issuer := h.put("/issuers/a", "application/cid", nil)
-	h.put("/issuers/a", "application/cid", cidDocument(t, issuer, issuer, issuerKey, issuerKey))
 	victimKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
 	jwk, err := gm.NewJWK(victimKey.Public(), "")
 	if err != nil {
@@ -524,43 +534,18 @@ func TestDIPresentationRespelledCnf(t *testing.T) {
 	if err := json.Unmarshal(raw, &victim); err != nil {
 		t.Fatal(err)
 	}
-	thiefKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
-	thief, err := vc.DIDKey(thiefKey.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
-		"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"name": "x"}, "cnf": map[string]any{"jwk": victim}}
-	signed, err := dataintegrity.SignCredential(dataintegrity.EdDSARDFC2022, c, issuer+"#key-1", issuerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(signed), &m); err != nil {
-		t.Fatal(err)
-	}
-	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": thief, "verifiableCredential": []any{m}}
-	p, err := dataintegrity.SignPresentation(dataintegrity.EdDSARDFC2022, vp, thief+"#"+strings.TrimPrefix(thief, "did:key:"), thiefKey,
-		"c-9", "https://rp.example", time.Now().Add(-time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verify := func(sent map[string]any) (int, map[string]any) {
-		raw, _ := json.Marshal(sent)
-		h.fetches.Store(0)
-		return e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(raw)+`,"options":{"challenge":"c-9","domain":"https://rp.example"}}`)
-	}
-	var sent map[string]any
-	if err := json.Unmarshal([]byte(p), &sent); err != nil {
-		t.Fatal(err)
-	}
-	if code, body := verify(sent); code != 400 || firstCode(body) != "holder_mismatch" {
+	// The holder presenting it is a thief: not the key in cnf.
+	sent, verify := signedDIPresentation(t, func(issuer string) map[string]any {
+		return map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"}, "issuer": issuer,
+			"validFrom": "2020-01-01T00:00:00Z", "credentialSubject": map[string]any{"name": "x"}, "cnf": map[string]any{"jwk": victim}}
+	})
+	if code, body, _ := verify(sent); code != 400 || firstCode(body) != "holder_mismatch" {
 		t.Errorf("another's key-bound credential: %d %v, want 400 holder_mismatch", code, body)
 	}
 	cred := sent["verifiableCredential"].([]any)[0].(map[string]any)
 	delete(cred, "cnf")
 	cred["https://www.iana.org/assignments/jwt#cnf"] = map[string]any{"https://www.iana.org/assignments/jwt#jwk": map[string]any{"@value": victim, "@type": "@json"}}
-	if code, body := verify(sent); code != 400 || firstCode(body) != "not_compacted" || h.fetches.Load() != 0 {
-		t.Errorf("another's key-bound credential, cnf named by its IRI: %d %v after %d fetches, want 400 not_compacted and none", code, body, h.fetches.Load())
+	if code, body, fetches := verify(sent); code != 400 || firstCode(body) != "not_compacted" || fetches != 0 {
+		t.Errorf("another's key-bound credential, cnf named by its IRI: %d %v after %d fetches, want 400 not_compacted and none", code, body, fetches)
 	}
 }
